@@ -1,0 +1,170 @@
+// Package store is the storage contract of keyless: the entity types that
+// outlive a request (OIDC providers, roles and their policies, managed
+// policies, CI issuers and their signing keys, server secrets) and the Store
+// interface every backend implements.
+//
+// It owns no SQL and no I/O. Backends live below it (store/sqlstore); the
+// conformance suite every backend must pass lives in store/storetest.
+// Consumers (iam, sts, issuer, server) declare the narrow subset they use.
+//
+// A store holds exactly one AWS account: the server's. Every acknowledged
+// write is durable before the method returns.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w; callers test with errors.Is.
+var (
+	// ErrNotFound: the entity (or the parent named in the call) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a create collided with an existing entity.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the entity is still in use (a role with policies, an attached managed policy).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the backend cannot be reached or cannot write (disk full,
+	// read-only, database down). The server maps it to ServiceUnavailable.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Tag is an IAM tag.
+type Tag struct {
+	Key   string
+	Value string
+}
+
+// Provider is an IAM OIDC identity provider. URL is stored without the
+// https:// scheme, exactly as registered (case and trailing slash kept): it is
+// both the key and the condition-key prefix.
+type Provider struct {
+	URL         string
+	ClientIDs   []string
+	Thumbprints []string
+	Tags        []Tag
+	CreateDate  time.Time
+}
+
+// Role is an IAM role. Names are unique case-insensitively; lookups by name
+// are case-insensitive too, and the stored Name keeps the case it was created with.
+type Role struct {
+	Name                string
+	Path                string // "/" or "/a/b/"
+	ID                  string // AROA…, 21 characters
+	TrustPolicy         string // the document as given (not URL-encoded)
+	Description         string
+	MaxSessionDuration  int // seconds, 3600..43200
+	PermissionsBoundary string
+	Tags                []Tag
+	CreateDate          time.Time
+	LastUsed            time.Time // zero when never used
+	LastUsedRegion      string
+}
+
+// RolePolicy is an inline policy embedded in a role.
+type RolePolicy struct {
+	RoleName string
+	Name     string
+	Document string
+}
+
+// ManagedPolicy is a customer managed policy (one version: the default).
+type ManagedPolicy struct {
+	ARN         string
+	Name        string
+	Path        string
+	ID          string // ANPA…
+	Document    string
+	Description string
+	Tags        []Tag
+	CreateDate  time.Time
+	UpdateDate  time.Time
+	// AttachmentCount is computed by the backend on read.
+	AttachmentCount int
+}
+
+// Issuer is a CI OIDC token issuer hosted by this server.
+type Issuer struct {
+	ID      string // stable identifier, e.g. the org id for CircleCI
+	Profile string // circleci | github | gitlab | generic
+	URL     string // full issuer URL with scheme, e.g. https://oidc.circleci.com/org/<id>; unique
+	Alg     string // RS256 | ES256
+	// Config is profile-specific JSON (default audience, TTL, rotation period…),
+	// opaque to the store.
+	Config     []byte
+	CreateDate time.Time
+}
+
+// SigningKey is one issuer key. The private key is sealed (encrypted) by the
+// issuer package before it reaches the store; the store never sees plaintext.
+type SigningKey struct {
+	IssuerID   string
+	KID        string
+	Alg        string
+	Public     []byte // public JWK, JSON
+	Sealed     []byte // encrypted private key
+	CreatedAt  time.Time
+	SignFrom   time.Time // first instant the key may sign (published before that)
+	SignUntil  time.Time // zero while it is the current signer; set when retired
+	PublishEnd time.Time // zero while published indefinitely; after it the key leaves the JWKS
+}
+
+// Store is the full storage contract.
+type Store interface {
+	CreateProvider(ctx context.Context, p Provider) error
+	GetProvider(ctx context.Context, url string) (Provider, error)
+	ListProviders(ctx context.Context) ([]Provider, error)
+	// UpdateProvider reads, applies fn and writes back atomically. If fn
+	// returns an error nothing is written and that error is returned.
+	UpdateProvider(ctx context.Context, url string, fn func(*Provider) error) error
+	DeleteProvider(ctx context.Context, url string) error
+
+	CreateRole(ctx context.Context, r Role) error
+	GetRole(ctx context.Context, name string) (Role, error)
+	ListRoles(ctx context.Context) ([]Role, error) // ordered by name
+	UpdateRole(ctx context.Context, name string, fn func(*Role) error) error
+	// DeleteRole fails with ErrConflict while inline or attached policies remain.
+	DeleteRole(ctx context.Context, name string) error
+
+	// PutRolePolicy creates or replaces an inline policy; ErrNotFound if the role is missing.
+	PutRolePolicy(ctx context.Context, p RolePolicy) error
+	GetRolePolicy(ctx context.Context, role, name string) (RolePolicy, error)
+	DeleteRolePolicy(ctx context.Context, role, name string) error
+	ListRolePolicies(ctx context.Context, role string) ([]RolePolicy, error) // ordered by name
+
+	CreatePolicy(ctx context.Context, p ManagedPolicy) error // ErrAlreadyExists on ARN
+	GetPolicy(ctx context.Context, arn string) (ManagedPolicy, error)
+	ListPolicies(ctx context.Context) ([]ManagedPolicy, error) // ordered by name
+	// DeletePolicy fails with ErrConflict while the policy is attached.
+	DeletePolicy(ctx context.Context, arn string) error
+	// AttachRolePolicy is idempotent; ErrNotFound if the role or policy is missing.
+	AttachRolePolicy(ctx context.Context, role, policyARN string) error
+	// DetachRolePolicy fails with ErrNotFound when the policy is not attached.
+	DetachRolePolicy(ctx context.Context, role, policyARN string) error
+	ListAttachedRolePolicies(ctx context.Context, role string) ([]ManagedPolicy, error) // ordered by name
+
+	CreateIssuer(ctx context.Context, is Issuer) error // ErrAlreadyExists on ID or URL
+	GetIssuer(ctx context.Context, id string) (Issuer, error)
+	GetIssuerByURL(ctx context.Context, url string) (Issuer, error)
+	ListIssuers(ctx context.Context) ([]Issuer, error)
+	DeleteIssuer(ctx context.Context, id string) error // deletes its keys too
+
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context, issuerID string) ([]SigningKey, error) // ordered by CreatedAt
+	UpdateSigningKey(ctx context.Context, issuerID, kid string, fn func(*SigningKey) error) error
+	DeleteSigningKey(ctx context.Context, issuerID, kid string) error
+
+	// GetOrCreateSecret returns the secret stored under name, storing value
+	// first if there is none. Concurrent callers (even on other replicas)
+	// all get the same, first-stored value.
+	GetOrCreateSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+
+	// Version increases with every committed write, from any replica. Caches
+	// compare it to decide whether what they hold is still current.
+	Version(ctx context.Context) (int64, error)
+
+	Ping(ctx context.Context) error
+	Close() error
+}
