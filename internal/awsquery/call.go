@@ -1,0 +1,42 @@
+package awsquery
+
+import (
+	"context"
+	"time"
+)
+
+// Caller is the identity behind a SigV4-signed request, as the server
+// resolved it from the access key (root) or the sealed session token.
+type Caller struct {
+	Root        bool
+	Account     string
+	ARN         string // arn:aws:iam::ACCT:root, or arn:aws:sts::ACCT:assumed-role/NAME/SESSION
+	UserID      string // the account id for root; AROA…:SESSION for sessions
+	AccessKeyID string
+	// Sessions only.
+	RoleARN        string // the role's IAM ARN (with its path)
+	RoleName       string
+	SessionName    string
+	SourceIdentity string
+	Expiration     time.Time
+}
+
+// Call is one decoded, authenticated request handed to an action.
+type Call struct {
+	*Request
+	RequestID string
+	// Caller is nil when the request was not signed; only actions that AWS
+	// serves unsigned (AssumeRoleWithWebIdentity) ever see that.
+	Caller   *Caller
+	SourceIP string
+	Region   string // the region the client signed for ("" when unsigned)
+	Now      time.Time
+	// Authorize decides whether Caller may perform action on resource; it
+	// returns an AccessDenied *awserr.Error when not. Root may do anything.
+	Authorize func(ctx context.Context, action, resource string) error
+}
+
+// Handler runs one action and returns its result element (nil for actions
+// without an output shape) or an error (an *awserr.Error for anything the
+// caller should see).
+type Handler func(ctx context.Context, c *Call) (any, error)

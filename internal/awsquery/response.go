@@ -1,0 +1,72 @@
+package awsquery
+
+import (
+	"bytes"
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keylessci/keyless/internal/awserr"
+)
+
+// XML namespaces of the services keyless serves.
+const (
+	NamespaceSTS = "https://sts.amazonaws.com/doc/2011-06-15/"
+	NamespaceIAM = "https://iam.amazonaws.com/doc/2010-05-08/"
+)
+
+// Timestamp formats t as AWS does in XML: ISO 8601, UTC, with Z.
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// WriteResult writes <ActionResponse><ActionResult>result</ActionResult>
+// <ResponseMetadata/></ActionResponse>. A nil result writes no Result
+// element (actions without an output shape). result is encoded with
+// encoding/xml, so its fields carry xml tags.
+func WriteResult(w http.ResponseWriter, namespace, action, requestID string, result any) {
+	var buf bytes.Buffer
+	buf.WriteString(`<` + action + `Response xmlns="` + namespace + `">`)
+	if result != nil {
+		enc := xml.NewEncoder(&buf)
+		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+			WriteError(w, namespace, requestID, err)
+			return
+		}
+		_ = enc.Flush()
+	}
+	buf.WriteString(`<ResponseMetadata><RequestId>`)
+	xml.EscapeText(&buf, []byte(requestID))
+	buf.WriteString(`</RequestId></ResponseMetadata></` + action + `Response>`)
+	writeXML(w, http.StatusOK, requestID, buf.Bytes())
+}
+
+// WriteError renders err as AWS's ErrorResponse. This is the only place
+// errors become response bodies: an *awserr.Error keeps its code, status
+// and public message; anything else is an InternalFailure whose text is
+// not sent.
+func WriteError(w http.ResponseWriter, namespace, requestID string, err error) {
+	e := awserr.From(err)
+	typ := "Sender"
+	if !e.Sender() {
+		typ = "Receiver"
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`<ErrorResponse xmlns="` + namespace + `"><Error><Type>` + typ + `</Type><Code>`)
+	xml.EscapeText(&buf, []byte(e.Code))
+	buf.WriteString(`</Code><Message>`)
+	xml.EscapeText(&buf, []byte(e.Message))
+	buf.WriteString(`</Message></Error><RequestId>`)
+	xml.EscapeText(&buf, []byte(requestID))
+	buf.WriteString(`</RequestId></ErrorResponse>`)
+	writeXML(w, e.Status, requestID, buf.Bytes())
+}
+
+func writeXML(w http.ResponseWriter, status int, requestID string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/xml")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-amzn-RequestId", requestID)
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
