@@ -1,0 +1,77 @@
+package policy
+
+import "strings"
+
+// Context holds the condition keys of one request: case-insensitive names,
+// each with one or more string values. A Context is reusable: Reset empties
+// it while keeping its storage, so a server can keep one per goroutine (or
+// in a sync.Pool) and build each request's keys without allocating.
+//
+// A key set with no values counts as absent: that is how AWS treats an empty
+// multivalued key for IfExists, ForAnyValue (false) and ForAllValues (true).
+type Context struct {
+	entries []ctxEntry
+	vals    []string
+	// scratch buffers for policy-variable expansion (see vars.go).
+	buf, mask []byte
+}
+
+type ctxEntry struct {
+	key        string
+	start, end int
+}
+
+// NewContext returns an empty context.
+func NewContext() *Context {
+	return &Context{entries: make([]ctxEntry, 0, 16), vals: make([]string, 0, 16)}
+}
+
+// Reset empties c, keeping its storage for reuse.
+func (c *Context) Reset() {
+	c.entries = c.entries[:0]
+	clear(c.vals) // drop references to the previous request's strings
+	c.vals = c.vals[:0]
+}
+
+// Set sets key (compared case-insensitively) to values, replacing any
+// previous values of that key. The values are copied.
+func (c *Context) Set(key string, values ...string) {
+	start := len(c.vals)
+	c.vals = append(c.vals, values...)
+	for i := range c.entries {
+		if strings.EqualFold(c.entries[i].key, key) {
+			c.entries[i].start, c.entries[i].end = start, len(c.vals)
+			return
+		}
+	}
+	c.entries = append(c.entries, ctxEntry{key: key, start: start, end: len(c.vals)})
+}
+
+// Get returns the values of key (case-insensitive) and whether the key is
+// present with at least one value. The slice aliases c's storage: do not
+// modify it, and do not keep it past the next Reset.
+func (c *Context) Get(key string) ([]string, bool) {
+	if c == nil {
+		return nil, false
+	}
+	for i := range c.entries {
+		e := &c.entries[i]
+		if strings.EqualFold(e.key, key) {
+			v := c.vals[e.start:e.end:e.end]
+			return v, len(v) > 0
+		}
+	}
+	return nil, false
+}
+
+// Keys returns the key names in the order they were first set.
+func (c *Context) Keys() []string {
+	if c == nil {
+		return nil
+	}
+	keys := make([]string, len(c.entries))
+	for i, e := range c.entries {
+		keys[i] = e.key
+	}
+	return keys
+}

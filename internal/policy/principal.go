@@ -1,0 +1,147 @@
+package policy
+
+import (
+	"strings"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+)
+
+// Principal is who is asking.
+type Principal struct {
+	Type    string // "Federated" | "AWS" | "Service"
+	ID      string // provider ARN for Federated; for AWS the caller ARN (role ARN / assumed-role session ARN / root ARN / user ARN); service name for Service
+	Account string // caller account (AWS principals)
+	RoleARN string // for an assumed-role session: the role's IAM ARN, which trust policies name
+}
+
+// Principal types as written in policies.
+const (
+	PrincipalAWS       = "AWS"
+	PrincipalFederated = "Federated"
+	PrincipalService   = "Service"
+	PrincipalCanonical = "CanonicalUser"
+)
+
+// principalMatch says how a Principal element matched; the combining rules
+// for same-account AssumeRole depend on it.
+type principalMatch uint8
+
+const (
+	pmNone     principalMatch = iota
+	pmAccount                 // "*", {"AWS":"*"}, a root ARN or a bare account id
+	pmRole                    // the role ARN of the caller's session
+	pmIdentity                // the caller's own ARN (session, user), a provider or a service
+)
+
+// principals is a compiled Principal/NotPrincipal element.
+type principals struct {
+	any       bool // "*"
+	awsAny    bool // {"AWS":"*"}
+	aws       []string
+	accounts  []string
+	federated []string
+	service   []string
+	canonical []string
+	raw       []string // "Type:value" for traces
+}
+
+func compilePrincipal(n *node) (*principals, error) {
+	p := &principals{}
+	if n.kind == nString {
+		if n.s != "*" {
+			return nil, awserr.Newf(awserr.CodeMalformedPolicy, 400, "Invalid principal in policy: %q", n.s)
+		}
+		p.any = true
+		p.raw = []string{"*"}
+		return p, nil
+	}
+	if n.kind != nObject || len(n.keys) == 0 {
+		return nil, errSyntax
+	}
+	for i, typ := range n.keys {
+		vals, err := stringList(n.vals[i], true)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			p.raw = append(p.raw, typ+":"+v)
+			bad := awserr.Newf(awserr.CodeMalformedPolicy, 400, "Invalid principal in policy: %q:%q", typ, v)
+			if v == "" {
+				return nil, bad
+			}
+			switch typ {
+			case PrincipalAWS:
+				switch {
+				case v == "*":
+					p.awsAny = true
+				case arn.IsAccountID(v):
+					p.accounts = append(p.accounts, v)
+				default:
+					a, err := arn.Parse(v)
+					if err != nil || strings.ContainsAny(v, "*?") || (a.Service != "iam" && a.Service != "sts") {
+						return nil, bad
+					}
+					if a.Service == "iam" && a.Resource == "root" {
+						p.accounts = append(p.accounts, a.Account)
+					} else {
+						p.aws = append(p.aws, v)
+					}
+				}
+			case PrincipalFederated:
+				p.federated = append(p.federated, v)
+			case PrincipalService:
+				p.service = append(p.service, v)
+			case PrincipalCanonical:
+				p.canonical = append(p.canonical, v)
+			default:
+				return nil, bad
+			}
+		}
+	}
+	return p, nil
+}
+
+// match reports how (if at all) the request principal matches.
+func (p *principals) match(r *Principal) principalMatch {
+	if p.any {
+		return pmAccount
+	}
+	best := pmNone
+	switch r.Type {
+	case PrincipalFederated:
+		if contains(p.federated, r.ID) {
+			return pmIdentity
+		}
+	case PrincipalService:
+		if contains(p.service, r.ID) {
+			return pmIdentity
+		}
+	case PrincipalAWS:
+		for _, a := range p.aws {
+			if a == r.ID {
+				return pmIdentity
+			}
+			if r.RoleARN != "" && a == r.RoleARN {
+				best = pmRole
+			}
+		}
+		if best == pmNone && (p.awsAny || (r.Account != "" && contains(p.accounts, r.Account))) {
+			best = pmAccount
+		}
+	case PrincipalCanonical:
+		if contains(p.canonical, r.ID) {
+			return pmIdentity
+		}
+	}
+	return best
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

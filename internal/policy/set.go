@@ -1,0 +1,111 @@
+package policy
+
+import "github.com/keylessci/keyless/internal/arn"
+
+// Set is the group of policies that apply to one request. Nil or empty
+// members are not applicable.
+type Set struct {
+	Trust    *Policy   // the role trust policy, for AssumeRole* calls
+	Identity []*Policy // the caller's identity policies (inline and managed)
+	Session  []*Policy // the session policies of the caller's credentials
+}
+
+// EvaluateSet decides r against every policy of s, with the combining rules
+// described in the package documentation.
+func EvaluateSet(r *Request, s Set) Decision {
+	d, _ := evaluateSet(r, s)
+	return d
+}
+
+// Reasons for a set decision (constant strings so that EvaluateSet does not
+// allocate).
+const (
+	reasonDeny             = "an explicit Deny overrides every Allow"
+	reasonNoPolicy         = "no policy applies"
+	reasonTrustNoAllow     = "the trust policy does not allow the request"
+	reasonWebIdentity      = "the trust policy alone decides for a federated or service principal, and it allows"
+	reasonDirect           = "the trust policy names the caller's own ARN in the same account, so identity policies are not needed"
+	reasonRole             = "the trust policy names the caller's role ARN in the same account; identity policies are not needed but session policies must allow"
+	reasonRoleSessionDeny  = "the trust policy names the caller's role ARN, but the session policies do not allow the request"
+	reasonNeedIdentity     = "the trust policy allows through an account principal (or a different account), so the caller's identity policies must allow too"
+	reasonIdentityNoAllow  = "no identity policy allows the request"
+	reasonSessionNoAllow   = "the identity policies allow, but the session policies do not"
+	reasonIdentitySession  = "the identity policies (and any session policies) allow the request"
+	reasonTrustAndIdentity = "the trust policy and the caller's identity policies (and any session policies) allow the request"
+)
+
+func evaluateSet(r *Request, s Set) (Decision, string) {
+	var trustDec Decision
+	var trustPM principalMatch
+	if s.Trust != nil {
+		trustDec, trustPM = s.Trust.evaluate(r)
+		if trustDec == ExplicitDeny {
+			return ExplicitDeny, reasonDeny
+		}
+	}
+	idDec := evaluateAll(r, s.Identity)
+	sessDec := evaluateAll(r, s.Session)
+	if idDec == ExplicitDeny || sessDec == ExplicitDeny {
+		return ExplicitDeny, reasonDeny
+	}
+	identityOK := len(s.Identity) > 0 && idDec == Allow
+	sessionOK := len(s.Session) == 0 || sessDec == Allow
+
+	if s.Trust == nil {
+		switch {
+		case len(s.Identity) == 0:
+			return ImplicitDeny, reasonNoPolicy
+		case !identityOK:
+			return ImplicitDeny, reasonIdentityNoAllow
+		case !sessionOK:
+			return ImplicitDeny, reasonSessionNoAllow
+		}
+		return Allow, reasonIdentitySession
+	}
+	if trustDec != Allow {
+		return ImplicitDeny, reasonTrustNoAllow
+	}
+	if r.Principal.Type != PrincipalAWS {
+		return Allow, reasonWebIdentity
+	}
+	if sameAccount(r) {
+		switch trustPM {
+		case pmIdentity:
+			return Allow, reasonDirect
+		case pmRole:
+			if sessionOK {
+				return Allow, reasonRole
+			}
+			return ImplicitDeny, reasonRoleSessionDeny
+		}
+	}
+	switch {
+	case !identityOK:
+		return ImplicitDeny, reasonNeedIdentity + "; " + reasonIdentityNoAllow
+	case !sessionOK:
+		return ImplicitDeny, reasonNeedIdentity + "; " + reasonSessionNoAllow
+	}
+	return Allow, reasonTrustAndIdentity
+}
+
+// evaluateAll combines several policies of one kind: Deny wins, then Allow.
+func evaluateAll(r *Request, ps []*Policy) Decision {
+	d := ImplicitDeny
+	for _, p := range ps {
+		if p == nil {
+			continue
+		}
+		switch pd, _ := p.evaluate(r); pd {
+		case ExplicitDeny:
+			return ExplicitDeny
+		case Allow:
+			d = Allow
+		}
+	}
+	return d
+}
+
+func sameAccount(r *Request) bool {
+	a, err := arn.Parse(r.Resource)
+	return err == nil && r.Principal.Account != "" && a.Account == r.Principal.Account
+}
