@@ -11,8 +11,8 @@ import (
 // the ${*} escape).
 type pattern struct {
 	text, mask string
-	form patForm
-	lit  string // prefix for formPrefix
+	form       patForm
+	lit        string // prefix for formPrefix
 }
 
 type patForm uint8
@@ -45,7 +45,7 @@ func newPattern(text, mask string) pattern {
 	return p
 }
 
-// literalPattern compiles s with '*' and '?' as wildcards (no escapes).
+// globPattern compiles s with '*' and '?' as wildcards (no escapes).
 func globPattern(s string) pattern {
 	var mask []byte
 	for i := 0; i < len(s); i++ {
@@ -170,8 +170,8 @@ func asciiEqualFold(a, b string) bool {
 
 // arnPattern is a pattern compiled for ARN-wise matching (ArnLike, Resource):
 // each of the six colon-separated components is matched on its own, the last
-// one (the resource) keeping its colons. A pattern that is not ARN-shaped is
-// matched as one whole string.
+// one (the resource) keeping its colons. A pattern that is not ARN-shaped
+// matches nothing, unless it is "*", which matches everything.
 type arnPattern struct {
 	whole pattern
 	parts [6]pattern
@@ -210,7 +210,7 @@ func newArnPattern(text, mask string) arnPattern {
 
 func (ap *arnPattern) match(s string) bool {
 	if !ap.split {
-		return ap.whole.match(s, false)
+		return ap.whole.form == formAny
 	}
 	rest := s
 	for k := 0; k < 5; k++ {

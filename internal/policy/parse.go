@@ -133,15 +133,6 @@ const (
 	nObject
 )
 
-func (n *node) get(key string) *node {
-	for i, k := range n.keys {
-		if k == key {
-			return n.vals[i]
-		}
-	}
-	return nil
-}
-
 var errDuplicate = errors.New("duplicate key")
 
 func decode(doc string) (*node, error) {

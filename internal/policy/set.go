@@ -43,17 +43,17 @@ func evaluateSet(r *Request, s Set) (Decision, string) {
 			return ExplicitDeny, reasonDeny
 		}
 	}
-	idDec := evaluateAll(r, s.Identity)
-	sessDec := evaluateAll(r, s.Session)
+	idDec, nID := evaluateAll(r, s.Identity)
+	sessDec, nSess := evaluateAll(r, s.Session)
 	if idDec == ExplicitDeny || sessDec == ExplicitDeny {
 		return ExplicitDeny, reasonDeny
 	}
-	identityOK := len(s.Identity) > 0 && idDec == Allow
-	sessionOK := len(s.Session) == 0 || sessDec == Allow
+	identityOK := idDec == Allow
+	sessionOK := nSess == 0 || sessDec == Allow
 
 	if s.Trust == nil {
 		switch {
-		case len(s.Identity) == 0:
+		case nID == 0:
 			return ImplicitDeny, reasonNoPolicy
 		case !identityOK:
 			return ImplicitDeny, reasonIdentityNoAllow
@@ -88,21 +88,23 @@ func evaluateSet(r *Request, s Set) (Decision, string) {
 	return Allow, reasonTrustAndIdentity
 }
 
-// evaluateAll combines several policies of one kind: Deny wins, then Allow.
-func evaluateAll(r *Request, ps []*Policy) Decision {
-	d := ImplicitDeny
+// evaluateAll combines several policies of one kind (Deny wins, then Allow)
+// and counts the non-nil ones.
+func evaluateAll(r *Request, ps []*Policy) (Decision, int) {
+	d, n := ImplicitDeny, 0
 	for _, p := range ps {
 		if p == nil {
 			continue
 		}
+		n++
 		switch pd, _ := p.evaluate(r); pd {
 		case ExplicitDeny:
-			return ExplicitDeny
+			return ExplicitDeny, n
 		case Allow:
 			d = Allow
 		}
 	}
-	return d
+	return d, n
 }
 
 func sameAccount(r *Request) bool {
