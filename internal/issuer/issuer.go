@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,6 +63,8 @@ type Config struct {
 	// MaxTTL caps a token's lifetime; a retired key stays published this long
 	// (plus a margin) after its last signature. Default 5 hours.
 	MaxTTL time.Duration
+	// Logger receives internal failures of the HTTP handlers; default discard.
+	Logger *slog.Logger
 }
 
 // Defaults.
@@ -84,6 +87,8 @@ type Service struct {
 	rotPeriod time.Duration
 	maxAge    time.Duration
 	maxTTL    time.Duration
+
+	log *slog.Logger
 
 	mu      sync.Mutex
 	signers map[string]*signer // by issuer id + "/" + kid
@@ -112,6 +117,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxTTL == 0 {
 		cfg.MaxTTL = DefaultMaxTTL
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.RotationPeriod < 0 || cfg.JWKSMaxAge < 0 || cfg.MaxTTL < 0 {
 		return nil, errors.New("issuer: durations must not be negative")
 	}
@@ -120,7 +128,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand,
-		rotPeriod: cfg.RotationPeriod, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
+		rotPeriod: cfg.RotationPeriod, log: cfg.Logger, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
 		signers: map[string]*signer{},
 	}, nil
 }

@@ -1,0 +1,394 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// maxBody caps admin request bodies.
+const maxBody = 64 << 10
+
+const (
+	wellKnown     = "/.well-known/"
+	discoveryName = "openid-configuration"
+	adminPrefix   = "/_keyless/issuers/"
+)
+
+// IsWellKnownPath reports whether path is a public issuer document (discovery
+// or JWKS) that Handler serves without authentication, including the
+// /_keyless/issuers/<id>/.well-known/… aliases. The server uses it to route
+// those paths past admin authentication.
+func IsWellKnownPath(path string) bool {
+	_, doc, ok := strings.Cut(path, wellKnown)
+	return ok && (doc == discoveryName || doc == "jwks.json" || doc == "jwks-pub.json")
+}
+
+// discovery is the OpenID Provider metadata an issuer publishes.
+type discovery struct {
+	Issuer          string   `json:"issuer"`
+	JWKSURI         string   `json:"jwks_uri"`
+	SigningAlgs     []string `json:"id_token_signing_alg_values_supported"`
+	ResponseTypes   []string `json:"response_types_supported"`
+	SubjectTypes    []string `json:"subject_types_supported"`
+	Scopes          []string `json:"scopes_supported"`
+	ClaimsSupported []string `json:"claims_supported"`
+}
+
+// Discovery returns the discovery document of an issuer, as served.
+func Discovery(is store.Issuer) ([]byte, error) {
+	return json.MarshalIndent(discovery{
+		Issuer: is.URL, JWKSURI: JWKSURL(is), SigningAlgs: []string{is.Alg},
+		ResponseTypes: []string{"id_token"}, SubjectTypes: []string{"public"}, Scopes: []string{"openid"},
+		ClaimsSupported: ciclaims.ClaimsSupported(ciclaims.Profile(is.Profile)),
+	}, "", "  ")
+}
+
+// JWKS returns the published JWKS document of issuer id at the current time,
+// as served (for `issuer publish` to write to a static host).
+func (s *Service) JWKS(ctx context.Context, id string) ([]byte, error) {
+	set, err := s.publicKeys(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(set, "", "  ")
+}
+
+// Handler serves the discovery document and JWKS of every hosted issuer at
+// <issuer URL path>/.well-known/openid-configuration and
+// <path>/.well-known/jwks-pub.json (CircleCI's name) or jwks.json (both names
+// work for every issuer), and at /_keyless/issuers/<id>/.well-known/….
+// Issuers are matched by path, and by Host when several share a path.
+// Unknown documents are a JSON 404.
+func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWellKnown) }
+
+func (s *Service) serveWellKnown(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "only GET and HEAD are allowed")
+		return
+	}
+	prefix, doc, ok := strings.Cut(r.URL.Path, wellKnown)
+	if !ok || !IsWellKnownPath(r.URL.Path) {
+		writeJSONError(w, http.StatusNotFound, "NotFound", "no such document")
+		return
+	}
+	is, err := s.findIssuer(r.Context(), prefix, r.Host)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	var body []byte
+	if doc == discoveryName {
+		body, err = Discovery(is)
+	} else {
+		body, err = s.JWKS(r.Context(), is.ID)
+	}
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(s.maxAge/time.Second)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+// findIssuer resolves the issuer whose documents live under prefix.
+func (s *Service) findIssuer(ctx context.Context, prefix, host string) (store.Issuer, error) {
+	notFound := fmt.Errorf("no issuer at %q: %w", prefix, store.ErrNotFound)
+	if id, ok := strings.CutPrefix(prefix, strings.TrimSuffix(adminPrefix, "/")+"/"); ok {
+		if id == "" || strings.Contains(id, "/") {
+			return store.Issuer{}, notFound
+		}
+		return s.Get(ctx, id)
+	}
+	all, err := s.List(ctx)
+	if err != nil {
+		return store.Issuer{}, err
+	}
+	var byPath []store.Issuer
+	for _, is := range all {
+		u, err := url.Parse(is.URL)
+		if err != nil {
+			continue
+		}
+		if strings.TrimSuffix(u.Path, "/") == prefix {
+			if strings.EqualFold(u.Host, host) {
+				return is, nil
+			}
+			byPath = append(byPath, is)
+		}
+	}
+	if len(byPath) == 1 {
+		return byPath[0], nil
+	}
+	return store.Issuer{}, notFound
+}
+
+// IssuerView is the admin API's JSON form of an issuer.
+type IssuerView struct {
+	ID         string    `json:"id"`
+	Profile    string    `json:"profile"`
+	URL        string    `json:"url"`
+	Alg        string    `json:"alg"`
+	Audience   []string  `json:"audience"`
+	JWKSURI    string    `json:"jwks_uri"`
+	CreateDate time.Time `json:"create_date"`
+	Keys       []KeyView `json:"keys"`
+}
+
+// KeyView is one signing key in an IssuerView.
+type KeyView struct {
+	KID string `json:"kid"`
+	Alg string `json:"alg"`
+	// Status is "next" (published, not signing yet), "signing" or "retired"
+	// (published until PublishEnd, signs no more).
+	Status     string     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	SignFrom   time.Time  `json:"sign_from"`
+	SignUntil  *time.Time `json:"sign_until,omitempty"`
+	PublishEnd *time.Time `json:"publish_end,omitempty"`
+}
+
+// Describe returns the admin view of issuer id with its keys.
+func (s *Service) Describe(ctx context.Context, id string) (IssuerView, error) {
+	is, err := s.Get(ctx, id)
+	if err != nil {
+		return IssuerView{}, err
+	}
+	return s.view(ctx, is)
+}
+
+func (s *Service) view(ctx context.Context, is store.Issuer) (IssuerView, error) {
+	keys, err := s.store.ListSigningKeys(ctx, is.ID)
+	if err != nil {
+		return IssuerView{}, fmt.Errorf("list keys of issuer %q: %w", is.ID, err)
+	}
+	now := s.now()
+	cur, _ := signingKey(keys, now)
+	v := IssuerView{ID: is.ID, Profile: is.Profile, URL: is.URL, Alg: is.Alg, Audience: Audience(is),
+		JWKSURI: JWKSURL(is), CreateDate: is.CreateDate, Keys: []KeyView{}}
+	for _, k := range keys {
+		kv := KeyView{KID: k.KID, Alg: k.Alg, CreatedAt: k.CreatedAt, SignFrom: k.SignFrom, Status: "retired"}
+		switch {
+		case k.KID == cur.KID:
+			kv.Status = "signing"
+		case now.Before(k.SignFrom):
+			kv.Status = "next"
+		}
+		if !k.SignUntil.IsZero() {
+			t := k.SignUntil
+			kv.SignUntil = &t
+		}
+		if !k.PublishEnd.IsZero() {
+			t := k.PublishEnd
+			kv.PublishEnd = &t
+		}
+		v.Keys = append(v.Keys, kv)
+	}
+	return v, nil
+}
+
+// AdminHandler serves the JSON admin API. The server mounts it under
+// /_keyless/ after authenticating the caller (with or without stripping
+// "/_keyless"):
+//
+//	POST   /_keyless/issuers                 create (body: CreateRequest) → 201 IssuerView
+//	GET    /_keyless/issuers                 list → {"issuers": [IssuerView…]}
+//	GET    /_keyless/issuers/{id}            → IssuerView
+//	DELETE /_keyless/issuers/{id}            → 204
+//	POST   /_keyless/issuers/{id}/rotate     → IssuerView
+//	POST   /_keyless/issuers/{id}/token      mint (body: MintRequest) → {"token": "…"}
+//
+// Errors are JSON {"code", "message"}: bad input 400, unknown issuer 404,
+// duplicate 409, body over 64 KiB 413.
+func (s *Service) AdminHandler() http.Handler { return http.HandlerFunc(s.serveAdmin) }
+
+func (s *Service) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/_keyless")
+	if IsWellKnownPath(path) && strings.HasPrefix(path, "/issuers/") {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/_keyless" + path
+		s.serveWellKnown(w, r2)
+		return
+	}
+	rest, ok := strings.CutPrefix(path, "/issuers")
+	if !ok || (rest != "" && rest[0] != '/') {
+		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
+		return
+	}
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	if parts[0] == "" {
+		parts = nil
+	}
+	ctx := r.Context()
+	switch {
+	case len(parts) == 0 && r.Method == http.MethodPost:
+		var req CreateRequest
+		if !s.decode(w, r, &req, true) {
+			return
+		}
+		is, err := s.Create(ctx, req)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		s.respondView(ctx, w, is, http.StatusCreated)
+	case len(parts) == 0 && r.Method == http.MethodGet:
+		all, err := s.List(ctx)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		views := []IssuerView{}
+		for _, is := range all {
+			v, err := s.view(ctx, is)
+			if err != nil {
+				s.writeError(w, err)
+				return
+			}
+			views = append(views, v)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"issuers": views})
+	case len(parts) == 0:
+		methodNotAllowed(w, "GET, POST")
+	case len(parts) == 1 && r.Method == http.MethodGet:
+		v, err := s.Describe(ctx, parts[0])
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	case len(parts) == 1 && r.Method == http.MethodDelete:
+		if err := s.Delete(ctx, parts[0]); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case len(parts) == 1:
+		methodNotAllowed(w, "GET, DELETE")
+	case len(parts) == 2 && parts[1] == "rotate" && r.Method == http.MethodPost:
+		if err := s.Rotate(ctx, parts[0]); err != nil {
+			s.writeError(w, err)
+			return
+		}
+		v, err := s.Describe(ctx, parts[0])
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	case len(parts) == 2 && parts[1] == "token" && r.Method == http.MethodPost:
+		var req MintRequest
+		if !s.decode(w, r, &req, false) {
+			return
+		}
+		tok, err := s.Mint(ctx, parts[0], req)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
+	case len(parts) == 2 && (parts[1] == "rotate" || parts[1] == "token"):
+		methodNotAllowed(w, "POST")
+	default:
+		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
+	}
+}
+
+func (s *Service) respondView(ctx context.Context, w http.ResponseWriter, is store.Issuer, status int) {
+	v, err := s.view(ctx, is)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+// decode reads a strict JSON body (unknown fields and trailing data are
+// errors) into v, answering the error itself when it fails. An empty body
+// is an error only when required.
+func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any, required bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body exceeds 64 KiB")
+		} else {
+			writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "cannot read request body")
+		}
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if required {
+			writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "a JSON request body is required")
+			return false
+		}
+		return true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "invalid JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "invalid JSON body: trailing data")
+		return false
+	}
+	return true
+}
+
+// writeError renders err: caller errors with their code, store outcomes
+// mapped, anything else an opaque 500.
+func (s *Service) writeError(w http.ResponseWriter, err error) {
+	if e := awserr.As(err); e != nil {
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeJSONError(w, http.StatusNotFound, awserr.CodeNoSuchEntity, "the issuer cannot be found")
+	case errors.Is(err, store.ErrAlreadyExists):
+		writeJSONError(w, http.StatusConflict, awserr.CodeEntityAlreadyExists, "an issuer with this id or url already exists")
+	case errors.Is(err, store.ErrUnavailable):
+		writeJSONError(w, http.StatusServiceUnavailable, awserr.CodeServiceUnavailable, "the store is unavailable")
+	default:
+		e := awserr.From(err)
+		s.log.Error("issuer admin request failed", "err", err)
+		writeJSONError(w, e.Status, e.Code, e.Message)
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed; use "+allow)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, map[string]string{"code": code, "message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"InternalFailure","message":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
