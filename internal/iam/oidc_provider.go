@@ -1,0 +1,250 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// Provider quotas (IAM defaults).
+const (
+	maxProviders   = 100
+	maxClientIDs   = 100
+	maxThumbprints = 5
+)
+
+type createProviderResult struct {
+	OpenIDConnectProviderArn string   `xml:"OpenIDConnectProviderArn"`
+	Tags                     []xmlTag `xml:"Tags>member,omitempty"`
+}
+
+func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	raw, ok := required(&v, c, "Url")
+	if ok {
+		v.Length("Url", raw, 1, 255)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	u, err := parseProviderURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	clientIDs, err := parseClientIDs(c.List("ClientIDList"))
+	if err != nil {
+		return nil, err
+	}
+	thumbs, err := parseThumbprints(c.List("ThumbprintList"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := parseTags(&v, c, false)
+	if err != nil {
+		return nil, err
+	}
+	providerARN := arn.OIDCProvider(s.account, u)
+	if err := c.Authorize(ctx, "iam:CreateOpenIDConnectProvider", providerARN); err != nil {
+		return nil, err
+	}
+	existing, err := s.store.ListProviders(ctx)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	for _, p := range existing {
+		if p.URL == u {
+			return nil, alreadyExists("Provider with url https://%s already exists.", u)
+		}
+	}
+	if len(existing) >= maxProviders {
+		return nil, limitExceeded("Cannot exceed quota for OpenIdConnectProvidersPerAccount: %d", maxProviders)
+	}
+	p := store.Provider{URL: u, ClientIDs: clientIDs, Thumbprints: thumbs, Tags: tags, CreateDate: s.now().UTC()}
+	if err := s.store.CreateProvider(ctx, p); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, alreadyExists("Provider with url https://%s already exists.", u).Wrap(err)
+		}
+		return nil, storeErr(err, "")
+	}
+	s.onChange()
+	return createProviderResult{OpenIDConnectProviderArn: providerARN, Tags: xmlTags(tags)}, nil
+}
+
+// parseProviderURL checks an https URL (host, optional port, optional
+// path; no query, fragment or user info) and returns it without the
+// scheme, exactly as given.
+func parseProviderURL(raw string) (string, error) {
+	bad := invalidInput("Invalid Open ID Connect Provider URL")
+	if len(raw) < len("https://") || !strings.EqualFold(raw[:len("https://")], "https://") {
+		return "", invalidInput("Invalid Open ID Connect Provider URL: the URL must begin with https://")
+	}
+	rest := raw[len("https://"):]
+	if rest == "" || strings.ContainsAny(rest, "?#@ \t\r\n\\") {
+		return "", bad
+	}
+	u, err := url.Parse("https://" + rest)
+	if err != nil || u.Host == "" || u.Hostname() == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", bad.Wrap(err)
+	}
+	return rest, nil
+}
+
+func parseClientIDs(ids []string) ([]string, error) {
+	for _, id := range ids {
+		if len(id) < 1 || len(id) > 255 {
+			return nil, listMemberErr("ClientIDList", ids,
+				"Member must have length less than or equal to 255", "Member must have length greater than or equal to 1")
+		}
+	}
+	out := dedupe(ids)
+	if len(out) > maxClientIDs {
+		return nil, limitExceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: %d", maxClientIDs)
+	}
+	return out, nil
+}
+
+func parseThumbprints(thumbs []string) ([]string, error) {
+	for _, t := range thumbs {
+		if len(t) != 40 {
+			return nil, listMemberErr("ThumbprintList", thumbs,
+				"Member must have length less than or equal to 40", "Member must have length greater than or equal to 40")
+		}
+	}
+	out := dedupe(thumbs)
+	if len(out) > maxThumbprints {
+		return nil, invalidInput("Thumbprint list must contain fewer than %d entries.", maxThumbprints)
+	}
+	for _, t := range out {
+		for i := 0; i < len(t); i++ {
+			if !isHex(t[i]) {
+				return nil, invalidInput("Thumbprint %s is not a valid SHA-1 hex fingerprint.", t)
+			}
+		}
+	}
+	return out, nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// dedupe drops repeated values, keeping first occurrences in order; it
+// returns a non-nil slice.
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// providerURL validates the OpenIDConnectProviderArn parameter and returns
+// the ARN and the provider URL it names. A malformed ARN is InvalidInput;
+// one of another account names no provider here.
+func (s *Service) providerURL(v *awsquery.Validator, c *awsquery.Call) (providerARN, u string, err error) {
+	providerARN = checkARN(v, c, "OpenIDConnectProviderArn")
+	if err := v.Err(); err != nil {
+		return "", "", err
+	}
+	a, perr := arn.Parse(providerARN)
+	rest, ok := strings.CutPrefix(a.Resource, "oidc-provider/")
+	if perr != nil || a.Service != "iam" || a.Region != "" || !ok || rest == "" || !arn.IsAccountID(a.Account) {
+		return "", "", invalidInput("ARN %s is not valid.", providerARN)
+	}
+	if a.Account != s.account || a.Partition != "aws" {
+		return providerARN, "", nil
+	}
+	return providerARN, rest, nil
+}
+
+func providerNotFound(providerARN string) string {
+	return "OpenIDConnect Provider not found for arn " + providerARN
+}
+
+// lookupProvider resolves the ARN parameter, authorizes action on it and
+// returns the stored provider URL (the store key).
+func (s *Service) lookupProvider(ctx context.Context, v *awsquery.Validator, c *awsquery.Call, action string) (providerARN, u string, err error) {
+	providerARN, u, err = s.providerURL(v, c)
+	if err != nil {
+		return "", "", err
+	}
+	if err := c.Authorize(ctx, action, providerARN); err != nil {
+		return "", "", err
+	}
+	if u == "" {
+		return "", "", noSuchEntity("%s", providerNotFound(providerARN))
+	}
+	return providerARN, u, nil
+}
+
+type getProviderResult struct {
+	URL            string   `xml:"Url"`
+	ClientIDList   []string `xml:"ClientIDList>member"`
+	ThumbprintList []string `xml:"ThumbprintList>member"`
+	CreateDate     string   `xml:"CreateDate"`
+	Tags           []xmlTag `xml:"Tags>member,omitempty"`
+}
+
+func (s *Service) getOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:GetOpenIDConnectProvider")
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.GetProvider(ctx, u)
+	if err != nil {
+		return nil, storeErr(err, providerNotFound(providerARN))
+	}
+	return getProviderResult{
+		URL:            p.URL,
+		ClientIDList:   p.ClientIDs,
+		ThumbprintList: p.Thumbprints,
+		CreateDate:     awsquery.Timestamp(p.CreateDate),
+		Tags:           xmlTags(p.Tags),
+	}, nil
+}
+
+type providerListEntry struct {
+	Arn string `xml:"Arn"`
+}
+
+type listProvidersResult struct {
+	OpenIDConnectProviderList []providerListEntry `xml:"OpenIDConnectProviderList>member"`
+}
+
+func (s *Service) listOpenIDConnectProviders(ctx context.Context, c *awsquery.Call) (any, error) {
+	if err := c.Authorize(ctx, "iam:ListOpenIDConnectProviders", "*"); err != nil {
+		return nil, err
+	}
+	ps, err := s.store.ListProviders(ctx)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	res := listProvidersResult{OpenIDConnectProviderList: make([]providerListEntry, 0, len(ps))}
+	for _, p := range ps {
+		res.OpenIDConnectProviderList = append(res.OpenIDConnectProviderList, providerListEntry{Arn: arn.OIDCProvider(s.account, p.URL)})
+	}
+	return res, nil
+}
+
+func (s *Service) deleteOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:DeleteOpenIDConnectProvider")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteProvider(ctx, u); err != nil {
+		return nil, storeErr(err, providerNotFound(providerARN))
+	}
+	s.onChange()
+	return nil, nil
+}

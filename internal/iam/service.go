@@ -1,0 +1,168 @@
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// Store is the subset of store.Store the IAM actions use.
+type Store interface {
+	CreateProvider(ctx context.Context, p store.Provider) error
+	GetProvider(ctx context.Context, url string) (store.Provider, error)
+	ListProviders(ctx context.Context) ([]store.Provider, error)
+	UpdateProvider(ctx context.Context, url string, fn func(*store.Provider) error) error
+	DeleteProvider(ctx context.Context, url string) error
+
+	CreateRole(ctx context.Context, r store.Role) error
+	GetRole(ctx context.Context, name string) (store.Role, error)
+	ListRoles(ctx context.Context) ([]store.Role, error)
+	UpdateRole(ctx context.Context, name string, fn func(*store.Role) error) error
+	DeleteRole(ctx context.Context, name string) error
+
+	PutRolePolicy(ctx context.Context, p store.RolePolicy) error
+	GetRolePolicy(ctx context.Context, role, name string) (store.RolePolicy, error)
+	DeleteRolePolicy(ctx context.Context, role, name string) error
+	ListRolePolicies(ctx context.Context, role string) ([]store.RolePolicy, error)
+
+	CreatePolicy(ctx context.Context, p store.ManagedPolicy) error
+	GetPolicy(ctx context.Context, arn string) (store.ManagedPolicy, error)
+	ListPolicies(ctx context.Context) ([]store.ManagedPolicy, error)
+	DeletePolicy(ctx context.Context, arn string) error
+	AttachRolePolicy(ctx context.Context, role, policyARN string) error
+	DetachRolePolicy(ctx context.Context, role, policyARN string) error
+	ListAttachedRolePolicies(ctx context.Context, role string) ([]store.ManagedPolicy, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store   Store
+	Account string // 12-digit account id
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+	// Rand is the source for role and policy ids; defaults to crypto/rand.
+	Rand io.Reader
+	// OnChange, if set, is called after every successful write.
+	OnChange func()
+}
+
+// Service serves the IAM actions.
+type Service struct {
+	store    Store
+	account  string
+	now      func() time.Time
+	rand     io.Reader
+	onChange func()
+}
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("iam: Store is required")
+	}
+	if !arn.IsAccountID(cfg.Account) {
+		return nil, fmt.Errorf("iam: account id %q is not 12 digits", cfg.Account)
+	}
+	s := &Service{store: cfg.Store, account: cfg.Account, now: cfg.Now, rand: cfg.Rand, onChange: cfg.OnChange}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.onChange == nil {
+		s.onChange = func() {}
+	}
+	return s, nil
+}
+
+// Handlers returns the IAM actions by name.
+func (s *Service) Handlers() map[string]awsquery.Handler {
+	return map[string]awsquery.Handler{
+		"CreateOpenIDConnectProvider":             s.createOpenIDConnectProvider,
+		"GetOpenIDConnectProvider":                s.getOpenIDConnectProvider,
+		"ListOpenIDConnectProviders":              s.listOpenIDConnectProviders,
+		"DeleteOpenIDConnectProvider":             s.deleteOpenIDConnectProvider,
+		"AddClientIDToOpenIDConnectProvider":      s.addClientIDToOpenIDConnectProvider,
+		"RemoveClientIDFromOpenIDConnectProvider": s.removeClientIDFromOpenIDConnectProvider,
+		"UpdateOpenIDConnectProviderThumbprint":   s.updateOpenIDConnectProviderThumbprint,
+		"TagOpenIDConnectProvider":                s.tagOpenIDConnectProvider,
+		"UntagOpenIDConnectProvider":              s.untagOpenIDConnectProvider,
+		"ListOpenIDConnectProviderTags":           s.listOpenIDConnectProviderTags,
+	}
+}
+
+// storeErr maps a store error to the AWS error the caller sees. notFound
+// is the NoSuchEntity message for this call; the internal text never
+// reaches the caller.
+func storeErr(err error, notFound string) error {
+	switch {
+	case err == nil:
+		return nil
+	case awserr.As(err) != nil:
+		return err
+	case errors.Is(err, store.ErrNotFound):
+		return awserr.New(awserr.CodeNoSuchEntity, http.StatusNotFound, notFound).Wrap(err)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return awserr.New(awserr.CodeEntityAlreadyExists, http.StatusConflict, "The entity already exists.").Wrap(err)
+	case errors.Is(err, store.ErrConflict):
+		return awserr.New(awserr.CodeDeleteConflict, http.StatusConflict, "Cannot delete entity, entity is in use.").Wrap(err)
+	case errors.Is(err, store.ErrUnavailable):
+		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
+			"Service is unavailable. Please try again.").Wrap(err)
+	}
+	return awserr.New(awserr.CodeServiceFailure, http.StatusInternalServerError,
+		"The request processing has failed because of an unknown error, exception or failure.").Wrap(err)
+}
+
+func noSuchEntity(format string, args ...any) *awserr.Error {
+	return awserr.Newf(awserr.CodeNoSuchEntity, http.StatusNotFound, format, args...)
+}
+
+func invalidInput(format string, args ...any) *awserr.Error {
+	return awserr.Newf(awserr.CodeInvalidInput, http.StatusBadRequest, format, args...)
+}
+
+func limitExceeded(format string, args ...any) *awserr.Error {
+	return awserr.Newf(awserr.CodeLimitExceeded, http.StatusConflict, format, args...)
+}
+
+func alreadyExists(format string, args ...any) *awserr.Error {
+	return awserr.Newf(awserr.CodeEntityAlreadyExists, http.StatusConflict, format, args...)
+}
+
+func deleteConflict(msg string) *awserr.Error {
+	return awserr.New(awserr.CodeDeleteConflict, http.StatusConflict, msg)
+}
+
+// newID returns prefix followed by 17 characters from [A-Z0-9], the shape
+// of IAM unique ids (AROA… for roles, ANPA… for managed policies).
+func (s *Service) newID(prefix string) (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	const n = 17
+	out := make([]byte, 0, len(prefix)+n)
+	out = append(out, prefix...)
+	var buf [32]byte
+	for len(out) < len(prefix)+n {
+		if _, err := io.ReadFull(s.rand, buf[:]); err != nil {
+			return "", fmt.Errorf("read random id: %w", err)
+		}
+		for _, b := range buf {
+			// 252 = 7*36: reject the tail so every character is equally likely.
+			if b >= 252 || len(out) == len(prefix)+n {
+				continue
+			}
+			out = append(out, alphabet[int(b)%len(alphabet)])
+		}
+	}
+	return string(out), nil
+}

@@ -1,0 +1,205 @@
+package iam
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+const testAccount = "123456789012"
+
+var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// harness is a Service on a fake store with a recording, optionally
+// denying, Authorize hook.
+type harness struct {
+	t       *testing.T
+	svc     *Service
+	store   *fakeStore
+	changes int
+	authz   []string // "action resource" per Authorize call
+	deny    bool
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, store: newFakeStore()}
+	svc, err := New(Config{
+		Store:    h.store,
+		Account:  testAccount,
+		Now:      func() time.Time { return testNow },
+		Rand:     bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4, 5, 250, 251, 252, 255}, 4000)),
+		OnChange: func() { h.changes++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	return h
+}
+
+// params builds query parameters from alternating name, value pairs.
+func params(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Add(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func (h *harness) call(action string, p url.Values) (any, error) {
+	h.t.Helper()
+	fn, ok := h.svc.Handlers()[action]
+	if !ok {
+		h.t.Fatalf("no handler for %s", action)
+	}
+	c := &awsquery.Call{
+		Request:   awsquery.NewRequest(action, p),
+		RequestID: "rid",
+		Caller:    &awsquery.Caller{Root: true, Account: testAccount},
+		Now:       testNow,
+		Authorize: func(_ context.Context, action, resource string) error {
+			h.authz = append(h.authz, action+" "+resource)
+			if h.deny {
+				return awserr.Newf(awserr.CodeAccessDenied, 403, "not authorized to perform %s", action)
+			}
+			return nil
+		},
+	}
+	return fn(context.Background(), c)
+}
+
+// must calls action and fails the test on error.
+func (h *harness) must(action string, kv ...string) any {
+	h.t.Helper()
+	res, err := h.call(action, params(kv...))
+	if err != nil {
+		h.t.Fatalf("%s: %v", action, err)
+	}
+	return res
+}
+
+// wantErr checks err is an *awserr.Error with code and status and a
+// message containing msg.
+func wantErr(t *testing.T, err error, code string, status int, msg string) {
+	t.Helper()
+	e := awserr.As(err)
+	if e == nil {
+		t.Fatalf("error = %v, want %s", err, code)
+	}
+	if e.Code != code || e.Status != status || !strings.Contains(e.Message, msg) {
+		t.Fatalf("error = %s %d %q, want %s %d containing %q", e.Code, e.Status, e.Message, code, status, msg)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no store", Config{Account: testAccount}},
+		{"short account", Config{Store: newFakeStore(), Account: "123"}},
+		{"non-digit account", Config{Store: newFakeStore(), Account: "12345678901x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(tt.cfg); err == nil {
+				t.Fatal("New succeeded")
+			}
+		})
+	}
+}
+
+func TestStoreErrorsMapped(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   string
+		status int
+	}{
+		{"unavailable", fmt.Errorf("disk full at /secret/path: %w", store.ErrUnavailable), awserr.CodeServiceUnavailable, 503},
+		{"unknown", errors.New("sql: connection refused on /secret/path"), awserr.CodeServiceFailure, 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.store.fail = tt.err
+			_, err := h.call("ListOpenIDConnectProviders", nil)
+			wantErr(t, err, tt.code, tt.status, "")
+			if e := awserr.As(err); strings.Contains(e.Message, "secret") {
+				t.Errorf("message leaks internal detail: %q", e.Message)
+			}
+			if !errors.Is(err, tt.err) {
+				t.Errorf("cause not kept for the log: %v", err)
+			}
+		})
+	}
+}
+
+func TestURLEncodePolicy(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"a": "b c"}`, "%7B%22a%22%3A%20%22b%20c%22%7D"},
+		{"a-b_c.d~e", "a-b_c.d~e"},
+		{"a+b/c%3A", "a%2Bb%2Fc%253A"},
+		{"é", "%C3%A9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := URLEncodePolicy(tt.in)
+			if got != tt.want {
+				t.Errorf("URLEncodePolicy(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if back, err := url.PathUnescape(got); err != nil || back != tt.in {
+				t.Errorf("unescape = %q, %v", back, err)
+			}
+		})
+	}
+}
+
+func TestNewID(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 20; i++ {
+		id, err := h.svc.newID("AROA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(id) != 21 || !strings.HasPrefix(id, "AROA") || strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+			t.Fatalf("id %q has the wrong shape", id)
+		}
+	}
+	if _, err := (&Service{rand: bytes.NewReader(nil)}).newID("AROA"); err == nil {
+		t.Error("newID with an exhausted reader succeeded")
+	}
+}
+
+func TestPaginate(t *testing.T) {
+	items := []string{"d", "a", "c", "b", "e"}
+	var got []string
+	p := page{max: 2}
+	for pages := 0; pages < 10; pages++ {
+		out, next := paginate(items, func(s string) string { return s }, p)
+		got = append(got, out...)
+		if next == "" {
+			break
+		}
+		var err error
+		if p, err = decodeMarker(next, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, "") != "abcde" {
+		t.Errorf("pages = %v", got)
+	}
+	if _, err := decodeMarker("!!!", 0); err == nil {
+		t.Error("bad marker accepted")
+	}
+}
