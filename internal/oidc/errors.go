@@ -41,3 +41,5 @@ func invalid(cause error) error { return errInvalid.Wrap(cause) }
 func MissingClaim(name string) *awserr.Error {
 	return awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest, "Missing a required claim: "+name)
 }
+
+var errThumbprint = awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest, MsgThumbprint)

@@ -1,0 +1,188 @@
+package oidc
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// fakeClock is a settable clock for the cache.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: testNow} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// provider is a fake OIDC provider: discovery plus JWKS over TLS, with
+// knobs for the faults the fetcher must survive.
+type provider struct {
+	srv *httptest.Server
+
+	mu           sync.Mutex
+	jwks         []byte        // served at /jwks
+	status       int           // non-zero: status for /jwks
+	cacheControl string        // Cache-Control for /jwks
+	discovery    []byte        // nil: the default document
+	hang         chan struct{} // non-nil: /jwks blocks until closed or the client leaves
+	redirectTo   string        // non-empty: /jwks redirects here
+
+	discoveryHits, jwksHits atomic.Int64
+}
+
+func (p *provider) set(fn func(p *provider)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn(p)
+}
+
+func (p *provider) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.discoveryHits.Add(1)
+		p.mu.Lock()
+		doc := p.discovery
+		p.mu.Unlock()
+		if doc == nil {
+			doc, _ = json.Marshal(map[string]string{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks"})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	})
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/jwks", http.StatusFound)
+	})
+	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+		p.jwksHits.Add(1)
+		p.mu.Lock()
+		body, status, cc, hang, redirect := p.jwks, p.status, p.cacheControl, p.hang, p.redirectTo
+		p.mu.Unlock()
+		if hang != nil {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if redirect != "" {
+			http.Redirect(w, r, redirect, http.StatusFound)
+			return
+		}
+		if cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
+		if status != 0 {
+			w.WriteHeader(status)
+		}
+		w.Write(body)
+	})
+	return mux
+}
+
+// newProvider starts a provider serving keys, with httptest's certificate
+// unless cert is given.
+func newProvider(t *testing.T, cert *tls.Certificate, keys ...jose.JSONWebKey) *provider {
+	t.Helper()
+	p := &provider{}
+	p.jwks = jwksJSON(t, keys...)
+	p.srv = httptest.NewUnstartedServer(p.handler())
+	if cert != nil {
+		p.srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	}
+	p.srv.StartTLS()
+	t.Cleanup(func() {
+		p.mu.Lock()
+		if p.hang != nil {
+			select {
+			case <-p.hang:
+			default:
+				close(p.hang)
+			}
+		}
+		p.mu.Unlock()
+		p.srv.Close()
+	})
+	return p
+}
+
+func (p *provider) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.srv.Certificate())
+	return pool
+}
+
+func jwksJSON(t testing.TB, keys ...jose.JSONWebKey) []byte {
+	t.Helper()
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// testPKI is an untrusted CA and a leaf for 127.0.0.1 that it signed; the
+// server presents both, so the CA is the chain's top certificate.
+type testPKI struct {
+	ca, leaf *x509.Certificate
+	tlsCert  tls.Certificate
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "keyless test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(leafDER)
+	return &testPKI{ca: ca, leaf: leaf, tlsCert: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}}
+}
