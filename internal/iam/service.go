@@ -98,6 +98,17 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"TagOpenIDConnectProvider":                s.tagOpenIDConnectProvider,
 		"UntagOpenIDConnectProvider":              s.untagOpenIDConnectProvider,
 		"ListOpenIDConnectProviderTags":           s.listOpenIDConnectProviderTags,
+
+		"CreateRole":             s.createRole,
+		"GetRole":                s.getRole,
+		"ListRoles":              s.listRoles,
+		"UpdateRole":             s.updateRoleAction,
+		"UpdateRoleDescription":  s.updateRoleDescription,
+		"UpdateAssumeRolePolicy": s.updateAssumeRolePolicy,
+		"DeleteRole":             s.deleteRole,
+		"TagRole":                s.tagRole,
+		"UntagRole":              s.untagRole,
+		"ListRoleTags":           s.listRoleTags,
 	}
 }
 
