@@ -419,3 +419,37 @@ func BenchmarkRawRSASign(b *testing.B) {
 		}
 	}
 }
+
+// TestMintConcurrent mints from many goroutines while keys rotate; run with
+// -race it checks the signer cache and the shared signers.
+func TestMintConcurrent(t *testing.T) {
+	s, _, _ := newTestService(t)
+	ctx := context.Background()
+	is, err := s.Create(ctx, CreateRequest{OrgID: testOrg, Alg: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for range 20 {
+				if _, err = s.Mint(ctx, is.ID, MintRequest{Params: ciclaims.Params{ProjectID: testProject}}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	if err := s.Rotate(ctx, is.ID); err != nil {
+		t.Error(err)
+	}
+	if err := s.Tick(ctx); err != nil {
+		t.Error(err)
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
