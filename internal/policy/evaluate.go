@@ -1,5 +1,7 @@
 package policy
 
+import "fmt"
+
 // Request is one authorization question.
 type Request struct {
 	Principal Principal
@@ -29,6 +31,21 @@ func (d Decision) String() string {
 
 // MarshalText renders the decision as its name (for JSON traces).
 func (d Decision) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a decision name, so JSON traces round-trip.
+func (d *Decision) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "Allow":
+		*d = Allow
+	case "ExplicitDeny":
+		*d = ExplicitDeny
+	case "ImplicitDeny":
+		*d = ImplicitDeny
+	default:
+		return fmt.Errorf("policy: unknown decision %q", b)
+	}
+	return nil
+}
 
 // Evaluate decides r against p alone: explicit Deny wins, then any matching
 // Allow, else implicit deny. It records no trace and does not allocate for

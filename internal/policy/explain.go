@@ -65,7 +65,7 @@ type StatementTrace struct {
 	Conditions []ConditionTrace `json:"conditions,omitempty"`
 	Matched    bool             `json:"matched"`
 
-	miss      string // description of the first failing element
+	miss     string // description of the first failing element
 	failures int
 }
 
@@ -290,7 +290,7 @@ func (t *Trace) finish() {
 	case t.Decision == Allow:
 		t.Deciding = "allowed by " + strings.Join(deciding, "; ")
 	case len(insufficient) > 0:
-		t.Deciding = "no statement allowed enough: " + strings.Join(insufficient, "; ") + " allowed, which is not sufficient alone"
+		t.Deciding = "not allowed: " + strings.Join(insufficient, "; ") + " allows, but that is not sufficient on its own"
 	default:
 		t.Deciding = "no statement allowed"
 	}
