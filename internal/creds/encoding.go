@@ -1,0 +1,146 @@
+package creds
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// The sealed payload is a compact binary record: uvarint-length-prefixed
+// strings and lists, a flags byte, and times as varint Unix seconds. It is
+// only ever decoded after the AEAD has authenticated it, but the decoder is
+// still strict (every length checked, no trailing bytes).
+
+const flagChained = 1
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendStrings(b []byte, list []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(list)))
+	for _, s := range list {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func encodeSession(b []byte, s *Session, secret []byte) []byte {
+	b = append(b, secret...)
+	var flags byte
+	if s.Chained {
+		flags |= flagChained
+	}
+	b = append(b, flags)
+	b = binary.AppendVarint(b, s.Issued.Unix())
+	b = binary.AppendVarint(b, s.Expiration.Unix())
+	for _, f := range []string{s.Account, s.RoleName, s.RolePath, s.RoleID, s.SessionName,
+		s.SourceIdentity, s.SessionPolicy, s.ProviderARN, s.Subject, s.Audience} {
+		b = appendString(b, f)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Tags)))
+	for _, t := range s.Tags {
+		b = appendString(b, t.Key)
+		b = appendString(b, t.Value)
+	}
+	b = appendStrings(b, s.TransitiveTagKeys)
+	return appendStrings(b, s.PolicyARNs)
+}
+
+var errCorrupt = errors.New("corrupt session record")
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.b) {
+		d.err = errCorrupt
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string { return string(d.bytes(d.count())) }
+
+func (d *decoder) strings() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.string())
+	}
+	return out
+}
+
+func decodeSession(b []byte) (Session, []byte, error) {
+	d := &decoder{b: b}
+	secret := d.bytes(secretRawLen)
+	flags := d.bytes(1)
+	var s Session
+	issued, expires := d.varint(), d.varint()
+	for _, f := range []*string{&s.Account, &s.RoleName, &s.RolePath, &s.RoleID, &s.SessionName,
+		&s.SourceIdentity, &s.SessionPolicy, &s.ProviderARN, &s.Subject, &s.Audience} {
+		*f = d.string()
+	}
+	if n := d.count(); n > 0 {
+		s.Tags = make([]Tag, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			s.Tags = append(s.Tags, Tag{Key: d.string(), Value: d.string()})
+		}
+	}
+	s.TransitiveTagKeys = d.strings()
+	s.PolicyARNs = d.strings()
+	if d.err != nil {
+		return Session{}, nil, d.err
+	}
+	if len(d.b) != 0 || flags[0]&^flagChained != 0 {
+		return Session{}, nil, errCorrupt
+	}
+	s.Chained = flags[0]&flagChained != 0
+	s.Issued = time.Unix(issued, 0).UTC()
+	s.Expiration = time.Unix(expires, 0).UTC()
+	return s, secret, nil
+}
