@@ -1,0 +1,201 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect is what differs between SQLite and PostgreSQL. Queries are written
+// once, with ? placeholders and SQLite type names.
+type dialect struct {
+	name      string
+	numbered  bool   // $1, $2… placeholders
+	forUpdate string // row lock suffix for read-modify-write
+	// migrationLock runs first in the migration transaction.
+	migrationLock string
+	ddl           *strings.Replacer
+	classify      func(error) errorClass
+}
+
+var sqliteDialect = dialect{
+	name:     "sqlite",
+	ddl:      strings.NewReplacer(),
+	classify: classifySQLite,
+}
+
+// migrationLockKey is an arbitrary constant shared by every replica.
+const migrationLockKey = 0x6b65796c657373 // "keyless"
+
+var postgresDialect = dialect{
+	name:          "postgres",
+	numbered:      true,
+	forUpdate:     " FOR UPDATE",
+	migrationLock: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(migrationLockKey) + ")",
+	ddl:           strings.NewReplacer("BLOB", "BYTEA"),
+	classify:      classifyPostgres,
+}
+
+// rebind turns ? placeholders into $n for PostgreSQL. Queries never contain a
+// literal question mark.
+func (d dialect) rebind(q string) string {
+	if !d.numbered || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// sqlitePath extracts the file path from a SQLite store URL.
+func sqlitePath(u string) string {
+	if p, ok := strings.CutPrefix(u, "sqlite://"); ok {
+		return p
+	}
+	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
+		return p
+	}
+	return u
+}
+
+func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return fmt.Errorf("sqlstore: invalid SQLite database path %q (want a file path)", path)
+	}
+	s.d = sqliteDialect
+	params := func(writer bool) string {
+		v := url.Values{}
+		// A writer waits for other processes' locks (and checkpoints)
+		// instead of failing with SQLITE_BUSY, up to the query timeout.
+		v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.QueryTimeout.Milliseconds()))
+		v.Add("_pragma", "foreign_keys(1)")
+		// FULL: the WAL is synced at every commit, so an acknowledged
+		// write survives a crash or a power loss.
+		v.Add("_pragma", "synchronous(FULL)")
+		if writer {
+			v.Add("_pragma", "journal_mode(WAL)")
+			v.Set("_txlock", "immediate")
+		} else {
+			v.Add("_pragma", "query_only(1)")
+		}
+		return path + "?" + v.Encode()
+	}
+	wdb, err := sql.Open("sqlite", params(true))
+	if err != nil {
+		return fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+	}
+	// One writer connection: writes queue in database/sql (bounded by the
+	// caller's context) and never meet SQLITE_BUSY from this process.
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	rdb, err := sql.Open("sqlite", params(false))
+	if err != nil {
+		wdb.Close()
+		return fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+	}
+	n := cfg.MaxOpenConns
+	if n == 0 {
+		n = 4
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, n))
+	rdb.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	s.db, s.wdb = rdb, wdb
+	pctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
+	defer cancel()
+	if err := wdb.PingContext(pctx); err != nil {
+		s.Close()
+		return s.mapErr(ctx, "open sqlite "+path, err)
+	}
+	return nil
+}
+
+func (s *Store) openPostgres(cfg Config) error {
+	if _, err := pgx.ParseConfig(cfg.URL); err != nil {
+		return fmt.Errorf("sqlstore: invalid PostgreSQL URL: %w", err)
+	}
+	db, err := sql.Open("pgx", cfg.URL)
+	if err != nil {
+		return fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	n := orDefault(cfg.MaxOpenConns, 10)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, n))
+	db.SetConnMaxLifetime(orDefault(cfg.ConnMaxLifetime, 30*time.Minute))
+	s.d = postgresDialect
+	s.db, s.wdb = db, db
+	return nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func classifySQLite(err error) errorClass {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+			return classUnavailable
+		}
+		return classOther
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return classUnique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return classForeignKey
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_PERM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB:
+		return classUnavailable
+	}
+	return classOther
+}
+
+func classifyPostgres(err error) errorClass {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		// Everything that is not a server-reported SQL error is about
+		// reaching the server: refused, reset, closed, timed out.
+		return classUnavailable
+	}
+	switch c := pe.Code; {
+	case c == "23505":
+		return classUnique
+	case c == "23503":
+		return classForeignKey
+	case c == "25006", c == "40001", c == "40P01", // read-only transaction, serialization, deadlock
+		strings.HasPrefix(c, "08"), // connection exception
+		strings.HasPrefix(c, "53"), // insufficient resources (disk full, out of memory, too many connections)
+		strings.HasPrefix(c, "57"), // operator intervention (shutdown, cannot connect now)
+		strings.HasPrefix(c, "58"): // system error (I/O)
+		return classUnavailable
+	}
+	return classOther
+}

@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// migrations is the versioned schema: migrations[i] brings the database to
+// version i+1. Entries are only ever appended. DDL is written for SQLite and
+// adapted by the dialect (BLOB → BYTEA).
+//
+// Times are BIGINT microseconds since the Unix epoch in UTC, NULL for the
+// zero time; lists and tags are JSON text.
+var migrations = [][]string{
+	{
+		`CREATE TABLE store_version (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)`,
+		`INSERT INTO store_version (id, version) VALUES (1, 0)`,
+		`CREATE TABLE providers (
+			url TEXT PRIMARY KEY,
+			client_ids TEXT NOT NULL,
+			thumbprints TEXT NOT NULL,
+			tags TEXT NOT NULL,
+			create_date BIGINT
+		)`,
+		`CREATE TABLE roles (
+			name_key TEXT PRIMARY KEY, -- lower-cased name: names are unique case-insensitively
+			name TEXT NOT NULL,
+			path TEXT NOT NULL,
+			id TEXT NOT NULL,
+			trust_policy TEXT NOT NULL,
+			description TEXT NOT NULL,
+			max_session_duration BIGINT NOT NULL,
+			permissions_boundary TEXT NOT NULL,
+			tags TEXT NOT NULL,
+			create_date BIGINT,
+			last_used BIGINT,
+			last_used_region TEXT NOT NULL
+		)`,
+		`CREATE TABLE role_policies (
+			role_key TEXT NOT NULL REFERENCES roles (name_key),
+			name TEXT NOT NULL,
+			document TEXT NOT NULL,
+			PRIMARY KEY (role_key, name)
+		)`,
+		`CREATE TABLE policies (
+			arn TEXT PRIMARY KEY,
+			name TEXT NOT NULL,
+			path TEXT NOT NULL,
+			id TEXT NOT NULL,
+			document TEXT NOT NULL,
+			description TEXT NOT NULL,
+			tags TEXT NOT NULL,
+			create_date BIGINT,
+			update_date BIGINT
+		)`,
+		`CREATE INDEX policies_name ON policies (name)`,
+		`CREATE TABLE attachments (
+			role_key TEXT NOT NULL REFERENCES roles (name_key),
+			policy_arn TEXT NOT NULL REFERENCES policies (arn),
+			PRIMARY KEY (role_key, policy_arn)
+		)`,
+		`CREATE INDEX attachments_policy ON attachments (policy_arn)`,
+		`CREATE TABLE issuers (
+			id TEXT PRIMARY KEY,
+			profile TEXT NOT NULL,
+			url TEXT NOT NULL UNIQUE,
+			alg TEXT NOT NULL,
+			config BLOB NOT NULL,
+			create_date BIGINT
+		)`,
+		`CREATE TABLE signing_keys (
+			issuer_id TEXT NOT NULL REFERENCES issuers (id),
+			kid TEXT NOT NULL,
+			alg TEXT NOT NULL,
+			public BLOB NOT NULL,
+			sealed BLOB NOT NULL,
+			created_at BIGINT,
+			sign_from BIGINT,
+			sign_until BIGINT,
+			publish_end BIGINT,
+			PRIMARY KEY (issuer_id, kid)
+		)`,
+		`CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)`,
+	},
+}
+
+// schemaVersion reads the applied version through the read pool.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.read(ctx, "read schema version", func(ctx context.Context, q querier) error {
+		return q.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&v)
+	})
+	return v, err
+}
+
+// migrate applies pending migrations in one transaction. On PostgreSQL an
+// advisory transaction lock makes replicas that start together take turns;
+// the second finds the work done. A database already current is not written
+// to at all, so a read-only SQLite file still opens for reading.
+func (s *Store) migrate(ctx context.Context) error {
+	if v, err := s.schemaVersion(ctx); err == nil {
+		if v > len(migrations) {
+			return fmt.Errorf("sqlstore: database schema version %d is newer than this binary supports (%d)", v, len(migrations))
+		}
+		if v == len(migrations) {
+			return nil
+		}
+	}
+	timeout := max(s.timeout, 30*time.Second) // may wait for another replica's migration
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sqlTx, err := s.wdb.BeginTx(tctx, nil)
+	if err != nil {
+		return s.mapErr(ctx, "migrate", err)
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // no-op after Commit
+	t := tx{s.d, sqlTx}
+	if s.d.migrationLock != "" {
+		if _, err := t.ExecContext(tctx, s.d.migrationLock); err != nil {
+			return s.mapErr(ctx, "migrate: lock", err)
+		}
+	}
+	if _, err := t.ExecContext(tctx, `CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return s.mapErr(ctx, "migrate: schema_version", err)
+	}
+	var current int
+	if err := t.QueryRowContext(tctx, "SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&current); err != nil {
+		return s.mapErr(ctx, "migrate: read version", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("sqlstore: database schema version %d is newer than this binary supports (%d)", current, len(migrations))
+	}
+	for i := current; i < len(migrations); i++ {
+		for _, stmt := range migrations[i] {
+			if _, err := t.ExecContext(tctx, s.d.ddl.Replace(stmt)); err != nil {
+				return s.mapErr(ctx, fmt.Sprintf("migrate to version %d", i+1), err)
+			}
+		}
+		if _, err := t.ExecContext(tctx, "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", i+1, s.now().UnixMicro()); err != nil {
+			return s.mapErr(ctx, fmt.Sprintf("migrate to version %d", i+1), err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.mapErr(ctx, "migrate: commit", err)
+	}
+	return nil
+}
