@@ -109,6 +109,20 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"TagRole":                s.tagRole,
 		"UntagRole":              s.untagRole,
 		"ListRoleTags":           s.listRoleTags,
+
+		"PutRolePolicy":    s.putRolePolicy,
+		"GetRolePolicy":    s.getRolePolicy,
+		"DeleteRolePolicy": s.deleteRolePolicy,
+		"ListRolePolicies": s.listRolePolicies,
+
+		"CreatePolicy":             s.createPolicy,
+		"GetPolicy":                s.getPolicy,
+		"GetPolicyVersion":         s.getPolicyVersion,
+		"ListPolicies":             s.listPolicies,
+		"DeletePolicy":             s.deletePolicy,
+		"AttachRolePolicy":         s.attachRolePolicy,
+		"DetachRolePolicy":         s.detachRolePolicy,
+		"ListAttachedRolePolicies": s.listAttachedRolePolicies,
 	}
 }
 

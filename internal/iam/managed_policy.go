@@ -1,0 +1,264 @@
+package iam
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// defaultVersion is the one policy version keyless keeps.
+const defaultVersion = "v1"
+
+// xmlPolicy is the Policy shape.
+type xmlPolicy struct {
+	PolicyName                    string   `xml:"PolicyName"`
+	PolicyID                      string   `xml:"PolicyId"`
+	Arn                           string   `xml:"Arn"`
+	Path                          string   `xml:"Path"`
+	DefaultVersionID              string   `xml:"DefaultVersionId"`
+	AttachmentCount               int      `xml:"AttachmentCount"`
+	PermissionsBoundaryUsageCount int      `xml:"PermissionsBoundaryUsageCount"`
+	IsAttachable                  bool     `xml:"IsAttachable"`
+	Description                   string   `xml:"Description,omitempty"`
+	CreateDate                    string   `xml:"CreateDate"`
+	UpdateDate                    string   `xml:"UpdateDate"`
+	Tags                          []xmlTag `xml:"Tags>member,omitempty"`
+}
+
+// xmlPolicyOf renders p. ListPolicies returns neither Description nor Tags.
+func xmlPolicyOf(p store.ManagedPolicy, list bool) xmlPolicy {
+	x := xmlPolicy{
+		PolicyName: p.Name, PolicyID: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionID: defaultVersion,
+		AttachmentCount: p.AttachmentCount, IsAttachable: true,
+		CreateDate: awsquery.Timestamp(p.CreateDate), UpdateDate: awsquery.Timestamp(p.UpdateDate),
+	}
+	if !list {
+		x.Description = p.Description
+		x.Tags = xmlTags(p.Tags)
+	}
+	return x
+}
+
+func policyNotFound(policyARN string) string { return "Policy " + policyARN + " was not found." }
+
+// checkPolicyPath validates the optional Path of a managed policy.
+func checkPolicyPath(v *awsquery.Validator, c *awsquery.Call) string {
+	if !c.Has("Path") {
+		return "/"
+	}
+	p := c.Get("Path")
+	if v.Length("Path", p, 1, 512) {
+		v.Pattern("Path", p, rePolicyPath, patPolPath)
+	}
+	return p
+}
+
+type createPolicyResult struct {
+	Policy xmlPolicy `xml:"Policy"`
+}
+
+func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	name := checkPolicyName(&v, c)
+	path := checkPolicyPath(&v, c)
+	doc := checkDocument(&v, c, "PolicyDocument")
+	desc := c.Get("Description")
+	v.Length("Description", desc, 0, 1000)
+	tags, err := parseTags(&v, c, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := policy.Parse(doc, policy.Managed); err != nil {
+		return nil, err
+	}
+	policyARN := arn.Policy(s.account, path, name)
+	if err := c.Authorize(ctx, "iam:CreatePolicy", policyARN); err != nil {
+		return nil, err
+	}
+	existing, err := s.store.ListPolicies(ctx)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
+	for _, p := range existing {
+		if strings.EqualFold(p.Name, name) {
+			return nil, exists
+		}
+	}
+	id, err := s.newID("ANPA")
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	now := s.now().UTC()
+	p := store.ManagedPolicy{ARN: policyARN, Name: name, Path: path, ID: id, Document: doc,
+		Description: desc, Tags: tags, CreateDate: now, UpdateDate: now}
+	if err := s.store.CreatePolicy(ctx, p); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return nil, exists.Wrap(err)
+		}
+		return nil, storeErr(err, "")
+	}
+	s.onChange()
+	return createPolicyResult{Policy: xmlPolicyOf(p, false)}, nil
+}
+
+// lookupPolicy validates the PolicyArn parameter, authorizes action on it
+// and reads the policy. A policy of another account, or an AWS managed
+// one (keyless has none), does not exist here.
+func (s *Service) lookupPolicy(ctx context.Context, v *awsquery.Validator, c *awsquery.Call, action string) (store.ManagedPolicy, error) {
+	policyARN := checkARN(v, c, "PolicyArn")
+	if err := v.Err(); err != nil {
+		return store.ManagedPolicy{}, err
+	}
+	local, err := s.parsePolicyARN(policyARN)
+	if err != nil {
+		return store.ManagedPolicy{}, err
+	}
+	if err := c.Authorize(ctx, action, policyARN); err != nil {
+		return store.ManagedPolicy{}, err
+	}
+	if !local {
+		return store.ManagedPolicy{}, noSuchEntity("%s", policyNotFound(policyARN))
+	}
+	p, err := s.store.GetPolicy(ctx, policyARN)
+	if err != nil {
+		return store.ManagedPolicy{}, storeErr(err, policyNotFound(policyARN))
+	}
+	return p, nil
+}
+
+type getPolicyResult struct {
+	Policy xmlPolicy `xml:"Policy"`
+}
+
+func (s *Service) getPolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	p, err := s.lookupPolicy(ctx, &v, c, "iam:GetPolicy")
+	if err != nil {
+		return nil, err
+	}
+	return getPolicyResult{Policy: xmlPolicyOf(p, false)}, nil
+}
+
+type xmlPolicyVersion struct {
+	Document         string `xml:"Document"`
+	VersionID        string `xml:"VersionId"`
+	IsDefaultVersion bool   `xml:"IsDefaultVersion"`
+	CreateDate       string `xml:"CreateDate"`
+}
+
+type getPolicyVersionResult struct {
+	PolicyVersion xmlPolicyVersion `xml:"PolicyVersion"`
+}
+
+func (s *Service) getPolicyVersion(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	version, ok := required(&v, c, "VersionId")
+	if ok {
+		v.Pattern("VersionId", version, reVersionID, patVersionID)
+	}
+	p, err := s.lookupPolicy(ctx, &v, c, "iam:GetPolicyVersion")
+	if err != nil {
+		return nil, err
+	}
+	if version != defaultVersion {
+		return nil, noSuchEntity("Policy %s version %s does not exist.", p.ARN, version)
+	}
+	return getPolicyVersionResult{PolicyVersion: xmlPolicyVersion{
+		Document: URLEncodePolicy(p.Document), VersionID: defaultVersion, IsDefaultVersion: true,
+		CreateDate: awsquery.Timestamp(p.CreateDate),
+	}}, nil
+}
+
+type listPoliciesResult struct {
+	Policies    []xmlPolicy `xml:"Policies>member"`
+	IsTruncated bool        `xml:"IsTruncated"`
+	Marker      string      `xml:"Marker,omitempty"`
+}
+
+// checkEnum validates an optional enum parameter; Validator has no enum
+// form, so the Coral message is built here and returned early.
+func checkEnum(c *awsquery.Call, name string, values ...string) (string, error) {
+	s := c.Get(name)
+	if !c.Has(name) {
+		return "", nil
+	}
+	for _, v := range values {
+		if s == v {
+			return s, nil
+		}
+	}
+	return "", awserr.Newf(awserr.CodeValidation, http.StatusBadRequest,
+		"1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]",
+		s, lowerFirst(name), strings.Join(values, ", "))
+}
+
+func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	scope, err := checkEnum(c, "Scope", "All", "AWS", "Local")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkEnum(c, "PolicyUsageFilter", "PermissionsPolicy", "PermissionsBoundary"); err != nil {
+		return nil, err
+	}
+	onlyAttached, _, err := c.Bool("OnlyAttached")
+	if err != nil {
+		return nil, err
+	}
+	prefix := checkPathPrefix(&v, c, rePolicyPath, patPolPath)
+	pg, err := checkPaging(&v, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Authorize(ctx, "iam:ListPolicies", "*"); err != nil {
+		return nil, err
+	}
+	res := listPoliciesResult{Policies: []xmlPolicy{}}
+	if scope == "AWS" {
+		return res, nil // keyless holds no AWS managed policies
+	}
+	ps, err := s.store.ListPolicies(ctx)
+	if err != nil {
+		return nil, storeErr(err, "")
+	}
+	ps = filter(ps, func(p store.ManagedPolicy) bool {
+		return strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
+	})
+	got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) }, pg)
+	res.IsTruncated, res.Marker = next != "", next
+	for _, p := range got {
+		res.Policies = append(res.Policies, xmlPolicyOf(p, true))
+	}
+	return res, nil
+}
+
+func (s *Service) deletePolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	p, err := s.lookupPolicy(ctx, &v, c, "iam:DeletePolicy")
+	if err != nil {
+		return nil, err
+	}
+	inUse := deleteConflict("Cannot delete a policy attached to entities.")
+	if p.AttachmentCount > 0 {
+		return nil, inUse
+	}
+	if err := s.store.DeletePolicy(ctx, p.ARN); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, inUse.Wrap(err)
+		}
+		return nil, storeErr(err, policyNotFound(p.ARN))
+	}
+	s.onChange()
+	return nil, nil
+}
