@@ -1,0 +1,202 @@
+package sts
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/policy"
+)
+
+// AssumeRoleResult is the AssumeRoleResult element.
+type AssumeRoleResult struct {
+	Credentials      CredentialsXML     `xml:"Credentials"`
+	AssumedRoleUser  AssumedRoleUserXML `xml:"AssumedRoleUser"`
+	PackedPolicySize *int               `xml:"PackedPolicySize,omitempty"`
+	SourceIdentity   string             `xml:"SourceIdentity,omitempty"`
+}
+
+const actionAssumeRole = "sts:AssumeRole"
+
+// AssumeRole lets a signed caller (session credentials; root may not assume
+// roles, as in AWS) assume a role. In this account the caller needs the
+// trust policy to allow it and, unless the trust policy names the caller's
+// role or session directly, its identity policies too; a session's own
+// session policies bound both. A session assuming a role is role chaining:
+// the new session lasts at most one hour.
+func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	in := parseCommon(c.Request, &v)
+	extID := c.Get("ExternalId")
+	if c.Has("ExternalId") && v.Length("ExternalId", extID, 2, 1224) {
+		v.Pattern("ExternalId", extID, externalIDRE, `[\w+=,.@:\/-]*`)
+	}
+	srcID := c.Get("SourceIdentity")
+	if c.Has("SourceIdentity") && v.Length("SourceIdentity", srcID, 2, 64) {
+		v.Pattern("SourceIdentity", srcID, sourceIdentityRE, sessionNamePattern)
+	}
+	var tags []SessionTag
+	for _, m := range c.Structs("Tags", "Key", "Value") {
+		if v.Length("Tags.member.key", m["Key"], 1, 128) && v.Length("Tags.member.value", m["Value"], 0, 256) {
+			tags = append(tags, SessionTag{Key: m["Key"], Value: m["Value"]})
+		}
+	}
+	transitive := c.List("TransitiveTagKeys")
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkRequestTags(tags, transitive); err != nil {
+		return nil, err
+	}
+	caller := c.Caller
+	log := s.log.With("request_id", c.RequestID, "action", "AssumeRole", "role", in.roleARN)
+	if caller == nil {
+		return nil, awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
+	}
+	log = log.With("caller", caller.ARN)
+	if caller.Root {
+		return nil, s.deny(log, awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
+			"Roles may not be assumed by root accounts."), "root caller")
+	}
+	if caller.SourceIdentity != "" {
+		if srcID != "" && srcID != caller.SourceIdentity {
+			return nil, awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+				"The source identity of a chained session must not change.")
+		}
+		srcID = caller.SourceIdentity // source identity persists across role chaining
+	}
+	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
+		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.roleARN)
+	role, found, err := s.lookupRole(ctx, in.roleARN)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, s.deny(log, denied, "no such role in this account")
+	}
+	set := policy.Set{Trust: role.Trust}
+	if callerRole, err := s.dir.Role(ctx, caller.RoleName); err == nil && callerRole.ARN == caller.RoleARN {
+		set.Identity = callerRole.Permissions
+	}
+	sessPolicies, err := s.dir.SessionPolicies(ctx, caller.SessionPolicy, caller.PolicyARNs)
+	if err != nil {
+		return nil, s.deny(log, denied, "caller's session policies unavailable: "+err.Error())
+	}
+	set.Session = sessPolicies
+
+	now := s.now()
+	pctx := policy.NewContext()
+	pctx.Set("sts:RoleSessionName", in.sessionName)
+	if extID != "" {
+		pctx.Set("sts:ExternalId", extID)
+	}
+	pctx.Set("aws:PrincipalArn", caller.RoleARN)
+	pctx.Set("aws:PrincipalAccount", caller.Account)
+	pctx.Set("aws:PrincipalType", "AssumedRole")
+	pctx.Set("aws:userid", caller.UserID)
+	pctx.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	pctx.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	pctx.Set("aws:SecureTransport", "false")
+	if c.SourceIP != "" {
+		pctx.Set("aws:SourceIp", c.SourceIP)
+	}
+	if srcID != "" {
+		pctx.Set("sts:SourceIdentity", srcID)
+		if caller.SourceIdentity != "" {
+			pctx.Set("aws:SourceIdentity", caller.SourceIdentity)
+		}
+	}
+	if len(tags) > 0 {
+		keys := make([]string, 0, len(tags))
+		for _, t := range tags {
+			pctx.Set("aws:RequestTag/"+t.Key, t.Value)
+			keys = append(keys, t.Key)
+		}
+		pctx.Set("aws:TagKeys", keys...)
+		if len(transitive) > 0 {
+			pctx.Set("sts:TransitiveTagKeys", transitive...)
+		}
+	}
+	actions := []string{actionAssumeRole}
+	if len(tags) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	if srcID != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	for _, a := range actions {
+		req := &policy.Request{
+			Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
+			Action:    a, Resource: role.ARN, Context: pctx,
+		}
+		if policy.EvaluateSet(req, set) != policy.Allow {
+			tr := policy.ExplainSet(req, set)
+			log.Info("assume decision", "verdict", "deny", "denied_action", a, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
+			return nil, denied
+		}
+	}
+	dur, err := s.sessionDuration(in, role, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sessionPolicies(ctx, in); err != nil {
+		return nil, err
+	}
+	packed, hasPacked, err := packedSize(in.policy, in.policyARNs, tags)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := s.creds.Mint(creds.Session{
+		Account: s.account, RoleName: role.Name, RolePath: role.Path, RoleID: role.ID, SessionName: in.sessionName,
+		SourceIdentity: srcID, Tags: credTags(tags), TransitiveTagKeys: transitive,
+		SessionPolicy: in.policy, PolicyARNs: in.policyARNs, Chained: true,
+		Issued: now, Expiration: now.Add(time.Duration(dur) * time.Second),
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	res := &AssumeRoleResult{
+		Credentials: credentialsXML(cr),
+		AssumedRoleUser: AssumedRoleUserXML{
+			AssumedRoleID: role.ID + ":" + in.sessionName,
+			Arn:           arn.AssumedRole(s.account, role.Name, in.sessionName),
+		},
+		SourceIdentity: srcID,
+	}
+	if hasPacked {
+		res.PackedPolicySize = &packed
+	}
+	return res, nil
+}
+
+// checkRequestTags applies STS's tag rules: at most 50, keys unique
+// case-insensitively, transitive keys among the tags.
+func checkRequestTags(tags []SessionTag, transitive []string) error {
+	if len(tags) > 50 {
+		return awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+			"1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		k := strings.ToLower(t.Key)
+		if seen[k] {
+			return awserr.New("InvalidParameterValue", http.StatusBadRequest,
+				"Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[k] = true
+	}
+	for _, k := range transitive {
+		if !seen[strings.ToLower(k)] {
+			return awserr.New("InvalidParameterValue", http.StatusBadRequest,
+				"The specified transitive tag key must be included in the requested tags.")
+		}
+	}
+	return nil
+}

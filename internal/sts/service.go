@@ -1,0 +1,265 @@
+package sts
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// Directory is the cached view of roles and providers.
+type Directory interface {
+	Role(ctx context.Context, name string) (*directory.Role, error)
+	Provider(ctx context.Context, url string) (*store.Provider, error)
+	SessionPolicies(ctx context.Context, doc string, arns []string) ([]*policy.Policy, error)
+}
+
+// KeySource returns the verification keys of an issuer: in process for
+// issuers this server hosts, else over HTTPS. kid is the key the token asks
+// for, so a source may refetch when it does not know it.
+type KeySource interface {
+	Keys(ctx context.Context, issuer string, thumbprints []string, kid string) (*jose.JSONWebKeySet, error)
+}
+
+// Minter seals session credentials.
+type Minter interface {
+	Mint(sess creds.Session) (creds.Credentials, error)
+}
+
+// Config configures the STS.
+type Config struct {
+	Directory Directory
+	Keys      KeySource
+	Creds     Minter
+	Account   string
+	Now       func() time.Time
+	Log       *slog.Logger
+	// ClockSkew tolerated on exp/nbf/iat; default 5 minutes.
+	ClockSkew time.Duration
+}
+
+// Service serves the STS actions.
+type Service struct {
+	dir     Directory
+	keys    KeySource
+	creds   Minter
+	account string
+	now     func() time.Time
+	log     *slog.Logger
+	skew    time.Duration
+	rand    io.Reader
+}
+
+// New validates cfg and returns a Service.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Directory == nil:
+		return nil, errors.New("sts: Directory is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("sts: Keys is required")
+	case cfg.Creds == nil:
+		return nil, errors.New("sts: Creds is required")
+	case !arn.IsAccountID(cfg.Account):
+		return nil, fmt.Errorf("sts: invalid account id %q", cfg.Account)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = 5 * time.Minute
+	}
+	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
+		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader}, nil
+}
+
+// Handlers maps action names to handlers.
+func (s *Service) Handlers() map[string]awsquery.Handler {
+	return map[string]awsquery.Handler{
+		"AssumeRoleWithWebIdentity": s.AssumeRoleWithWebIdentity,
+		"AssumeRole":                s.AssumeRole,
+		"GetCallerIdentity":         s.GetCallerIdentity,
+	}
+}
+
+// Unsigned lists the actions AWS serves without a signature.
+var Unsigned = map[string]bool{"AssumeRoleWithWebIdentity": true}
+
+var (
+	sessionNameRE    = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	sessionPolicyRE  = regexp.MustCompile("^[\u0009\u000A\u000D\u0020-\u00FF]+$")
+	arnCharsRE       = regexp.MustCompile("^[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]+$")
+	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:\/-]*$`)
+	sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
+)
+
+const (
+	sessionNamePattern   = `[\w+=,.@-]*`
+	arnPattern           = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
+	sessionPolicyPattern = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+)
+
+// common holds the parameters AssumeRole and AssumeRoleWithWebIdentity share.
+type common struct {
+	roleARN, sessionName string
+	duration             int
+	hasDuration          bool
+	policy               string
+	policyARNs           []string
+}
+
+func parseCommon(q *awsquery.Request, v *awsquery.Validator) common {
+	c := common{roleARN: q.Get("RoleArn"), sessionName: q.Get("RoleSessionName"), policy: q.Get("Policy")}
+	if v.Required("RoleArn", q.Has("RoleArn")) && v.Length("RoleArn", c.roleARN, 20, 2048) {
+		v.Pattern("RoleArn", c.roleARN, arnCharsRE, arnPattern)
+	}
+	if v.Required("RoleSessionName", q.Has("RoleSessionName")) && v.Length("RoleSessionName", c.sessionName, 2, 64) {
+		v.Pattern("RoleSessionName", c.sessionName, sessionNameRE, sessionNamePattern)
+	}
+	if n, ok, err := q.Int("DurationSeconds"); err != nil {
+		v.Range("DurationSeconds", -1, 900, 43200)
+	} else if ok {
+		c.duration, c.hasDuration = n, true
+		v.Range("DurationSeconds", n, 900, 43200)
+	}
+	if q.Has("Policy") && v.Length("Policy", c.policy, 1, 2048) {
+		v.Pattern("Policy", c.policy, sessionPolicyRE, sessionPolicyPattern)
+	}
+	for _, m := range q.Structs("PolicyArns", "arn") {
+		a := m["arn"]
+		if v.Length("PolicyArns.member.arn", a, 20, 2048) {
+			c.policyARNs = append(c.policyARNs, a)
+		}
+	}
+	return c
+}
+
+// roleName checks that roleARN names a role of this account and returns its
+// name and path. Anything else is a ValidationError "<arn> is invalid" (a
+// malformed ARN) or false (a well-formed ARN of something we cannot assume).
+func (s *Service) roleName(roleARN string) (name, path string, ok bool, err error) {
+	a, perr := arn.Parse(roleARN)
+	if perr != nil {
+		return "", "", false, awserr.Newf(awserr.CodeValidation, http.StatusBadRequest, "%s is invalid", roleARN)
+	}
+	res, isRole := strings.CutPrefix(a.Resource, "role/")
+	if a.Service != "iam" || !isRole || a.Account != s.account || res == "" {
+		return "", "", false, nil
+	}
+	i := strings.LastIndex(res, "/")
+	return res[i+1:], "/" + res[:i+1], true, nil
+}
+
+// lookupRole finds the role named by roleARN; ok is false when there is no
+// such role here (the caller then answers AccessDenied, as AWS does not
+// reveal whether a role exists).
+func (s *Service) lookupRole(ctx context.Context, roleARN string) (*directory.Role, bool, error) {
+	name, path, ok, err := s.roleName(roleARN)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	r, err := s.dir.Role(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, storeErr(err)
+	}
+	if r.Path != path || r.Name != name {
+		return nil, false, nil
+	}
+	return r, true, nil
+}
+
+func storeErr(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
+			"Service is unavailable. Please try again later.").Wrap(err)
+	}
+	return err
+}
+
+func (s *Service) sessionDuration(c common, role *directory.Role, chained bool) (int, error) {
+	d := 3600
+	if c.hasDuration {
+		d = c.duration
+	}
+	if chained && d > 3600 {
+		return 0, awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+			"The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	max := role.MaxSessionDuration
+	if max == 0 {
+		max = 3600
+	}
+	if d > max {
+		return 0, awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+			"The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	return d, nil
+}
+
+// sessionPolicies validates the session policy parameters.
+func (s *Service) sessionPolicies(ctx context.Context, c common) error {
+	if len(c.policyARNs) > 10 {
+		return awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+			"1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10")
+	}
+	for _, a := range c.policyARNs {
+		if _, err := arn.Parse(a); err != nil {
+			return awserr.Newf(awserr.CodeValidation, http.StatusBadRequest, "%s is invalid", a)
+		}
+	}
+	if _, err := s.dir.SessionPolicies(ctx, c.policy, c.policyARNs); err != nil {
+		if e := awserr.As(err); e != nil {
+			return e
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return awserr.New(awserr.CodeMalformedPolicy, http.StatusBadRequest,
+				"The policy ARN does not exist or is not attachable: "+strings.Join(c.policyARNs, ", ")).Wrap(err)
+		}
+		return storeErr(err)
+	}
+	return nil
+}
+
+func accessDenied(action string) *awserr.Error {
+	return awserr.New(awserr.CodeAccessDenied, http.StatusForbidden, "Not authorized to perform "+action)
+}
+
+// CredentialsXML is the Credentials element.
+type CredentialsXML struct {
+	AccessKeyID     string `xml:"AccessKeyId"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	SessionToken    string `xml:"SessionToken"`
+	Expiration      string `xml:"Expiration"`
+}
+
+// AssumedRoleUserXML is the AssumedRoleUser element.
+type AssumedRoleUserXML struct {
+	AssumedRoleID string `xml:"AssumedRoleId"`
+	Arn           string `xml:"Arn"`
+}
+
+func credentialsXML(c creds.Credentials) CredentialsXML {
+	return CredentialsXML{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+		SessionToken: c.SessionToken, Expiration: awsquery.Timestamp(c.Expiration)}
+}

@@ -1,0 +1,188 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// WebIdentityResult is the AssumeRoleWithWebIdentityResult element.
+type WebIdentityResult struct {
+	Credentials                 CredentialsXML     `xml:"Credentials"`
+	SubjectFromWebIdentityToken string             `xml:"SubjectFromWebIdentityToken"`
+	AssumedRoleUser             AssumedRoleUserXML `xml:"AssumedRoleUser"`
+	PackedPolicySize            *int               `xml:"PackedPolicySize,omitempty"`
+	Provider                    string             `xml:"Provider"`
+	Audience                    string             `xml:"Audience"`
+	SourceIdentity              string             `xml:"SourceIdentity,omitempty"`
+}
+
+const actionWebIdentity = "sts:AssumeRoleWithWebIdentity"
+
+// AssumeRoleWithWebIdentity exchanges a verified OIDC token for credentials.
+func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Call) (any, error) {
+	var v awsquery.Validator
+	in := parseCommon(c.Request, &v)
+	token := c.Get("WebIdentityToken")
+	if v.Required("WebIdentityToken", c.Has("WebIdentityToken")) {
+		v.Length("WebIdentityToken", token, 4, 20000)
+	}
+	if c.Has("ProviderId") {
+		v.Length("ProviderId", c.Get("ProviderId"), 4, 2048)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	log := s.log.With("request_id", c.RequestID, "action", "AssumeRoleWithWebIdentity", "role", in.roleARN)
+
+	// The token first: AWS answers token problems before looking at the role.
+	tok, err := oidc.Parse(token)
+	if err != nil {
+		return nil, s.deny(log, err, "token rejected")
+	}
+	log = log.With("issuer", tok.Issuer, "sub", tok.Subject)
+	url, ok := strings.CutPrefix(tok.Issuer, "https://")
+	var prov *store.Provider
+	if ok {
+		prov, err = s.dir.Provider(ctx, url)
+	}
+	if !ok || errors.Is(err, store.ErrNotFound) {
+		return nil, s.deny(log, awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
+			"No OpenIDConnect provider found in your account for "+tok.Issuer), "issuer not registered")
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	providerARN := arn.OIDCProvider(s.account, prov.URL)
+	log = log.With("provider", providerARN)
+	if err := tok.CheckAudience(prov.ClientIDs); err != nil {
+		return nil, s.deny(log, err, "audience rejected")
+	}
+	keys, err := s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
+	if err != nil {
+		return nil, s.deny(log, err, "verification keys unavailable")
+	}
+	if err := tok.Verify(keys); err != nil {
+		return nil, s.deny(log, err, "signature rejected")
+	}
+	if err := tok.CheckTime(now, s.skew); err != nil {
+		return nil, s.deny(log, err, "token time rejected")
+	}
+	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
+	if err != nil {
+		return nil, s.deny(log, awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest, oidc.MsgInvalidToken).Wrap(err),
+			"session attributes rejected")
+	}
+
+	role, found, err := s.lookupRole(ctx, in.roleARN)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, s.deny(log, accessDenied(actionWebIdentity), "no such role in this account")
+	}
+	input := WebIdentityInput{
+		Token: tok, ProviderURL: prov.URL, ProviderARN: providerARN, Audience: matchedAudience(tok, prov.ClientIDs),
+		RoleARN: role.ARN, SessionName: in.sessionName, SourceIP: c.SourceIP, Now: now,
+		Tags: tags, Transitive: transitive, SourceID: sourceID,
+	}
+	for _, req := range input.Requests() {
+		if role.Trust.Evaluate(req) != policy.Allow {
+			tr := role.Trust.Explain(req)
+			log.Info("assume decision", "verdict", "deny", "denied_action", req.Action,
+				"closest_miss", tr.ClosestMiss, "trace", tr.Text())
+			return nil, accessDenied(actionWebIdentity)
+		}
+	}
+	dur, err := s.sessionDuration(in, role, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sessionPolicies(ctx, in); err != nil {
+		return nil, err
+	}
+	packed, hasPacked, err := packedSize(in.policy, in.policyARNs, tags)
+	if err != nil {
+		return nil, err
+	}
+	sess := creds.Session{
+		Account: s.account, RoleName: role.Name, RolePath: role.Path, RoleID: role.ID, SessionName: in.sessionName,
+		SourceIdentity: sourceID, Tags: credTags(tags), TransitiveTagKeys: transitive,
+		SessionPolicy: in.policy, PolicyARNs: in.policyARNs,
+		ProviderARN: providerARN, Subject: tok.Subject, Audience: input.Audience,
+		Issued: now, Expiration: now.Add(time.Duration(dur) * time.Second),
+	}
+	cr, err := s.creds.Mint(sess)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	res := &WebIdentityResult{
+		Credentials:                 credentialsXML(cr),
+		SubjectFromWebIdentityToken: tok.Subject,
+		AssumedRoleUser: AssumedRoleUserXML{
+			AssumedRoleID: role.ID + ":" + in.sessionName,
+			Arn:           arn.AssumedRole(s.account, role.Name, in.sessionName),
+		},
+		Provider:       providerARN,
+		Audience:       input.Audience,
+		SourceIdentity: sourceID,
+	}
+	if hasPacked {
+		res.PackedPolicySize = &packed
+	}
+	return res, nil
+}
+
+// deny logs a rejected exchange with its internal reason and returns err
+// (whose public message says only what AWS says).
+func (s *Service) deny(log *slog.Logger, err error, reason string) error {
+	log.Info("assume decision", "verdict", "deny", "reason", reason, "error", err.Error())
+	return err
+}
+
+// matchedAudience is the client id the token was accepted for: azp when
+// present (AWS then matches azp), else the first aud in the ClientIDList.
+func matchedAudience(t *oidc.Token, clientIDs []string) string {
+	if t.AZP != "" {
+		for _, id := range clientIDs {
+			if id == t.AZP {
+				return t.AZP
+			}
+		}
+	}
+	for _, a := range t.Audience {
+		for _, id := range clientIDs {
+			if id == a {
+				return a
+			}
+		}
+	}
+	if len(t.Audience) > 0 {
+		return t.Audience[0]
+	}
+	return t.AZP
+}
+
+func credTags(tags []SessionTag) []creds.Tag {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make([]creds.Tag, len(tags))
+	for i, t := range tags {
+		out[i] = creds.Tag{Key: t.Key, Value: t.Value}
+	}
+	return out
+}
