@@ -19,6 +19,10 @@ type Caller struct {
 	SessionName    string
 	SourceIdentity string
 	Expiration     time.Time
+	// SessionPolicy and PolicyARNs are the session policies the session was
+	// created with; they bound what it may do.
+	SessionPolicy string
+	PolicyARNs    []string
 }
 
 // Call is one decoded, authenticated request handed to an action.

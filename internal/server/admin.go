@@ -1,0 +1,74 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/keylessci/keyless/internal/awserr"
+)
+
+// maxAdminBody caps admin request bodies (the issuer handler caps again).
+const maxAdminBody = 64 << 10
+
+// adminHandler authenticates admin API calls with SigV4 and authorizes them
+// as keyless:<Operation> on arn:aws:keyless::ACCT:issuer/<id>, so a CI
+// system can hold role credentials that may only mint tokens of one issuer.
+type adminHandler struct {
+	srv  *Server
+	next http.Handler
+}
+
+func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := requestID(r.Context())
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+	if err != nil || len(body) > maxAdminBody {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+		return
+	}
+	caller, _, err := h.srv.auth.authenticate(r, body, "")
+	if err != nil {
+		e := awserr.From(err)
+		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
+	if err := h.srv.auth.authorize(r.Context(), caller, sourceIP(r), action, resource); err != nil {
+		e := awserr.From(err)
+		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	h.srv.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", action, "resource", resource)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h.next.ServeHTTP(w, r)
+}
+
+// adminAction names the operation a path and method stand for.
+func adminAction(method, path, account string) (action, resource string) {
+	rest := strings.Trim(strings.TrimPrefix(path, "/_keyless/issuers"), "/")
+	parts := strings.Split(rest, "/")
+	res := "arn:aws:keyless::" + account + ":issuer/"
+	switch {
+	case rest == "" && method == http.MethodPost:
+		return "keyless:CreateIssuer", res + "*"
+	case rest == "":
+		return "keyless:ListIssuers", res + "*"
+	case len(parts) == 2 && parts[1] == "token":
+		return "keyless:MintToken", res + parts[0]
+	case len(parts) == 2 && parts[1] == "rotate":
+		return "keyless:RotateIssuer", res + parts[0]
+	case method == http.MethodDelete:
+		return "keyless:DeleteIssuer", res + parts[0]
+	}
+	return "keyless:GetIssuer", res + parts[0]
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+}

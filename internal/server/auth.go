@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/sigv4"
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// authenticator turns a SigV4-signed request into a Caller.
+type authenticator struct {
+	account string
+	root    rootCredentials
+	sealer  *creds.Sealer
+	dir     *directory.Directory
+	now     func() time.Time
+}
+
+// authenticate verifies the signature of r (whose body has been read into
+// body) and returns the caller. service, when not empty, is the service the
+// credential scope must name.
+func (a *authenticator) authenticate(r *http.Request, body []byte, service string) (*awsquery.Caller, *sigv4.Signed, error) {
+	signed, err := sigv4.Parse(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if service != "" && signed.Service != service {
+		return nil, nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden,
+			"Credential should be scoped to correct service: '"+service+"'. ")
+	}
+	var caller *awsquery.Caller
+	var secret string
+	switch {
+	case signed.AccessKeyID == a.root.AccessKeyID:
+		if signed.SecurityToken != "" {
+			return nil, nil, invalidToken()
+		}
+		secret = a.root.SecretAccessKey
+		caller = &awsquery.Caller{Root: true, Account: a.account, ARN: arn.Root(a.account), UserID: a.account,
+			AccessKeyID: signed.AccessKeyID}
+	case signed.SecurityToken != "":
+		sess, sec, err := a.sealer.Open(signed.AccessKeyID, signed.SecurityToken)
+		if err != nil {
+			return nil, nil, err
+		}
+		if sess.Account != a.account {
+			return nil, nil, invalidToken()
+		}
+		secret = sec
+		caller = &awsquery.Caller{
+			Account: sess.Account, ARN: arn.AssumedRole(sess.Account, sess.RoleName, sess.SessionName),
+			UserID: sess.RoleID + ":" + sess.SessionName, AccessKeyID: signed.AccessKeyID,
+			RoleARN: arn.Role(sess.Account, sess.RolePath, sess.RoleName), RoleName: sess.RoleName,
+			SessionName: sess.SessionName, SourceIdentity: sess.SourceIdentity, Expiration: sess.Expiration,
+			SessionPolicy: sess.SessionPolicy, PolicyARNs: sess.PolicyARNs,
+		}
+	default:
+		return nil, nil, invalidToken()
+	}
+	if err := signed.Verify(r, body, secret, a.now()); err != nil {
+		return nil, nil, err
+	}
+	return caller, signed, nil
+}
+
+func invalidToken() *awserr.Error {
+	return awserr.New(awserr.CodeInvalidClientTokenID, http.StatusForbidden, "The security token included in the request is invalid.")
+}
+
+// authorize decides whether caller may perform action on resource: root may
+// do anything; a session may do what its role's identity policies allow,
+// bounded by its session policies, with explicit deny first.
+func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, sourceIP, action, resource string) error {
+	if caller == nil {
+		return awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
+	}
+	if caller.Root {
+		return nil
+	}
+	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
+		"User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, resource)
+	role, err := a.dir.Role(ctx, caller.RoleName)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return denied.Wrap(errors.New("the session's role no longer exists"))
+		}
+		return storeUnavailable(err)
+	}
+	if role.ARN != caller.RoleARN {
+		return denied.Wrap(errors.New("the session's role was replaced"))
+	}
+	sess, err := a.dir.SessionPolicies(ctx, caller.SessionPolicy, caller.PolicyARNs)
+	if err != nil {
+		return denied.Wrap(err)
+	}
+	now := a.now()
+	pc := policy.NewContext()
+	pc.Set("aws:PrincipalArn", caller.RoleARN)
+	pc.Set("aws:PrincipalAccount", caller.Account)
+	pc.Set("aws:PrincipalType", "AssumedRole")
+	pc.Set("aws:userid", caller.UserID)
+	pc.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	pc.Set("aws:SecureTransport", "false")
+	if sourceIP != "" {
+		pc.Set("aws:SourceIp", sourceIP)
+	}
+	if caller.SourceIdentity != "" {
+		pc.Set("aws:SourceIdentity", caller.SourceIdentity)
+	}
+	req := &policy.Request{
+		Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
+		Action:    action, Resource: resource, Context: pc,
+	}
+	set := policy.Set{Identity: role.Permissions, Session: sess}
+	if policy.EvaluateSet(req, set) != policy.Allow {
+		return denied.Wrap(errors.New(policy.ExplainSet(req, set).Text()))
+	}
+	return nil
+}
+
+func storeUnavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
+			"Service is unavailable. Please try again later.").Wrap(err)
+	}
+	return err
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/keylessci/keyless/internal/arn"
+)
+
+// Config configures a Server. cmd/keyless fills it from flags and env.
+type Config struct {
+	Addr     string // listen address, default 127.0.0.1:8787
+	DataDir  string // required unless StoreURL is a postgres URL
+	StoreURL string // "" = SQLite in DataDir; postgres://… = PostgreSQL
+	Account  string // 12 digits, default 000000000000
+	Region   string // default us-east-1
+
+	// Root credentials; when empty they are generated once, kept in the
+	// store, written to DataDir/root-credentials (0600) and printed.
+	RootAccessKeyID string
+	RootSecretKey   string
+
+	CAFile           string // extra roots for fetching providers' JWKS
+	TLSCert, TLSKey  string // serve HTTPS when both are set
+	JWKSMaxAge       time.Duration
+	IssuerTick       time.Duration // how often issuer rotation schedules run, default 1m
+	CacheCheck       time.Duration // how often the store version is polled, default 500ms
+	StoreMaxConns    int
+	StoreTimeout     time.Duration
+	ShutdownTimeout  time.Duration // default 10s
+	Log              *slog.Logger
+	Stdout           io.Writer // where generated root credentials are printed
+	Now              func() time.Time
+	FetchDialContext DialFunc // tests: replace the dialer of the JWKS fetcher
+}
+
+func (c *Config) setDefaults() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8787"
+	}
+	if c.Account == "" {
+		c.Account = "000000000000"
+	}
+	if !arn.IsAccountID(c.Account) {
+		return fmt.Errorf("account id %q is not 12 digits", c.Account)
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.DataDir == "" && c.StoreURL == "" {
+		return errors.New("--data-dir or --store is required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if (c.RootAccessKeyID == "") != (c.RootSecretKey == "") {
+		return errors.New("KEYLESS_ROOT_ACCESS_KEY_ID and KEYLESS_ROOT_SECRET_ACCESS_KEY go together")
+	}
+	if c.RootAccessKeyID != "" && (len(c.RootAccessKeyID) < 16 || len(c.RootSecretKey) < 16) {
+		return errors.New("root access key id and secret must each be at least 16 characters")
+	}
+	if c.IssuerTick == 0 {
+		c.IssuerTick = time.Minute
+	}
+	if c.CacheCheck == 0 {
+		c.CacheCheck = 500 * time.Millisecond
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}

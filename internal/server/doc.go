@@ -1,0 +1,19 @@
+// Package server is the composition root of `keyless serve`: it opens the
+// store, loads or creates the server secrets (root credentials, the key
+// that seals signing keys and session tokens), wires iam, sts, issuer,
+// directory and oidc together, and serves one listener:
+//
+//	POST /, GET /?Action=…           AWS query API (IAM 2010-05-08, STS 2011-06-15)
+//	GET  <issuer path>/.well-known/… discovery documents and JWKS of hosted issuers
+//	     /_keyless/issuers…          admin API (SigV4: root, or credentials policy allows)
+//	GET  /_keyless/health            200 when the store answers
+//	GET  /metrics                    Prometheus metrics
+//
+// The request path is: decode (awsquery) → authenticate (sigv4 + creds) →
+// action (iam/sts) → authorize (policy) → store → encode. Errors become
+// responses only in awsquery.WriteError. Logs are JSON (slog), one request
+// id per call; tokens and secrets are never logged.
+//
+// It is one of the two places (with cmd/) that read the environment and
+// files.
+package server

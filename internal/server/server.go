@@ -1,0 +1,277 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/iam"
+	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/store/sqlstore"
+	"github.com/keylessci/keyless/internal/sts"
+)
+
+// Server is a configured keyless server. Handler serves requests; Run
+// listens and runs the background loops until its context ends.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlstore.Store
+	dir     *directory.Directory
+	issuers *issuer.Service
+	auth    *authenticator
+	metrics *metrics
+	handler http.Handler
+	// RootAccessKeyID is the root access key id in force.
+	RootAccessKeyID string
+}
+
+// New opens the store and wires every part. The caller must Close it.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, metrics: newMetrics()}
+	url := cfg.StoreURL
+	if url == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		url = filepath.Join(cfg.DataDir, "keyless.db")
+	}
+	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Now: cfg.Now, MaxOpenConns: cfg.StoreMaxConns, QueryTimeout: cfg.StoreTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.store = st
+	if err := s.wire(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) wire(ctx context.Context) error {
+	cfg := &s.cfg
+	root, generated, err := loadRoot(ctx, s.store, cfg)
+	if err != nil {
+		return err
+	}
+	s.RootAccessKeyID = root.AccessKeyID
+	if generated || cfg.RootAccessKeyID == "" {
+		p, err := writeRootFile(cfg.DataDir, root)
+		if err != nil {
+			return fmt.Errorf("write root credentials file: %w", err)
+		}
+		if generated {
+			fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (saved in %s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+				p, root.AccessKeyID, root.SecretAccessKey)
+		} else {
+			fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
+		}
+	}
+	kek, err := keyEncryptionKey(root.SecretAccessKey)
+	if err != nil {
+		return err
+	}
+	skeys, err := sessionKeys(ctx, s.store, kek)
+	if err != nil {
+		return err
+	}
+	sealer, err := creds.New(creds.Config{Keys: skeys, Now: cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.dir, err = directory.New(directory.Config{Store: s.store, Account: cfg.Account})
+	if err != nil {
+		return err
+	}
+	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	roots, err := rootPool(cfg.CAFile)
+	if err != nil {
+		return err
+	}
+	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
+		DialContext: cfg.FetchDialContext})
+	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
+		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log})
+	if err != nil {
+		return err
+	}
+	iamSvc, err := iam.New(iam.Config{Store: s.store, Account: cfg.Account, Now: cfg.Now, Rand: rand.Reader,
+		OnChange: s.dir.Invalidate})
+	if err != nil {
+		return err
+	}
+	s.auth = &authenticator{account: cfg.Account, root: root, sealer: sealer, dir: s.dir, now: cfg.Now}
+	q := &queryHandler{auth: s.auth, metrics: s.metrics, srv: s, services: []service{
+		{name: "sts", namespace: awsquery.NamespaceSTS, handlers: stsSvc.Handlers(), unsigned: sts.Unsigned},
+		{name: "iam", namespace: awsquery.NamespaceIAM, handlers: iamSvc.Handlers()},
+	}}
+	s.handler = s.routes(q)
+	return nil
+}
+
+// rootPool returns the system roots plus SSL_CERT_FILE (honoured by Go
+// itself) plus caFile; nil means "system roots".
+func rootPool(caFile string) (*x509.CertPool, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read --ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+	}
+	return pool, nil
+}
+
+func (s *Server) routes(q http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_keyless/health", s.health)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	wellKnown := s.issuers.Handler()
+	admin := &adminHandler{srv: s, next: s.issuers.AdminHandler()}
+	mux.Handle("/_keyless/issuers", admin)
+	mux.Handle("/_keyless/issuers/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && issuer.IsWellKnownPath(r.URL.Path) {
+			wellKnown.ServeHTTP(w, r) // public documents, also under the admin prefix
+			return
+		}
+		admin.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && issuer.IsWellKnownPath(r.URL.Path):
+			wellKnown.ServeHTTP(w, r)
+		case r.URL.Path == "/" && (r.Method == http.MethodPost || r.Method == http.MethodGet):
+			q.ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/_keyless/"):
+			writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin endpoint")
+		default:
+			awsquery.WriteError(w, awsquery.NamespaceSTS, requestID(r.Context()),
+				awsquery.InvalidAction(r.Method+" "+r.URL.Path, ""))
+		}
+	})
+	return withRequestID(recoverer(s.log, mux))
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store returns the server's store (tests and `keyless quickstart`).
+func (s *Server) Store() store.Store { return s.store }
+
+// Issuers returns the issuer service (for in-process callers such as quickstart).
+func (s *Server) Issuers() *issuer.Service { return s.issuers }
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("health check failed", "error", err.Error())
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+// Run serves on cfg.Addr (or ln when given) until ctx is done, then shuts
+// down gracefully: in-flight requests finish within ShutdownTimeout.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS key pair: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		scheme = "https"
+	}
+	bg, stop := context.WithCancel(ctx)
+	defer stop()
+	go s.loop(bg, s.cfg.CacheCheck, "cache refresh", s.dir.Refresh)
+	go s.loop(bg, s.cfg.IssuerTick, "issuer tick", s.issuers.Tick)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,
+		"root_access_key_id", redactKey(s.RootAccessKeyID))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) loop(ctx context.Context, every time.Duration, name string, fn func(context.Context) error) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			if !failing {
+				s.log.Warn(name+" failed", "error", err.Error())
+			}
+			failing = true
+		} else if failing {
+			s.log.Info(name + " recovered")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close closes the store.
+func (s *Server) Close() error { return s.store.Close() }
