@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/spf13/cobra"
+)
+
+// DefaultEndpoint is where issuer and token commands find a local server.
+const DefaultEndpoint = "http://127.0.0.1:8787"
+
+// adminClient calls a keyless server's admin API, SigV4-signed with the
+// standard AWS credential chain (KEYLESS_ROOT_* take precedence).
+type adminClient struct {
+	endpoint string
+	creds    aws.CredentialsProvider
+	region   string
+	http     *http.Client
+}
+
+type adminFlags struct{ endpoint string }
+
+func (f *adminFlags) register(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint-url", "", "keyless server URL (env KEYLESS_ENDPOINT, default "+DefaultEndpoint+")")
+}
+
+func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) {
+	ep := f.endpoint
+	if ep == "" {
+		ep = env.Getenv("KEYLESS_ENDPOINT")
+	}
+	if ep == "" {
+		ep = DefaultEndpoint
+	}
+	c := &adminClient{endpoint: strings.TrimRight(ep, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	if id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		c.creds, c.region = credentials.NewStaticCredentialsProvider(id, secret, ""), "us-east-1"
+		return c, nil
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS credentials: %w", err)
+	}
+	c.creds, c.region = cfg.Credentials, cfg.Region
+	if c.region == "" {
+		c.region = "us-east-1"
+	}
+	return c, nil
+}
+
+// do sends a signed JSON request and decodes a JSON answer into out.
+func (c *adminClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.creds == nil {
+		return fmt.Errorf("no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the server's root credentials)")
+	}
+	cr, err := c.creds.Retrieve(ctx)
+	if err != nil {
+		return fmt.Errorf("retrieve AWS credentials: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(ctx, cr, req, hex.EncodeToString(sum[:]), "keyless", c.region, time.Now()); err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", c.endpoint, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Code, Message string }
+		if json.Unmarshal(data, &e) == nil && e.Code != "" {
+			return fmt.Errorf("%s %s: %s: %s", method, path, e.Code, e.Message)
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}

@@ -1,0 +1,80 @@
+// Package cli implements the keyless subcommands as functions of a context,
+// an Env (standard streams and the environment, injected so tests run them
+// in process) and arguments. cmd/keyless only builds the root command and
+// exits with its code.
+//
+// It owns flag parsing, output formats and the admin-API client used by
+// `issuer` and `token`. It does not implement the server (package server)
+// or the AWS client logic of assume/setup/explain (package client).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Env is what a command may touch outside its arguments.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// ExitError carries a specific exit code (explain: 1 deny, 2 error).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main runs the keyless command line and returns the process exit code.
+func Main(ctx context.Context, env Env, args []string) int {
+	root := NewRoot(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(env.Stderr, "keyless:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(env.Stderr, "keyless:", err)
+	return 1
+}
+
+// NewRoot builds the command tree.
+func NewRoot(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyless",
+		Short: "Keyless CI-to-cloud authentication: OIDC issuer, AWS-compatible IAM/STS, and client",
+		Long: `keyless lets a CI job prove who it is with a short-lived OpenID Connect token and
+exchange it for temporary cloud credentials: no long-lived access key anywhere.
+
+It hosts CI token issuers (CircleCI, GitHub Actions, GitLab shapes), an
+AWS-compatible IAM/STS that really verifies tokens and evaluates trust policies
+as AWS does, and the client commands that use them (or real AWS).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServeCmd(env), newIssuerCmd(env), newTokenCmd(env))
+	for _, f := range extraCommands {
+		root.AddCommand(f(env))
+	}
+	return root
+}
+
+// extraCommands lets other files of this package register commands.
+var extraCommands []func(Env) *cobra.Command

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keylessci/keyless/internal/issuer"
+)
+
+func newIssuerCmd(env Env) *cobra.Command {
+	var af adminFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "issuer",
+		Short: "Manage CI OIDC issuers hosted by a keyless server",
+		Long: `Manage the CI OIDC issuers a keyless server hosts. Tokens they mint are trusted by
+that keyless server (which resolves their keys in process, even for
+https://oidc.circleci.com/org/<org> URLs) and, for an issuer published on your own
+HTTPS host (issuer publish), by real AWS.`,
+	}
+	af.register(cmd)
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	var cr issuer.CreateRequest
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create an issuer (circleci, github, gitlab or generic profile)",
+		Example: `  keyless issuer create --profile circleci --org-id 9f2c…
+  keyless issuer create --profile generic --issuer-url https://ci-oidc.example.com --alg ES256`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var v issuer.IssuerView
+			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers", cr, &v); err != nil {
+				return err
+			}
+			return printIssuer(env.Stdout, v, asJSON)
+		},
+	}
+	create.Flags().StringVar(&cr.Profile, "profile", "circleci", "circleci | github | gitlab | generic")
+	create.Flags().StringVar(&cr.OrgID, "org-id", "", "organization id (CircleCI); generated when empty")
+	create.Flags().StringVar(&cr.ID, "id", "", "issuer id (default: the org id, or generated)")
+	create.Flags().StringVar(&cr.URL, "issuer-url", "", "issuer URL (iss); default from the profile")
+	create.Flags().StringVar(&cr.Alg, "alg", "RS256", "signing algorithm: RS256 | ES256")
+	create.Flags().StringSliceVar(&cr.Audience, "aud", nil, "default audience of minted tokens (default from the profile)")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List issuers", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Issuers []issuer.IssuerView `json:"issuers"`
+			}
+			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers", nil, &out); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSONOut(env.Stdout, out)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tPROFILE\tALG\tURL")
+			for _, v := range out.Issuers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.ID, v.Profile, v.Alg, v.URL)
+			}
+			return tw.Flush()
+		},
+	}
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show an issuer and its keys", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var v issuer.IssuerView
+			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, &v); err != nil {
+				return err
+			}
+			return printIssuer(env.Stdout, v, asJSON)
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete ID", Short: "Delete an issuer and its keys", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "deleted issuer %s\n", args[0])
+			return nil
+		},
+	}
+	rotate := &cobra.Command{
+		Use: "rotate ID", Short: "Publish a new signing key now; it starts signing once caches have seen it", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var v issuer.IssuerView
+			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers/"+url.PathEscape(args[0])+"/rotate", nil, &v); err != nil {
+				return err
+			}
+			return printIssuer(env.Stdout, v, asJSON)
+		},
+	}
+	var outDir string
+	publish := &cobra.Command{
+		Use:   "publish ID --out DIR",
+		Short: "Write the issuer's discovery document and JWKS for a static HTTPS host",
+		Long: `Write <path>/.well-known/openid-configuration and the JWKS of an issuer into DIR,
+laid out as its issuer URL expects, so any static HTTPS host (a bucket, a CDN, a web
+server) can serve them. Real AWS then trusts tokens this issuer mints. Publish again
+after every rotation.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if outDir == "" {
+				return fmt.Errorf("--out is required")
+			}
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var v issuer.IssuerView
+			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, &v); err != nil {
+				return err
+			}
+			return publishIssuer(cmd, c, v, outDir, env.Stdout)
+		},
+	}
+	publish.Flags().StringVar(&outDir, "out", "", "output directory")
+	cmd.AddCommand(create, list, show, del, rotate, publish)
+	return cmd
+}
+
+func publishIssuer(cmd *cobra.Command, c *adminClient, v issuer.IssuerView, outDir string, stdout io.Writer) error {
+	u, err := url.Parse(v.URL)
+	if err != nil {
+		return fmt.Errorf("issuer url: %w", err)
+	}
+	ju, err := url.Parse(v.JWKSURI)
+	if err != nil {
+		return fmt.Errorf("jwks uri: %w", err)
+	}
+	base := "/_keyless/issuers/" + url.PathEscape(v.ID) + "/.well-known/"
+	files := map[string]string{
+		path.Join(u.Path, ".well-known/openid-configuration"): base + "openid-configuration",
+		ju.Path: base + path.Base(ju.Path),
+	}
+	for rel, src := range files {
+		req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet, c.endpoint+src, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: HTTP %d", src, resp.StatusCode)
+		}
+		dst := filepath.Join(outDir, filepath.FromSlash(strings.TrimPrefix(rel, "/")))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, body, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s (serve it at %s://%s%s)\n", dst, u.Scheme, u.Host, rel)
+	}
+	return nil
+}
+
+func printIssuer(w io.Writer, v issuer.IssuerView, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(w, v)
+	}
+	fmt.Fprintf(w, "issuer   %s\nprofile  %s\nurl      %s\njwks     %s\nalg      %s\naudience %s\n",
+		v.ID, v.Profile, v.URL, v.JWKSURI, v.Alg, strings.Join(v.Audience, ", "))
+	for _, k := range v.Keys {
+		fmt.Fprintf(w, "key      %s %s %s (signs from %s)\n", k.KID, k.Alg, k.Status, k.SignFrom.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keylessci/keyless/internal/server"
+)
+
+// fileConfig is the --config file: JSON with the flags' names. Flags given
+// on the command line win over the file.
+type fileConfig struct {
+	Addr       string `json:"addr"`
+	DataDir    string `json:"data-dir"`
+	Store      string `json:"store"`
+	AccountID  string `json:"account-id"`
+	Region     string `json:"region"`
+	CAFile     string `json:"ca-file"`
+	TLSCert    string `json:"tls-cert"`
+	TLSKey     string `json:"tls-key"`
+	LogLevel   string `json:"log-level"`
+	JWKSMaxAge string `json:"jwks-max-age"`
+}
+
+func newServeCmd(env Env) *cobra.Command {
+	var fc fileConfig
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the keyless server: AWS-compatible IAM/STS, hosted CI issuers, admin API",
+		Example: `  keyless serve --data-dir ./data
+  keyless serve --addr 127.0.0.1:8443 --data-dir ./data --tls-cert cert.pem --tls-key key.pem
+  KEYLESS_STORE=postgres://keyless@db/keyless keyless serve --addr 0.0.0.0:8787`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile != "" {
+				if err := mergeConfigFile(cmd, configFile, &fc); err != nil {
+					return err
+				}
+			}
+			if fc.Store == "" {
+				fc.Store = env.Getenv("KEYLESS_STORE")
+			}
+			level := slog.LevelInfo
+			if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			var maxAge time.Duration
+			if fc.JWKSMaxAge != "" {
+				d, err := time.ParseDuration(fc.JWKSMaxAge)
+				if err != nil {
+					return fmt.Errorf("--jwks-max-age: %w", err)
+				}
+				maxAge = d
+			}
+			log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg := server.Config{
+				Addr: fc.Addr, DataDir: fc.DataDir, StoreURL: fc.Store, Account: fc.AccountID, Region: fc.Region,
+				CAFile: fc.CAFile, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey, JWKSMaxAge: maxAge,
+				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
+				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
+				Log:             log, Stdout: env.Stdout,
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			srv, err := server.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			return srv.Run(ctx, nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "JSON file with any of these flags as keys")
+	f.StringVar(&fc.Addr, "addr", "127.0.0.1:8787", "listen address")
+	f.StringVar(&fc.DataDir, "data-dir", "", "data directory (SQLite store, generated root credentials)")
+	f.StringVar(&fc.Store, "store", "", "store URL: postgres://… for PostgreSQL (env KEYLESS_STORE); default SQLite in --data-dir")
+	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
+	f.StringVar(&fc.Region, "region", "us-east-1", "region reported to clients")
+	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
+	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
+	f.StringVar(&fc.LogLevel, "log-level", "info", "debug|info|warn|error")
+	f.StringVar(&fc.JWKSMaxAge, "jwks-max-age", "", "Cache-Control max-age of hosted issuers' JWKS (default 5m)")
+	return cmd
+}
+
+func mergeConfigFile(cmd *cobra.Command, path string, fc *fileConfig) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	for k, v := range m {
+		fl := cmd.Flags().Lookup(k)
+		if fl == nil || k == "config" {
+			return fmt.Errorf("--config %s: unknown key %q", path, k)
+		}
+		if fl.Changed {
+			continue // the command line wins
+		}
+		if err := fl.Value.Set(v); err != nil {
+			return fmt.Errorf("--config %s: %s: %w", path, k, err)
+		}
+	}
+	fc.Addr = strings.TrimSpace(fc.Addr)
+	return nil
+}
