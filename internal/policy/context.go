@@ -7,13 +7,14 @@ import "strings"
 // it while keeping its storage, so a server can keep one per goroutine (or
 // in a sync.Pool) and build each request's keys without allocating.
 //
+// Evaluation only reads a Context, so several goroutines may evaluate
+// against one Context as long as nobody calls Set or Reset meanwhile.
+//
 // A key set with no values counts as absent: that is how AWS treats an empty
 // multivalued key for IfExists, ForAnyValue (false) and ForAllValues (true).
 type Context struct {
 	entries []ctxEntry
 	vals    []string
-	// scratch buffers for policy-variable expansion (see vars.go).
-	buf, mask []byte
 }
 
 type ctxEntry struct {

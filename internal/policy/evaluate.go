@@ -131,7 +131,8 @@ func (res *resource) match(s string, ctx *Context) bool {
 	if res.s.tmpl == nil {
 		return res.arn.match(s)
 	}
-	text, mask, ok := res.s.expand(ctx)
+	var tb, mb [128]byte
+	text, mask, ok := res.s.expand(ctx, tb[:0], mb[:0])
 	if !ok {
 		return false
 	}

@@ -158,3 +158,42 @@ func TestEvaluateAllocations(t *testing.T) {
 		t.Errorf("reset+set+evaluate allocates %v times per run, want 0", allocs)
 	}
 }
+
+// TestConcurrentEvaluate: a parsed Policy is shared by every request; run
+// with -race.
+func TestConcurrentEvaluate(t *testing.T) {
+	p := mustParse(t, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:*","Condition":{"StringLike":{"k:a":"home/${aws:username}/*"}}}}`, Trust)
+	shared := NewContext()
+	shared.Set("aws:username", "alice")
+	shared.Set("k:a", "home/alice/x")
+	type result struct {
+		private bool
+		d       Decision
+	}
+	done := make(chan result)
+	for i := range 8 {
+		go func() {
+			c, private := shared, i%2 == 0
+			if private {
+				c = NewContext()
+				c.Set("aws:username", "bob")
+				c.Set("k:a", "home/alice/x")
+			}
+			var d Decision
+			for range 200 {
+				d = p.Evaluate(&Request{Principal: Principal{Type: PrincipalAWS, ID: roleARN}, Action: "sts:AssumeRole", Context: c})
+			}
+			done <- result{private, d}
+		}()
+	}
+	for range 8 {
+		r := <-done
+		want := Allow // alice reads her home
+		if r.private {
+			want = ImplicitDeny // bob does not
+		}
+		if r.d != want {
+			t.Errorf("private=%v: got %v, want %v", r.private, r.d, want)
+		}
+	}
+}

@@ -49,3 +49,20 @@ func TestGlobPathological(t *testing.T) {
 		t.Fatal("matched a string without b")
 	}
 }
+
+func TestArnAccount(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"arn:aws:iam::123456789012:role/a", "123456789012"},
+		{"arn:aws:s3:::bucket", ""},
+		{"arn:aws:iam::123456789012", ""},
+		{"role/a", ""},
+		{"arn:aws:logs:us-east-1:210987654321:log-group:x:y", "210987654321"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := arnAccount(tt.in); got != tt.want {
+				t.Errorf("arnAccount(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

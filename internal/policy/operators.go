@@ -16,7 +16,7 @@ import (
 type cvalue struct {
 	s   strValue
 	pat pattern    // StringLike, static
-	arn arnPattern // ArnLike, static
+	arn *arnPattern // ArnLike, static
 	num float64
 	t   time.Time
 	ip  netip.Prefix
@@ -34,7 +34,8 @@ func compileValue(o op, raw string, vars bool) cvalue {
 			if o == opStringLike {
 				cv.pat = newPattern(cv.s.text, cv.s.mask)
 			} else if o == opArnLike {
-				cv.arn = newArnPattern(cv.s.text, cv.s.mask)
+				ap := newArnPattern(cv.s.text, cv.s.mask)
+				cv.arn = &ap
 			}
 		}
 	case famNumeric:
@@ -111,7 +112,8 @@ func (cv *cvalue) match(o op, v string, ctx *Context) bool {
 }
 
 func (cv *cvalue) matchTemplate(o op, v string, ctx *Context) bool {
-	text, mask, ok := cv.s.expand(ctx)
+	var tb, mb [128]byte
+	text, mask, ok := cv.s.expand(ctx, tb[:0], mb[:0])
 	if !ok {
 		return false
 	}

@@ -92,3 +92,63 @@ func BenchmarkEvaluateSeed(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkEvaluateSeedDenied(b *testing.B) {
+	p := mustParse(b, seedTrust, Trust)
+	r := seedRequest("org/ORG/project/OTHER/user/5e2c6d1f-0000-4000-8000-000000000000")
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.Evaluate(r) != ImplicitDeny {
+			b.Fatal("other project allowed")
+		}
+	}
+}
+
+// BenchmarkEvaluateSeedWithContextReset includes rebuilding the request
+// context, as the server does per request.
+func BenchmarkEvaluateSeedWithContextReset(b *testing.B) {
+	p := mustParse(b, seedTrust, Trust)
+	r := seedRequest("")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Context.Reset()
+		r.Context.Set("oidc.circleci.com/org/ORG:aud", "ORG")
+		r.Context.Set(seedKey, "org/ORG/project/PROJ/user/U")
+		r.Context.Set("oidc.circleci.com/org/ORG:oidc.circleci.com/project-id", "PROJ")
+		if p.Evaluate(r) != Allow {
+			b.Fatal("seed request denied")
+		}
+	}
+}
+
+func BenchmarkEvaluateSetAssumeRole(b *testing.B) {
+	trust := mustParse(b, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole"}}`, Trust)
+	ident := mustParse(b, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sts:AssumeRole"],"Resource":"*"},{"Effect":"Deny","Action":"iam:*","Resource":"*"}]}`, Identity)
+	r := &Request{Principal: Principal{Type: PrincipalAWS, ID: "arn:aws:sts::123456789012:assumed-role/a/b", Account: "123456789012", RoleARN: "arn:aws:iam::123456789012:role/a"},
+		Action: "sts:AssumeRole", Resource: "arn:aws:iam::123456789012:role/target", Context: NewContext()}
+	s := Set{Trust: trust, Identity: []*Policy{ident}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if EvaluateSet(r, s) != Allow {
+			b.Fatal("denied")
+		}
+	}
+}
+
+func BenchmarkExplainSeed(b *testing.B) {
+	p := mustParse(b, seedTrust, Trust)
+	r := seedRequest("org/ORG/project/OTHER/user/U")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Explain(r)
+	}
+}
+
+func BenchmarkParseSeed(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(seedTrust, Trust); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

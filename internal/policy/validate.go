@@ -210,7 +210,8 @@ func compileConditions(n *node, vars bool) ([]condition, error) {
 			if err != nil {
 				return nil, err
 			}
-			c := condition{name: name, op: info.op, neg: info.neg, qual: q, ifExists: ifExists, key: key}
+			c := condition{name: name, op: info.op, neg: info.neg, qual: q, ifExists: ifExists, key: key,
+				values: make([]cvalue, 0, len(raw))}
 			for _, r := range raw {
 				c.values = append(c.values, compileValue(info.op, r, vars))
 			}

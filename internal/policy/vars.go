@@ -103,15 +103,12 @@ func wildMask(s string) string {
 	return string(m)
 }
 
-// expand resolves the variables of a template value against ctx into ctx's
-// scratch buffers. Variable values are literal (their '*' and '?' are not
-// wildcards). ok is false when a variable is absent without a default or is
-// multivalued (AWS: multivalued keys cannot be used as variables).
-func (sv *strValue) expand(ctx *Context) (text, mask []byte, ok bool) {
-	var buf, mbuf []byte
-	if ctx != nil {
-		buf, mbuf = ctx.buf[:0], ctx.mask[:0]
-	}
+// expand resolves the variables of a template value against ctx, appending
+// to buf and mbuf (caller-provided, so small values stay on the stack).
+// Variable values are literal (their '*' and '?' are not wildcards). ok is
+// false when a variable is absent without a default or is multivalued (AWS:
+// multivalued keys cannot be used as variables). ctx is only read.
+func (sv *strValue) expand(ctx *Context, buf, mbuf []byte) (text, mask []byte, ok bool) {
 	for _, p := range sv.tmpl {
 		if !p.isVar {
 			buf = append(buf, p.text...)
@@ -132,9 +129,6 @@ func (sv *strValue) expand(ctx *Context) (text, mask []byte, ok bool) {
 		for range len(v) {
 			mbuf = append(mbuf, 0)
 		}
-	}
-	if ctx != nil {
-		ctx.buf, ctx.mask = buf, mbuf
 	}
 	return buf, mbuf, true
 }
