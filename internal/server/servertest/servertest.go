@@ -1,0 +1,115 @@
+// Package servertest starts a real keyless server in process for tests: on
+// a loopback port, with a fresh data dir, fixed root credentials and its
+// JSON log captured, so a test can drive it with real clients (aws-sdk-go-v2,
+// the aws CLI, boto3) and read what it logged.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keylessci/keyless/internal/server"
+)
+
+// Fixed root credentials of every test server.
+const (
+	RootAccessKeyID = "AKIAKEYLESSTEST00001"
+	RootSecretKey   = "keylessTestRootSecretKey0000000000000000"
+	Account         = "123456789012"
+)
+
+// Server is a running test server.
+type Server struct {
+	URL     string
+	DataDir string
+	*server.Server
+	log *syncBuffer
+}
+
+// Options adjust the server configuration before start.
+type Options func(*server.Config)
+
+// Start starts a server and stops it when the test ends.
+func Start(t testing.TB, opts ...Options) *Server {
+	t.Helper()
+	buf := &syncBuffer{}
+	cfg := server.Config{
+		DataDir: t.TempDir(), Account: Account, RootAccessKeyID: RootAccessKeyID, RootSecretKey: RootSecretKey,
+		Log:        slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		CacheCheck: 100 * time.Millisecond,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatalf("servertest: new server: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		t.Fatalf("servertest: listen: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	s := &Server{URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir, Server: srv, log: buf}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				t.Errorf("servertest: run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("servertest: server did not shut down")
+		}
+		_ = srv.Close()
+	})
+	waitHealthy(t, s.URL)
+	return s
+}
+
+func waitHealthy(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/_keyless/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("servertest: %s never became healthy", url)
+}
+
+// Log returns everything the server logged so far.
+func (s *Server) Log() string { return s.log.String() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
