@@ -323,6 +323,24 @@ func TestParseErrors(t *testing.T) {
 				r.Header.Set("X-Amz-Date", "2026-01-01T00:00:00Z")
 				return r
 			}},
+		{name: "two x-amz-date headers", code: awserr.CodeIncompleteSignature, req: func() *http.Request {
+			r := base()
+			r.Header.Add("X-Amz-Date", "20260101T000100Z")
+			return r
+		}},
+		{name: "date header not signed", code: awserr.CodeIncompleteSignature,
+			message: "'Date' must be a 'SignedHeader' in the AWS Authorization.",
+			req: func() *http.Request {
+				r := base()
+				r.Header.Del("X-Amz-Date")
+				r.Header.Set("Date", "Thu, 01 Jan 2026 00:00:00 GMT")
+				return r
+			}},
+		{name: "two security token headers", code: awserr.CodeIncompleteSignature, req: func() *http.Request {
+			r := base()
+			r.Header.Add("X-Amz-Security-Token", "other")
+			return r
+		}},
 		{name: "two authorization headers", code: awserr.CodeIncompleteSignature, req: func() *http.Request {
 			r := base()
 			r.Header.Add("Authorization", goodAuth)

@@ -207,7 +207,7 @@ func parseHeader(r *http.Request, auth string) (*Signed, error) {
 		if !contains(s.SignedHeaders, "date") {
 			return nil, incomplete("'Date' must be a 'SignedHeader' in the AWS Authorization.")
 		}
-		t, err := http.ParseTime(dateHdr[0])
+		t, err := parseHTTPDate(dateHdr[0])
 		if err != nil {
 			return nil, incomplete("Date must be in RFC 1123 format. Got '%s'.", clip(dateHdr[0]))
 		}
@@ -309,6 +309,15 @@ func parseAmzDate(v string) (time.Time, error) {
 		return time.Time{}, incomplete("Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(v))
 	}
 	return t, nil
+}
+
+// parseHTTPDate accepts the HTTP date formats and RFC 1123 with a numeric
+// zone, which botocore sends ("Sun, 29 Nov 2026 05:29:23 -0000").
+func parseHTTPDate(v string) (time.Time, error) {
+	if t, err := http.ParseTime(v); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC1123Z, v)
 }
 
 func contains(list []string, s string) bool {

@@ -34,8 +34,11 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // UNSIGNED-PAYLOAD is accepted only for an empty body, since the query
 // protocol carries the action in the body). The request date must be within
 // MaxSkew of now; a presigned request also expires X-Amz-Expires after its
-// date, and, as AWS STS does, never lives longer than MaxSkew. The scope's
-// service and region are not checked here.
+// date, and, as AWS STS does, never lives longer than MaxSkew. The path is
+// accepted normalized (botocore) or as sent (S3-style signers), and a
+// presigned X-Amz-Security-Token may be unsigned (see canonicalRequests).
+// The scope's service and region are not checked here. r.URL.RawQuery and
+// r.RequestURI (r.URL when RequestURI is empty) must be as received.
 func (s *Signed) Verify(r *http.Request, body []byte, secret string, now time.Time) error {
 	amzDate := s.requestDate()
 	if amzDate[:8] != s.Date {
