@@ -15,7 +15,7 @@ import (
 // operator and true for a negated one.
 type cvalue struct {
 	s   strValue
-	pat pattern    // StringLike, static
+	pat pattern     // StringLike, static
 	arn *arnPattern // ArnLike, static
 	num float64
 	t   time.Time

@@ -62,6 +62,7 @@ func TestParseValidation(t *testing.T) {
 		{"invalid AWS principal", "[spec] Invalid principal in policy", Trust, trust(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/*"},"Action":"sts:AssumeRole"}`), malformed, `Invalid principal in policy: "AWS":"arn:aws:iam::123456789012:role/*"`},
 		{"principal string not star", "[grammar] a string Principal must be *", Trust, trust(`{"Effect":"Allow","Principal":"me","Action":"sts:AssumeRole"}`), malformed, `Invalid principal in policy: "me"`},
 		{"unknown principal type", "[grammar] principal types", Trust, trust(`{"Effect":"Allow","Principal":{"Foo":"x"},"Action":"sts:AssumeRole"}`), malformed, `Invalid principal in policy: "Foo":"x"`},
+		{"empty principal list", "[grammar] a principal list names someone", Trust, trust(`{"Effect":"Allow","Principal":{"AWS":[]},"Action":"sts:AssumeRole"}`), malformed, "Syntax errors in policy."},
 		{"trust policy at quota", "[quota] 2048 non-whitespace characters", Trust, big(TrustPolicyMaxSize - base), "", ""},
 		{"trust policy over quota", "[spec] LimitExceeded ACLSizePerRole", Trust, big(TrustPolicyMaxSize - base + 1), limit, "Cannot exceed quota for ACLSizePerRole: 2048"},
 		{"whitespace not counted", "[quota] whitespace is not counted", Trust, strings.Replace(big(TrustPolicyMaxSize-base), ",", ",     \n\t", -1), "", ""},

@@ -64,6 +64,9 @@ func compilePrincipal(n *node) (*principals, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(vals) == 0 {
+			return nil, errSyntax // an empty list would silently match no one
+		}
 		for _, v := range vals {
 			p.raw = append(p.raw, typ+":"+v)
 			bad := awserr.Newf(awserr.CodeMalformedPolicy, 400, "Invalid principal in policy: %q:%q", typ, v)
