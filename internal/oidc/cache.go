@@ -70,13 +70,14 @@ func (f *Fetcher) Keys(ctx context.Context, issuer string, thumbprints []string,
 	if !e.attempted.IsZero() && now.Sub(e.attempted) < f.cfg.RefetchInterval {
 		// Fetched moments ago: do not hit the provider again. Serve what
 		// there is; Verify reports a kid that is still unknown.
-		if e.keys != nil && (fresh || f.usableStale(&e, now, kid)) {
+		switch {
+		case e.keys != nil && (fresh || e.err == nil || f.usableStale(&e, now, kid)):
 			return e.keys, nil
-		}
-		if e.err != nil {
+		case e.err != nil:
 			return nil, publicFetchError(e.err)
+		default:
+			return nil, errKeyRetrieval.Wrap(fmt.Errorf("no key set for %s", issuer))
 		}
-		return e.keys, nil
 	}
 
 	ch := f.group.DoChan(key, func() (any, error) {

@@ -181,16 +181,20 @@ func httpsURL(raw string) (*url.URL, error) {
 // ttl derives the cache lifetime from Cache-Control, clamped.
 func (f *Fetcher) ttl(h http.Header) time.Duration {
 	d := f.cfg.DefaultTTL
+	noStore := false
 	for _, directive := range strings.Split(h.Get("Cache-Control"), ",") {
 		name, val, _ := strings.Cut(strings.TrimSpace(directive), "=")
 		switch strings.ToLower(name) {
 		case "no-store", "no-cache":
-			d = 0
+			noStore = true
 		case "max-age":
 			if secs, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64); err == nil && secs >= 0 {
 				d = time.Duration(min(secs, int64(f.cfg.MaxTTL/time.Second)+1)) * time.Second
 			}
 		}
+	}
+	if noStore {
+		d = 0
 	}
 	return min(max(d, f.cfg.MinTTL), f.cfg.MaxTTL)
 }

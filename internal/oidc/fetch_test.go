@@ -183,7 +183,7 @@ func TestFetcherCacheControl(t *testing.T) {
 		{name: "max-age honoured", cacheControl: "public, max-age=300", stillCached: 290 * time.Second, expired: 301 * time.Second},
 		{name: "max-age below MinTTL is raised", cacheControl: "max-age=5", stillCached: 50 * time.Second, expired: 61 * time.Second},
 		{name: "max-age above MaxTTL is capped", cacheControl: "max-age=31536000", stillCached: 59 * time.Minute, expired: time.Hour + time.Second},
-		{name: "no-store means MinTTL", cacheControl: "no-store", stillCached: 50 * time.Second, expired: 61 * time.Second},
+		{name: "no-store means MinTTL", cacheControl: "max-age=600, no-store", stillCached: 50 * time.Second, expired: 61 * time.Second},
 		{name: "absent means DefaultTTL", cacheControl: "", stillCached: 9 * time.Minute, expired: 10*time.Minute + time.Second},
 		{name: "malformed max-age means DefaultTTL", cacheControl: "max-age=soon", stillCached: 9 * time.Minute, expired: 10*time.Minute + time.Second},
 	}

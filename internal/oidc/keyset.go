@@ -20,8 +20,8 @@ var ErrSymmetricKeySet = errors.New("key set contains a symmetric key")
 // ParseKeySet decodes a JWKS document strictly and keeps only the keys that
 // can verify a web-identity token: RSA (≥ 2048 bits, sane exponent, not a
 // ROCA-weak modulus) or EC on P-256/P-384/P-521, with use "sig" or unset,
-// key_ops containing "verify" or unset, and alg unset or one of Algorithms
-// matching the key. Other keys are skipped (a provider may publish
+// key_ops containing "verify" or unset, and alg unset or an allowed
+// RS*/ES* algorithm matching the key. Other keys are skipped (a provider may publish
 // encryption keys alongside). Private key material is reduced to its public
 // half. Duplicate JSON member names and symmetric keys fail the whole set.
 //

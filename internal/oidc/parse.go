@@ -11,10 +11,9 @@ import (
 	"unicode/utf8"
 )
 
-// Algorithms lists the signature algorithms AWS STS accepts for web-identity
-// tokens. Everything else ("none", HS*, PS*, EdDSA, …) is refused.
-var Algorithms = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
-
+// supportedAlg reports whether alg is one AWS STS accepts for web-identity
+// tokens: RS256/384/512 or ES256/384/512. Everything else ("none", HS*,
+// PS*, EdDSA, …) is refused.
 func supportedAlg(alg string) bool {
 	switch alg {
 	case "RS256", "RS384", "RS512", "ES256", "ES384", "ES512":
