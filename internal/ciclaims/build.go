@@ -286,8 +286,8 @@ func buildGitLab(c map[string]any, in *Params, g *gen) error {
 	return nil
 }
 
-// ClaimValue types a --claim value: JSON true/false, numbers and arrays keep
-// their JSON type; anything else (objects and null included) is the string
+// ClaimValue types a --claim value: JSON true/false, numbers, arrays and objects keep
+// their JSON type; anything else (null included) is the string
 // itself.
 func ClaimValue(v string) any {
 	t := strings.TrimSpace(v)
@@ -303,6 +303,12 @@ func ClaimValue(v string) any {
 		var a []any
 		if json.Unmarshal([]byte(t), &a) == nil {
 			return a
+		}
+	case t[0] == '{':
+		// Objects too: AWS's session-tags claim (https://aws.amazon.com/tags) is one.
+		var o map[string]any
+		if json.Unmarshal([]byte(t), &o) == nil {
+			return o
 		}
 	case t[0] == '-' || (t[0] >= '0' && t[0] <= '9'):
 		var n json.Number

@@ -61,7 +61,7 @@ func TestBuildCircleCI(t *testing.T) {
 			p.Extra = map[string]string{"aud": "pypi", "n": "42", "b": "true", "arr": `["x",1]`, "s": "hello", "o": `{"a":1}`}
 		},
 			want: map[string]any{"aud": "pypi", "n": json.Number("42"), "b": true, "arr": []any{"x", float64(1)},
-				"s": "hello", "o": `{"a":1}`}},
+				"s": "hello", "o": map[string]any{"a": 1.0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,7 +239,7 @@ func TestClaimValue(t *testing.T) {
 	}{
 		{"true", true}, {"false", false}, {"12", json.Number("12")}, {"-1.5e3", json.Number("-1.5e3")},
 		{`["a","b"]`, []any{"a", "b"}}, {"[broken", "[broken"}, {"12abc", "12abc"}, {"", ""},
-		{"null", "null"}, {`{"a":1}`, `{"a":1}`}, {"True", "True"}, {"refs/heads/main", "refs/heads/main"},
+		{"null", "null"}, {`{"a":1}`, map[string]any{"a": 1.0}}, {`{broken`, `{broken`}, {"True", "True"}, {"refs/heads/main", "refs/heads/main"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
