@@ -82,7 +82,8 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
 	if err != nil {
-		return nil, s.deny(log, awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest, oidc.MsgInvalidToken).Wrap(err),
+		return nil, s.deny(log, awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
+			"The web identity token has an invalid session tag or source identity claim.").Wrap(err),
 			"session attributes rejected")
 	}
 
