@@ -123,11 +123,44 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 	s.db, s.wdb = rdb, wdb
 	pctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
 	defer cancel()
-	if err := wdb.PingContext(pctx); err != nil {
+	werr := wdb.PingContext(pctx)
+	if werr != nil && !isReadOnly(werr) {
 		s.Close()
-		return s.mapErr(ctx, "open sqlite "+path, err)
+		return s.mapErr(ctx, "open sqlite "+path, werr)
+	}
+	// A read-only database still opens: reads work, every write fails
+	// with ErrUnavailable saying the database is read-only.
+	if err := rdb.PingContext(pctx); err != nil {
+		if !isReadOnly(err) || werr == nil {
+			s.Close()
+			return s.mapErr(ctx, "open sqlite "+path, err)
+		}
+		// A WAL database in a read-only directory cannot be read
+		// normally: SQLite needs to create its -shm file. Nobody can
+		// write there either (the writer just failed to open), so
+		// read it as immutable.
+		rdb.Close()
+		rdb, err = sql.Open("sqlite", "file:"+strings.ReplaceAll(path, "%", "%25")+"?mode=ro&immutable=1&"+params(false)[len(path)+1:])
+		if err != nil {
+			wdb.Close()
+			return fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+		}
+		rdb.SetMaxOpenConns(n)
+		rdb.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, n))
+		s.db = rdb
+		if err := rdb.PingContext(pctx); err != nil {
+			s.Close()
+			return s.mapErr(ctx, "open read-only sqlite "+path, err)
+		}
 	}
 	return nil
+}
+
+// isReadOnly reports whether err is SQLite refusing to write (file,
+// directory or file system read-only).
+func isReadOnly(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
 }
 
 func (s *Store) openPostgres(cfg Config) error {
