@@ -1,0 +1,137 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/server"
+	"github.com/keylessci/keyless/internal/server/servertest"
+)
+
+// clock is a server clock the test can move.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) Now() time.Time            { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) Set(d time.Duration)       { c.offset.Store(int64(d)) }
+func (c *clock) option() servertest.Options { return func(cfg *server.Config) { cfg.Now = c.Now } }
+
+// fixture is a server with a CircleCI org issuer, its provider registered and
+// the seed's role (trusting one project).
+type fixture struct {
+	srv           *servertest.Server
+	clock         *clock
+	iam           *iam.Client
+	sts           *sts.Client // root-signed
+	org, project  string
+	providerARN   string
+	roleARN       string
+	providerURL   string
+}
+
+const seedTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+ "Principal":{"Federated":"%s"},"Action":["sts:AssumeRoleWithWebIdentity","sts:TagSession"],
+ "Condition":{"StringLike":{"%s:sub":"org/%s/project/%s/*"}}}]}`
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{clock: &clock{}, org: "6d3f1a2e-0000-4000-8000-000000000001", project: "aaaaaaaa-0000-4000-8000-00000000000a"}
+	f.srv = servertest.Start(t, f.clock.option())
+	f.iam = iamClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+	f.sts = stsClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+	ctx := context.Background()
+	// The issuer is created in the past so tests can mint already-expired
+	// tokens (a key signs only from its creation on).
+	f.clock.Set(-3 * time.Hour)
+	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: f.org}); err != nil {
+		t.Fatalf("create issuer: %v", err)
+	}
+	f.clock.Set(0)
+	f.providerURL = "oidc.circleci.com/org/" + f.org
+	out, err := f.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String("https://" + f.providerURL), ClientIDList: []string{f.org}})
+	if err != nil {
+		t.Fatalf("create provider: %v", err)
+	}
+	f.providerARN = aws.ToString(out.OpenIDConnectProviderArn)
+	role, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("circleci-deploy"),
+		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(seedTrust, f.providerARN, f.providerURL, f.org, f.project))})
+	if err != nil {
+		t.Fatalf("create role: %v", err)
+	}
+	f.roleARN = aws.ToString(role.Role.Arn)
+	return f
+}
+
+func (f *fixture) mint(t *testing.T, p ciclaims.Params) string {
+	t.Helper()
+	if p.ProjectID == "" {
+		p.ProjectID = f.project
+	}
+	if p.UserID == "" {
+		p.UserID = "bbbbbbbb-0000-4000-8000-00000000000b"
+	}
+	tok, err := f.srv.Issuers().Mint(context.Background(), f.org, issuer.MintRequest{Params: p})
+	if err != nil {
+		t.Fatalf("mint: %v", err)
+	}
+	return tok
+}
+
+func (f *fixture) assume(ctx context.Context, token string, mod func(*sts.AssumeRoleWithWebIdentityInput)) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+	in := &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String(f.roleARN), RoleSessionName: aws.String("CircleCI"),
+		WebIdentityToken: aws.String(token)}
+	if mod != nil {
+		mod(in)
+	}
+	return anonSTS(f.srv.URL).AssumeRoleWithWebIdentity(ctx, in)
+}
+
+func stsClient(endpoint, id, secret, token string) *sts.Client {
+	return sts.New(sts.Options{Region: "us-west-2", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, token),
+		Retryer:     aws.NopRetryer{}})
+}
+
+func anonSTS(endpoint string) *sts.Client {
+	return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: aws.AnonymousCredentials{}, Retryer: aws.NopRetryer{}})
+}
+
+func iamClient(endpoint, id, secret, token string) *iam.Client {
+	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, token),
+		Retryer:     aws.NopRetryer{}})
+}
+
+// wantCode asserts err is an AWS API error with the given code.
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want API error %s", err, code)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("error code = %s (%s), want %s", ae.ErrorCode(), ae.ErrorMessage(), code)
+	}
+}
+
+func urlDecode(s string) string {
+	d, err := url.QueryUnescape(s)
+	if err != nil {
+		return s
+	}
+	return d
+}
