@@ -60,6 +60,24 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 	if rows != len(migrations) || max != len(migrations) {
 		t.Errorf("schema_version has %d rows up to %d, want %d", rows, max, len(migrations))
 	}
+	// Conflicting creates on different replicas: exactly one wins.
+	created := make([]error, 2*replicas)
+	for i := range created {
+		wg.Go(func() { created[i] = stores[i%replicas].CreateRole(context.Background(), store.Role{Name: "Same"}) })
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range created {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrAlreadyExists):
+			t.Errorf("create: %v, want nil or ErrAlreadyExists", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d replicas created the role, want exactly 1", won)
+	}
 	// A write on one replica is visible on another.
 	if err := stores[1].CreateRole(context.Background(), store.Role{Name: "Deploy"}); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/keylessci/keyless/internal/store"
@@ -23,4 +26,102 @@ func TestSQLiteConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openSQLite(t, filepath.Join(t.TempDir(), "keyless.db"))
 	})
+}
+
+func TestOpenURLForms(t *testing.T) {
+	dir := t.TempDir()
+	abs := filepath.Join(dir, "a.db")
+	tests := []struct {
+		name, url, file string
+	}{
+		{"sqlite scheme absolute", "sqlite://" + abs, abs},
+		{"sqlite opaque", "sqlite:" + abs, abs},
+		{"plain path", filepath.Join(dir, "b.db"), filepath.Join(dir, "b.db")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), Config{URL: tc.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CreateRole(context.Background(), store.Role{Name: tc.name}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(tc.file); err != nil {
+				t.Errorf("database file: %v", err)
+			}
+		})
+	}
+}
+
+func TestOpenRejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"empty URL", Config{}},
+		{"memory database", Config{URL: ":memory:"}},
+		{"query in path", Config{URL: "sqlite:///tmp/x.db?mode=ro"}},
+		{"file URI", Config{URL: "file:x.db"}},
+		{"negative timeout", Config{URL: filepath.Join(t.TempDir(), "x.db"), QueryTimeout: -1}},
+		{"negative pool", Config{URL: filepath.Join(t.TempDir(), "x.db"), MaxOpenConns: -1}},
+		{"bad postgres URL", Config{URL: "postgres://u@host:notaport/db"}},
+		{"missing directory", Config{URL: filepath.Join(t.TempDir(), "no", "such", "x.db")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), tc.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if testing.Verbose() {
+				t.Log(err)
+			}
+		})
+	}
+}
+
+func TestRebind(t *testing.T) {
+	q := "SELECT a FROM t WHERE b = ? AND c IN (?, ?)"
+	if got := sqliteDialect.rebind(q); got != q {
+		t.Errorf("sqlite rebind = %q", got)
+	}
+	want := "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+	if got := postgresDialect.rebind(q); got != want {
+		t.Errorf("postgres rebind = %q, want %q", got, want)
+	}
+}
+
+// Two stores on one file (a restarted server overlapping the old one, or
+// two processes): concurrent writes from both wait for each other instead of
+// failing with SQLITE_BUSY.
+func TestSQLiteTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keyless.db")
+	a, b := openSQLite(t, path), openSQLite(t, path)
+	const perStore = 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*perStore)
+	for i, s := range []*Store{a, b} {
+		wg.Go(func() {
+			for j := range perStore {
+				errs <- s.CreateRole(context.Background(), store.Role{Name: fmt.Sprintf("r-%d-%d", i, j)})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	roles, err := b.ListRoles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roles) != 2*perStore {
+		t.Errorf("%d roles, want %d", len(roles), 2*perStore)
+	}
 }
