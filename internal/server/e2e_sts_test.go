@@ -119,9 +119,13 @@ func TestWebIdentityErrors(t *testing.T) {
 	}{
 		{name: "trust policy denies another project", token: other, code: "AccessDenied", msg: "Not authorized to perform sts:AssumeRoleWithWebIdentity"},
 		{name: "unknown role is indistinguishable", token: good, code: "AccessDenied",
-			mod: func(in *sts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:role/nope") }},
+			mod: func(in *sts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam::123456789012:role/nope")
+			}},
 		{name: "role of another account", token: good, code: "AccessDenied",
-			mod: func(in *sts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam::210987654321:role/circleci-deploy") }},
+			mod: func(in *sts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam::210987654321:role/circleci-deploy")
+			}},
 		{name: "issuer not registered", token: unregistered, code: "InvalidIdentityToken", msg: "No OpenIDConnect provider found in your account for https://oidc.circleci.com/org/" + stranger},
 		{name: "wrong audience", token: wrongAud, code: "InvalidIdentityToken", msg: "Incorrect token audience"},
 		{name: "garbage token", token: "not.a.token", code: "InvalidIdentityToken"},
@@ -137,7 +141,9 @@ func TestWebIdentityErrors(t *testing.T) {
 		{name: "duration above max session", token: good, code: "ValidationError", msg: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
 			mod: func(in *sts.AssumeRoleWithWebIdentityInput) { in.DurationSeconds = aws.Int32(7200) }},
 		{name: "malformed role arn", token: good, code: "ValidationError", msg: "arn:aws:iam:nothing-valid-here is invalid",
-			mod: func(in *sts.AssumeRoleWithWebIdentityInput) { in.RoleArn = aws.String("arn:aws:iam:nothing-valid-here") }},
+			mod: func(in *sts.AssumeRoleWithWebIdentityInput) {
+				in.RoleArn = aws.String("arn:aws:iam:nothing-valid-here")
+			}},
 		{name: "malformed session policy", token: good, code: "MalformedPolicyDocument",
 			mod: func(in *sts.AssumeRoleWithWebIdentityInput) { in.Policy = aws.String("{not json") }},
 		{name: "session tags overflow packed size", token: bigTags, code: "PackedPolicyTooLarge"},

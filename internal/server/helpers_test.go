@@ -24,21 +24,21 @@ import (
 // clock is a server clock the test can move.
 type clock struct{ offset atomic.Int64 }
 
-func (c *clock) Now() time.Time            { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Set(d time.Duration)       { c.offset.Store(int64(d)) }
+func (c *clock) Now() time.Time             { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) Set(d time.Duration)        { c.offset.Store(int64(d)) }
 func (c *clock) option() servertest.Options { return func(cfg *server.Config) { cfg.Now = c.Now } }
 
 // fixture is a server with a CircleCI org issuer, its provider registered and
 // the seed's role (trusting one project).
 type fixture struct {
-	srv           *servertest.Server
-	clock         *clock
-	iam           *iam.Client
-	sts           *sts.Client // root-signed
-	org, project  string
-	providerARN   string
-	roleARN       string
-	providerURL   string
+	srv          *servertest.Server
+	clock        *clock
+	iam          *iam.Client
+	sts          *sts.Client // root-signed
+	org, project string
+	providerARN  string
+	roleARN      string
+	providerURL  string
 }
 
 const seedTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
