@@ -47,8 +47,13 @@ func TestWebIdentityExchange(t *testing.T) {
 	if sub := aws.ToString(out.SubjectFromWebIdentityToken); !strings.HasPrefix(sub, "org/"+f.org+"/project/"+f.project+"/user/") {
 		t.Errorf("SubjectFromWebIdentityToken = %s", sub)
 	}
-	if out.PackedPolicySize != nil {
-		t.Errorf("PackedPolicySize = %d, want absent without session policies", *out.PackedPolicySize)
+	if out.SessionTokenSize == nil || int(*out.SessionTokenSize) != len(aws.ToString(c.SessionToken)) ||
+		out.SessionTokenUtilization == nil || *out.SessionTokenUtilization < 1 || *out.SessionTokenUtilization > 100 {
+		t.Errorf("SessionTokenSize/Utilization = %v/%v", out.SessionTokenSize, out.SessionTokenUtilization)
+	}
+	//lint:ignore SA1019 deprecated in the model but still on the wire; AWS omits it without session policies
+	if pps := out.PackedPolicySize; pps != nil {
+		t.Errorf("PackedPolicySize = %d, want absent without session policies", *pps)
 	}
 
 	sess := stsClient(f.srv.URL, aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
@@ -166,8 +171,10 @@ func TestWebIdentityErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AssumeRoleWithWebIdentity with tags: %v", err)
 		}
-		if out.PackedPolicySize == nil || *out.PackedPolicySize <= 0 || *out.PackedPolicySize > 100 {
-			t.Errorf("PackedPolicySize = %v", out.PackedPolicySize)
+		//lint:ignore SA1019 deprecated in the model but still on the wire for session tags
+		pps := out.PackedPolicySize
+		if pps == nil || *pps <= 0 || *pps > 100 {
+			t.Errorf("PackedPolicySize = %v", pps)
 		}
 	})
 	t.Run("denial reason is logged, not returned", func(t *testing.T) {

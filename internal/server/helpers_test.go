@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,12 +125,4 @@ func wantCode(t *testing.T, err error, code string) {
 	if ae.ErrorCode() != code {
 		t.Fatalf("error code = %s (%s), want %s", ae.ErrorCode(), ae.ErrorMessage(), code)
 	}
-}
-
-func urlDecode(s string) string {
-	d, err := url.QueryUnescape(s)
-	if err != nil {
-		return s
-	}
-	return d
 }

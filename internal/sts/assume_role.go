@@ -16,10 +16,12 @@ import (
 
 // AssumeRoleResult is the AssumeRoleResult element.
 type AssumeRoleResult struct {
-	Credentials      CredentialsXML     `xml:"Credentials"`
-	AssumedRoleUser  AssumedRoleUserXML `xml:"AssumedRoleUser"`
-	PackedPolicySize *int               `xml:"PackedPolicySize,omitempty"`
-	SourceIdentity   string             `xml:"SourceIdentity,omitempty"`
+	Credentials             CredentialsXML     `xml:"Credentials"`
+	AssumedRoleUser         AssumedRoleUserXML `xml:"AssumedRoleUser"`
+	PackedPolicySize        *int               `xml:"PackedPolicySize,omitempty"`
+	SessionTokenSize        *int               `xml:"SessionTokenSize,omitempty"`
+	SessionTokenUtilization *int               `xml:"SessionTokenUtilization,omitempty"`
+	SourceIdentity          string             `xml:"SourceIdentity,omitempty"`
 }
 
 const actionAssumeRole = "sts:AssumeRole"
@@ -173,6 +175,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if hasPacked {
 		res.PackedPolicySize = &packed
 	}
+	res.SessionTokenSize, res.SessionTokenUtilization = tokenUsage(cr)
 	return res, nil
 }
 

@@ -259,6 +259,15 @@ type AssumedRoleUserXML struct {
 	Arn           string `xml:"Arn"`
 }
 
+// tokenUsage returns SessionTokenSize and SessionTokenUtilization: the
+// session token's length and its percentage of the largest token keyless
+// mints (creds.MaxTokenLen).
+func tokenUsage(c creds.Credentials) (size, pct *int) {
+	n := len(c.SessionToken)
+	p := (n*100 + creds.MaxTokenLen - 1) / creds.MaxTokenLen
+	return &n, &p
+}
+
 func credentialsXML(c creds.Credentials) CredentialsXML {
 	return CredentialsXML{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		SessionToken: c.SessionToken, Expiration: awsquery.Timestamp(c.Expiration)}

@@ -23,6 +23,8 @@ type WebIdentityResult struct {
 	SubjectFromWebIdentityToken string             `xml:"SubjectFromWebIdentityToken"`
 	AssumedRoleUser             AssumedRoleUserXML `xml:"AssumedRoleUser"`
 	PackedPolicySize            *int               `xml:"PackedPolicySize,omitempty"`
+	SessionTokenSize            *int               `xml:"SessionTokenSize,omitempty"`
+	SessionTokenUtilization     *int               `xml:"SessionTokenUtilization,omitempty"`
 	Provider                    string             `xml:"Provider"`
 	Audience                    string             `xml:"Audience"`
 	SourceIdentity              string             `xml:"SourceIdentity,omitempty"`
@@ -144,6 +146,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	if hasPacked {
 		res.PackedPolicySize = &packed
 	}
+	res.SessionTokenSize, res.SessionTokenUtilization = tokenUsage(cr)
 	return res, nil
 }
 
