@@ -297,7 +297,7 @@ func writeProfile(env Env, o *assumeOpts, roleARN, session string, tok client.To
 		if tf, err = filepath.Abs(tf); err != nil {
 			return err
 		}
-		if err := writeFile0600(tf, []byte(tok.Value+"\n")); err != nil {
+		if err := writeFile0600(tf, []byte(tok.Value)); err != nil {
 			return fmt.Errorf("write token file: %w", err)
 		}
 		conf = []client.KV{{Key: "role_arn", Value: roleARN}, {Key: "web_identity_token_file", Value: tf},
