@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
@@ -15,6 +14,7 @@ import (
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/sigv4"
 	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/sts"
 )
 
 // authenticator turns a SigV4-signed request into a Caller.
@@ -103,21 +103,7 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	if err != nil {
 		return denied.Wrap(err)
 	}
-	now := a.now()
-	pc := policy.NewContext()
-	pc.Set("aws:PrincipalArn", caller.RoleARN)
-	pc.Set("aws:PrincipalAccount", caller.Account)
-	pc.Set("aws:PrincipalType", "AssumedRole")
-	pc.Set("aws:userid", caller.UserID)
-	pc.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
-	pc.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	pc.Set("aws:SecureTransport", "false")
-	if sourceIP != "" {
-		pc.Set("aws:SourceIp", sourceIP)
-	}
-	if caller.SourceIdentity != "" {
-		pc.Set("aws:SourceIdentity", caller.SourceIdentity)
-	}
+	pc := sts.CallerContext(caller, sourceIP, a.now())
 	req := &policy.Request{
 		Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
 		Action:    action, Resource: resource, Context: pc,

@@ -3,11 +3,8 @@ package sts
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
@@ -16,12 +13,7 @@ import (
 
 // AssumeRoleResult is the AssumeRoleResult element.
 type AssumeRoleResult struct {
-	Credentials             CredentialsXML     `xml:"Credentials"`
-	AssumedRoleUser         AssumedRoleUserXML `xml:"AssumedRoleUser"`
-	PackedPolicySize        *int               `xml:"PackedPolicySize,omitempty"`
-	SessionTokenSize        *int               `xml:"SessionTokenSize,omitempty"`
-	SessionTokenUtilization *int               `xml:"SessionTokenUtilization,omitempty"`
-	SourceIdentity          string             `xml:"SourceIdentity,omitempty"`
+	SessionResult
 }
 
 const actionAssumeRole = "sts:AssumeRole"
@@ -93,38 +85,15 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	set.Session = sessPolicies
 
 	now := s.now()
-	pctx := policy.NewContext()
+	pctx := CallerContext(caller, c.SourceIP, now)
 	pctx.Set("sts:RoleSessionName", in.sessionName)
 	if extID != "" {
 		pctx.Set("sts:ExternalId", extID)
 	}
-	pctx.Set("aws:PrincipalArn", caller.RoleARN)
-	pctx.Set("aws:PrincipalAccount", caller.Account)
-	pctx.Set("aws:PrincipalType", "AssumedRole")
-	pctx.Set("aws:userid", caller.UserID)
-	pctx.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
-	pctx.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	pctx.Set("aws:SecureTransport", "false")
-	if c.SourceIP != "" {
-		pctx.Set("aws:SourceIp", c.SourceIP)
-	}
 	if srcID != "" {
 		pctx.Set("sts:SourceIdentity", srcID)
-		if caller.SourceIdentity != "" {
-			pctx.Set("aws:SourceIdentity", caller.SourceIdentity)
-		}
 	}
-	if len(tags) > 0 {
-		keys := make([]string, 0, len(tags))
-		for _, t := range tags {
-			pctx.Set("aws:RequestTag/"+t.Key, t.Value)
-			keys = append(keys, t.Key)
-		}
-		pctx.Set("aws:TagKeys", keys...)
-		if len(transitive) > 0 {
-			pctx.Set("sts:TransitiveTagKeys", transitive...)
-		}
-	}
+	setRequestTags(pctx, tags, transitive)
 	actions := []string{actionAssumeRole}
 	if len(tags) > 0 {
 		actions = append(actions, "sts:TagSession")
@@ -143,40 +112,13 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 			return nil, denied
 		}
 	}
-	dur, err := s.sessionDuration(in, role, true)
+	sr, err := s.issue(ctx, log, in, role, creds.Session{
+		SourceIdentity: srcID, TransitiveTagKeys: transitive, Chained: true, Issued: now,
+	}, tags)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.sessionPolicies(ctx, in); err != nil {
-		return nil, err
-	}
-	packed, hasPacked, err := packedSize(in.policy, in.policyARNs, tags)
-	if err != nil {
-		return nil, err
-	}
-	cr, err := s.creds.Mint(creds.Session{
-		Account: s.account, RoleName: role.Name, RolePath: role.Path, RoleID: role.ID, SessionName: in.sessionName,
-		SourceIdentity: srcID, Tags: credTags(tags), TransitiveTagKeys: transitive,
-		SessionPolicy: in.policy, PolicyARNs: in.policyARNs, Chained: true,
-		Issued: now, Expiration: now.Add(time.Duration(dur) * time.Second),
-	})
-	if err != nil {
-		return nil, err
-	}
-	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
-	res := &AssumeRoleResult{
-		Credentials: credentialsXML(cr),
-		AssumedRoleUser: AssumedRoleUserXML{
-			AssumedRoleID: role.ID + ":" + in.sessionName,
-			Arn:           arn.AssumedRole(s.account, role.Name, in.sessionName),
-		},
-		SourceIdentity: srcID,
-	}
-	if hasPacked {
-		res.PackedPolicySize = &packed
-	}
-	res.SessionTokenSize, res.SessionTokenUtilization = tokenUsage(cr)
-	return res, nil
+	return &AssumeRoleResult{SessionResult: sr}, nil
 }
 
 // checkRequestTags applies STS's tag rules: at most 50, keys unique

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
@@ -95,28 +96,61 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	}
 	c.Set("sts:RoleSessionName", in.SessionName)
 	c.Set("aws:FederatedProvider", in.ProviderARN)
-	c.Set("aws:CurrentTime", in.Now.UTC().Format(time.RFC3339))
-	c.Set("aws:EpochTime", strconv.FormatInt(in.Now.Unix(), 10))
 	c.Set("aws:TokenIssueTime", in.Now.UTC().Format(time.RFC3339))
-	c.Set("aws:SecureTransport", "false")
-	if in.SourceIP != "" {
-		c.Set("aws:SourceIp", in.SourceIP)
-	}
-	if len(in.Tags) > 0 {
-		keys := make([]string, 0, len(in.Tags))
-		for _, tg := range in.Tags {
-			c.Set("aws:RequestTag/"+tg.Key, tg.Value)
-			keys = append(keys, tg.Key)
-		}
-		c.Set("aws:TagKeys", keys...)
-		if len(in.Transitive) > 0 {
-			c.Set("sts:TransitiveTagKeys", in.Transitive...)
-		}
-	}
+	setGlobal(c, in.Now, in.SourceIP)
+	setRequestTags(c, in.Tags, in.Transitive)
 	if in.SourceID != "" {
 		c.Set("sts:SourceIdentity", in.SourceID)
 	}
 	return c
+}
+
+// CallerContext returns the condition keys of a signed request that come
+// from its caller (principal ARN, account, type, user id, source identity)
+// and from the request itself (time, source address). Both the server's
+// authorizer and AssumeRole start from it.
+func CallerContext(caller *awsquery.Caller, sourceIP string, now time.Time) *policy.Context {
+	c := policy.NewContext()
+	if caller.Root {
+		c.Set("aws:PrincipalArn", caller.ARN)
+		c.Set("aws:PrincipalType", "Account")
+	} else {
+		c.Set("aws:PrincipalArn", caller.RoleARN)
+		c.Set("aws:PrincipalType", "AssumedRole")
+	}
+	c.Set("aws:PrincipalAccount", caller.Account)
+	c.Set("aws:userid", caller.UserID)
+	if caller.SourceIdentity != "" {
+		c.Set("aws:SourceIdentity", caller.SourceIdentity)
+	}
+	setGlobal(c, now, sourceIP)
+	return c
+}
+
+func setGlobal(c *policy.Context, now time.Time, sourceIP string) {
+	c.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	c.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	c.Set("aws:SecureTransport", "false")
+	if sourceIP != "" {
+		c.Set("aws:SourceIp", sourceIP)
+	}
+}
+
+// setRequestTags sets aws:RequestTag/<key>, aws:TagKeys and
+// sts:TransitiveTagKeys for the session tags of a request.
+func setRequestTags(c *policy.Context, tags []SessionTag, transitive []string) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		c.Set("aws:RequestTag/"+t.Key, t.Value)
+		keys = append(keys, t.Key)
+	}
+	c.Set("aws:TagKeys", keys...)
+	if len(transitive) > 0 {
+		c.Set("sts:TransitiveTagKeys", transitive...)
+	}
 }
 
 // claimStrings renders a claim value as condition-key values: strings as

@@ -245,6 +245,56 @@ func accessDenied(action string) *awserr.Error {
 	return awserr.New(awserr.CodeAccessDenied, http.StatusForbidden, "Not authorized to perform "+action)
 }
 
+// SessionResult holds the members AssumeRole and AssumeRoleWithWebIdentity
+// results share; encoding/xml flattens it into the embedding result.
+type SessionResult struct {
+	Credentials             CredentialsXML     `xml:"Credentials"`
+	AssumedRoleUser         AssumedRoleUserXML `xml:"AssumedRoleUser"`
+	PackedPolicySize        *int               `xml:"PackedPolicySize,omitempty"`
+	SessionTokenSize        *int               `xml:"SessionTokenSize,omitempty"`
+	SessionTokenUtilization *int               `xml:"SessionTokenUtilization,omitempty"`
+	SourceIdentity          string             `xml:"SourceIdentity,omitempty"`
+}
+
+// issue runs the checks that follow an allowed trust decision (duration
+// against the role and chaining, session policies, packed size) and mints
+// the session's credentials. sess carries the caller-specific fields; the
+// role's and the request's are filled in here.
+func (s *Service) issue(ctx context.Context, log *slog.Logger, in common, role *directory.Role, sess creds.Session, tags []SessionTag) (SessionResult, error) {
+	dur, err := s.sessionDuration(in, role, sess.Chained)
+	if err != nil {
+		return SessionResult{}, err
+	}
+	if err := s.sessionPolicies(ctx, in); err != nil {
+		return SessionResult{}, err
+	}
+	packed, hasPacked, err := packedSize(in.policy, in.policyARNs, tags)
+	if err != nil {
+		return SessionResult{}, err
+	}
+	sess.Account, sess.RoleName, sess.RolePath, sess.RoleID, sess.SessionName = s.account, role.Name, role.Path, role.ID, in.sessionName
+	sess.Tags, sess.SessionPolicy, sess.PolicyARNs = credTags(tags), in.policy, in.policyARNs
+	sess.Expiration = sess.Issued.Add(time.Duration(dur) * time.Second)
+	cr, err := s.creds.Mint(sess)
+	if err != nil {
+		return SessionResult{}, err
+	}
+	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	res := SessionResult{
+		Credentials: credentialsXML(cr),
+		AssumedRoleUser: AssumedRoleUserXML{
+			AssumedRoleID: role.ID + ":" + in.sessionName,
+			Arn:           arn.AssumedRole(s.account, role.Name, in.sessionName),
+		},
+		SourceIdentity: sess.SourceIdentity,
+	}
+	if hasPacked {
+		res.PackedPolicySize = &packed
+	}
+	res.SessionTokenSize, res.SessionTokenUtilization = tokenUsage(cr)
+	return res, nil
+}
+
 // CredentialsXML is the Credentials element.
 type CredentialsXML struct {
 	AccessKeyID     string `xml:"AccessKeyId"`

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
@@ -19,15 +18,10 @@ import (
 
 // WebIdentityResult is the AssumeRoleWithWebIdentityResult element.
 type WebIdentityResult struct {
-	Credentials                 CredentialsXML     `xml:"Credentials"`
-	SubjectFromWebIdentityToken string             `xml:"SubjectFromWebIdentityToken"`
-	AssumedRoleUser             AssumedRoleUserXML `xml:"AssumedRoleUser"`
-	PackedPolicySize            *int               `xml:"PackedPolicySize,omitempty"`
-	SessionTokenSize            *int               `xml:"SessionTokenSize,omitempty"`
-	SessionTokenUtilization     *int               `xml:"SessionTokenUtilization,omitempty"`
-	Provider                    string             `xml:"Provider"`
-	Audience                    string             `xml:"Audience"`
-	SourceIdentity              string             `xml:"SourceIdentity,omitempty"`
+	SessionResult
+	SubjectFromWebIdentityToken string `xml:"SubjectFromWebIdentityToken"`
+	Provider                    string `xml:"Provider"`
+	Audience                    string `xml:"Audience"`
 }
 
 const actionWebIdentity = "sts:AssumeRoleWithWebIdentity"
@@ -109,45 +103,15 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 			return nil, accessDenied(actionWebIdentity)
 		}
 	}
-	dur, err := s.sessionDuration(in, role, false)
+	sr, err := s.issue(ctx, log, in, role, creds.Session{
+		SourceIdentity: sourceID, TransitiveTagKeys: transitive,
+		ProviderARN: providerARN, Subject: tok.Subject, Audience: input.Audience, Issued: now,
+	}, tags)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.sessionPolicies(ctx, in); err != nil {
-		return nil, err
-	}
-	packed, hasPacked, err := packedSize(in.policy, in.policyARNs, tags)
-	if err != nil {
-		return nil, err
-	}
-	sess := creds.Session{
-		Account: s.account, RoleName: role.Name, RolePath: role.Path, RoleID: role.ID, SessionName: in.sessionName,
-		SourceIdentity: sourceID, Tags: credTags(tags), TransitiveTagKeys: transitive,
-		SessionPolicy: in.policy, PolicyARNs: in.policyARNs,
-		ProviderARN: providerARN, Subject: tok.Subject, Audience: input.Audience,
-		Issued: now, Expiration: now.Add(time.Duration(dur) * time.Second),
-	}
-	cr, err := s.creds.Mint(sess)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
-	res := &WebIdentityResult{
-		Credentials:                 credentialsXML(cr),
-		SubjectFromWebIdentityToken: tok.Subject,
-		AssumedRoleUser: AssumedRoleUserXML{
-			AssumedRoleID: role.ID + ":" + in.sessionName,
-			Arn:           arn.AssumedRole(s.account, role.Name, in.sessionName),
-		},
-		Provider:       providerARN,
-		Audience:       input.Audience,
-		SourceIdentity: sourceID,
-	}
-	if hasPacked {
-		res.PackedPolicySize = &packed
-	}
-	res.SessionTokenSize, res.SessionTokenUtilization = tokenUsage(cr)
-	return res, nil
+	return &WebIdentityResult{SessionResult: sr, SubjectFromWebIdentityToken: tok.Subject,
+		Provider: providerARN, Audience: input.Audience}, nil
 }
 
 // deny logs a rejected exchange with its internal reason and returns err
