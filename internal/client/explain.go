@@ -1,0 +1,306 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/sts"
+)
+
+// ExplainInput is what `keyless explain` evaluates.
+type ExplainInput struct {
+	RoleARN string
+	// TrustPolicy, when set, is used instead of reading the role (GetRole).
+	TrustPolicy string
+	Token       string
+	SessionName string // default "keyless-explain"
+}
+
+// Check statuses.
+const (
+	CheckOK      = "ok"
+	CheckFail    = "fail"
+	CheckSkipped = "skipped"
+)
+
+// Check is one thing AWS verifies before or besides the trust policy.
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Report is explain's answer.
+type Report struct {
+	Verdict string          `json:"verdict"` // "allow" | "deny"
+	Issuer  string          `json:"issuer"`
+	Subject string          `json:"subject"`
+	Aud     []string        `json:"audience"`
+	Checks  []Check         `json:"checks"`
+	Traces  []*policy.Trace `json:"traces,omitempty"`
+	Fix     []string        `json:"fix,omitempty"`
+}
+
+// Explain evaluates the token against the role exactly as the server does
+// (sts.WebIdentityInput) and reports every check with a concrete fix. An
+// error means explain could not evaluate at all (bad token, unreadable role).
+func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) {
+	role, err := arn.Parse(in.RoleARN)
+	if err != nil || role.Service != "iam" || !strings.HasPrefix(role.Resource, "role/") {
+		return nil, fmt.Errorf("--role-arn %q is not a role ARN", in.RoleARN)
+	}
+	tok, err := oidc.Parse(in.Token)
+	if err != nil {
+		return nil, fmt.Errorf("token is not a valid JWT AWS would accept: %w", err)
+	}
+	now := c.cfg.Now()
+	r := &Report{Issuer: tok.Issuer, Subject: tok.Subject, Aud: tok.Audience}
+	add := func(name, status, format string, args ...any) {
+		r.Checks = append(r.Checks, Check{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)})
+	}
+	doc := in.TrustPolicy
+	if doc == "" {
+		out, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName(role.Resource))})
+		if err != nil {
+			return nil, fmt.Errorf("read role %s (or pass --trust-policy-file): %w", in.RoleARN, err)
+		}
+		if doc, err = url.QueryUnescape(aws.ToString(out.Role.AssumeRolePolicyDocument)); err != nil {
+			return nil, fmt.Errorf("decode trust policy of %s: %w", in.RoleARN, err)
+		}
+	}
+	trust, err := policy.Parse(doc, policy.Trust)
+	if err != nil {
+		return nil, fmt.Errorf("parse trust policy: %w", err)
+	}
+
+	provURL, isHTTPS := strings.CutPrefix(tok.Issuer, "https://")
+	providerARN := arn.OIDCProvider(role.Account, provURL)
+	audience := firstAudience(tok)
+	var thumbprints []string
+	if !isHTTPS {
+		add("provider", CheckFail, "iss %q is not an https URL; AWS accepts only https issuers", tok.Issuer)
+		r.Fix = append(r.Fix, "issue tokens from an https:// issuer URL")
+	} else if ids, tps, found, err := c.provider(ctx, providerARN); err != nil {
+		add("provider", CheckSkipped, "could not list OIDC providers (%v); not checked", err)
+		add("audience", CheckSkipped, "client id list unknown; not checked")
+	} else if !found {
+		add("provider", CheckFail, "no OIDC provider %s is registered for iss %s", providerARN, tok.Issuer)
+		r.Fix = append(r.Fix, fmt.Sprintf("register the provider: aws iam create-open-id-connect-provider --url %s --client-id-list %s (or keyless setup)",
+			tok.Issuer, strings.Join(tok.Audience, ",")))
+	} else {
+		thumbprints = tps
+		add("provider", CheckOK, "%s is registered (client ids %s)", providerARN, strings.Join(ids, ", "))
+		if err := tok.CheckAudience(ids); err != nil {
+			add("audience", CheckFail, "token aud %q (azp %q) is not in the client id list %q", tok.Audience, tok.AZP, ids)
+			r.Fix = append(r.Fix, fmt.Sprintf("add the token's audience to the provider: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s",
+				providerARN, audience))
+		} else {
+			audience = matchAudience(tok, ids)
+			add("audience", CheckOK, "%q is in the client id list", audience)
+		}
+	}
+	if err := tok.CheckTime(now, 0); err != nil {
+		add("expiry", CheckFail, "%v (exp %s, now %s)", err, time.Unix(tok.Expiry, 0).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		r.Fix = append(r.Fix, "use a fresh token: CI tokens live one hour (CircleCI) or less")
+	} else {
+		add("expiry", CheckOK, "valid until %s (%s left)", time.Unix(tok.Expiry, 0).UTC().Format(time.RFC3339), time.Unix(tok.Expiry, 0).Sub(now).Round(time.Second))
+	}
+	c.checkSignature(ctx, tok, thumbprints, add)
+
+	tags, transitive, sourceID, err := sts.TokenSessionAttributes(tok)
+	if err != nil {
+		add("session attributes", CheckFail, "%v", err)
+	}
+	name := in.SessionName
+	if name == "" {
+		name = "keyless-explain"
+	}
+	input := sts.WebIdentityInput{
+		Token: tok, ProviderURL: provURL, ProviderARN: providerARN, Audience: audience, RoleARN: in.RoleARN,
+		SessionName: name, Now: now, Tags: tags, Transitive: transitive, SourceID: sourceID,
+	}
+	policyOK := true
+	for _, req := range input.Requests() {
+		tr := trust.Explain(req)
+		r.Traces = append(r.Traces, tr)
+		if tr.Decision != policy.Allow {
+			policyOK = false
+			detail := fmt.Sprintf("%s: %s", req.Action, tr.Deciding)
+			if tr.ClosestMiss != "" {
+				detail += "; closest miss (" + tr.ClosestStatement + "): " + tr.ClosestMiss
+				r.Fix = append(r.Fix, "the trust policy does not match this token: "+tr.ClosestMiss+
+					"; widen the condition in "+tr.ClosestStatement+" or run the job that policy names")
+			} else if tr.Decision == policy.ExplicitDeny {
+				r.Fix = append(r.Fix, "an explicit Deny matches ("+tr.Deciding+"); remove or narrow it")
+			} else {
+				r.Fix = append(r.Fix, fmt.Sprintf("no statement allows %s for principal %s; add one with Principal {\"Federated\": %q}", req.Action, providerARN, providerARN))
+			}
+			add("trust policy", CheckFail, "%s", detail)
+		} else {
+			add("trust policy", CheckOK, "%s allowed by %s", req.Action, tr.Deciding)
+		}
+	}
+	r.Verdict = "allow"
+	for _, ch := range r.Checks {
+		if ch.Status == CheckFail {
+			r.Verdict = "deny"
+		}
+	}
+	if !policyOK {
+		r.Verdict = "deny"
+	}
+	return r, nil
+}
+
+// provider returns the client ids and thumbprints of the provider, and
+// whether it is registered.
+func (c *Client) provider(ctx context.Context, providerARN string) (ids, thumbprints []string, found bool, err error) {
+	if c.cfg.Credentials == nil {
+		return nil, nil, false, errNoCredentials
+	}
+	list, err := c.iam.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for _, p := range list.OpenIDConnectProviderList {
+		if aws.ToString(p.Arn) != providerARN {
+			continue
+		}
+		out, err := c.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: p.Arn})
+		if err != nil {
+			return nil, nil, false, err
+		}
+		return out.ClientIDList, out.ThumbprintList, true, nil
+	}
+	return nil, nil, false, nil
+}
+
+// checkSignature verifies the token when its keys can be fetched: first
+// from the configured endpoint when it hosts the issuer (a keyless server),
+// then from the issuer itself.
+func (c *Client) checkSignature(ctx context.Context, tok *oidc.Token, thumbprints []string, add func(name, status, format string, args ...any)) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	if ep := c.cfg.STSEndpoint; ep != "" {
+		keys, err := c.hostedKeys(ctx, ep, tok.Issuer)
+		if err == nil {
+			if verr := tok.Verify(keys); verr != nil {
+				add("signature", CheckFail, "signature does not verify against the keys %s publishes for %s: %v", ep, tok.Issuer, verr)
+				return
+			}
+			add("signature", CheckOK, "verified with the keys %s publishes for %s", ep, tok.Issuer)
+			return
+		}
+		errs = append(errs, err)
+	}
+	if strings.HasPrefix(tok.Issuer, "https://") {
+		f := oidc.NewFetcher(oidc.FetcherConfig{Timeout: 5 * time.Second, Now: c.cfg.Now})
+		keys, err := f.Keys(ctx, tok.Issuer, thumbprints, tok.KID)
+		if err == nil {
+			if verr := tok.Verify(keys); verr != nil {
+				add("signature", CheckFail, "signature does not verify against %s's keys: %v", tok.Issuer, verr)
+				return
+			}
+			add("signature", CheckOK, "verified with %s's published keys", tok.Issuer)
+			return
+		}
+		errs = append(errs, err)
+	}
+	add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", errors.Join(errs...))
+}
+
+// hostedKeys reads the issuer's key set from a keyless endpoint, which
+// serves hosted issuers under <endpoint><issuer path>/.well-known/.
+func (c *Client) hostedKeys(ctx context.Context, endpoint, issuer string) (*jose.JSONWebKeySet, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(endpoint, "/") + strings.TrimRight(u.Path, "/")
+	body, err := c.get(ctx, base+"/.well-known/openid-configuration")
+	if err != nil {
+		return nil, err
+	}
+	var disc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := json.Unmarshal(body, &disc); err != nil || disc.Issuer != issuer {
+		return nil, fmt.Errorf("%s does not host issuer %s", endpoint, issuer)
+	}
+	jwksURL := disc.JWKSURI
+	if rest, ok := strings.CutPrefix(jwksURL, strings.TrimRight(issuer, "/")); ok {
+		jwksURL = base + rest
+	}
+	body, err = c.get(ctx, jwksURL)
+	if err != nil {
+		return nil, err
+	}
+	return oidc.ParseKeySet(body)
+}
+
+func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: HTTP %d", u, resp.StatusCode)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+func roleName(resource string) string {
+	return resource[strings.LastIndex(resource, "/")+1:]
+}
+
+func firstAudience(t *oidc.Token) string {
+	if t.AZP != "" {
+		return t.AZP
+	}
+	if len(t.Audience) > 0 {
+		return t.Audience[0]
+	}
+	return ""
+}
+
+// matchAudience is the client id AWS matched, as the server computes it.
+func matchAudience(t *oidc.Token, ids []string) string {
+	has := func(s string) bool {
+		for _, id := range ids {
+			if id == s {
+				return true
+			}
+		}
+		return false
+	}
+	if t.AZP != "" && has(t.AZP) {
+		return t.AZP
+	}
+	for _, a := range t.Audience {
+		if has(a) {
+			return a
+		}
+	}
+	return firstAudience(t)
+}
