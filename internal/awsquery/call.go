@@ -33,6 +33,7 @@ type Call struct {
 	// serves unsigned (AssumeRoleWithWebIdentity) ever see that.
 	Caller   *Caller
 	SourceIP string
+	Secure   bool   // the request came over TLS (aws:SecureTransport)
 	Region   string // the region the client signed for ("" when unsigned)
 	Now      time.Time
 	// Authorize decides whether Caller may perform action on resource; it

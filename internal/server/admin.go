@@ -36,7 +36,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	if err := h.srv.auth.authorize(r.Context(), caller, sourceIP(r), action, resource); err != nil {
+	if err := h.srv.auth.authorize(r.Context(), caller, sourceIP(r), r.TLS != nil, action, resource); err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)

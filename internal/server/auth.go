@@ -80,7 +80,7 @@ func invalidToken() *awserr.Error {
 // authorize decides whether caller may perform action on resource: root may
 // do anything; a session may do what its role's identity policies allow,
 // bounded by its session policies, with explicit deny first.
-func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, sourceIP, action, resource string) error {
+func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, sourceIP string, secure bool, action, resource string) error {
 	if caller == nil {
 		return awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
@@ -103,7 +103,7 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	if err != nil {
 		return denied.Wrap(err)
 	}
-	pc := sts.CallerContext(caller, sourceIP, a.now())
+	pc := sts.CallerContext(caller, sourceIP, secure, a.now())
 	req := &policy.Request{
 		Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
 		Action:    action, Resource: resource, Context: pc,

@@ -85,7 +85,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	set.Session = sessPolicies
 
 	now := s.now()
-	pctx := CallerContext(caller, c.SourceIP, now)
+	pctx := CallerContext(caller, c.SourceIP, c.Secure, now)
 	pctx.Set("sts:RoleSessionName", in.sessionName)
 	if extID != "" {
 		pctx.Set("sts:ExternalId", extID)

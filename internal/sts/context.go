@@ -30,6 +30,7 @@ type WebIdentityInput struct {
 	RoleARN     string
 	SessionName string
 	SourceIP    string
+	Secure      bool
 	Now         time.Time
 	Tags        []SessionTag
 	Transitive  []string
@@ -97,7 +98,7 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	c.Set("sts:RoleSessionName", in.SessionName)
 	c.Set("aws:FederatedProvider", in.ProviderARN)
 	c.Set("aws:TokenIssueTime", in.Now.UTC().Format(time.RFC3339))
-	setGlobal(c, in.Now, in.SourceIP)
+	setGlobal(c, in.Now, in.SourceIP, in.Secure)
 	setRequestTags(c, in.Tags, in.Transitive)
 	if in.SourceID != "" {
 		c.Set("sts:SourceIdentity", in.SourceID)
@@ -109,7 +110,7 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 // from its caller (principal ARN, account, type, user id, source identity)
 // and from the request itself (time, source address). Both the server's
 // authorizer and AssumeRole start from it.
-func CallerContext(caller *awsquery.Caller, sourceIP string, now time.Time) *policy.Context {
+func CallerContext(caller *awsquery.Caller, sourceIP string, secure bool, now time.Time) *policy.Context {
 	c := policy.NewContext()
 	if caller.Root {
 		c.Set("aws:PrincipalArn", caller.ARN)
@@ -123,14 +124,14 @@ func CallerContext(caller *awsquery.Caller, sourceIP string, now time.Time) *pol
 	if caller.SourceIdentity != "" {
 		c.Set("aws:SourceIdentity", caller.SourceIdentity)
 	}
-	setGlobal(c, now, sourceIP)
+	setGlobal(c, now, sourceIP, secure)
 	return c
 }
 
-func setGlobal(c *policy.Context, now time.Time, sourceIP string) {
+func setGlobal(c *policy.Context, now time.Time, sourceIP string, secure bool) {
 	c.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
 	c.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	c.Set("aws:SecureTransport", "false")
+	c.Set("aws:SecureTransport", strconv.FormatBool(secure))
 	if sourceIP != "" {
 		c.Set("aws:SourceIp", sourceIP)
 	}

@@ -29,7 +29,7 @@ func TestWebIdentityContext(t *testing.T) {
 			"amr":                          []any{"a", "b"},
 		}),
 		ProviderURL: "oidc.circleci.com/org/o", ProviderARN: "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/o",
-		Audience: "o", RoleARN: "arn:aws:iam::123456789012:role/r", SessionName: "s", SourceIP: "127.0.0.1", Now: now,
+		Audience: "o", RoleARN: "arn:aws:iam::123456789012:role/r", SessionName: "s", SourceIP: "127.0.0.1", Secure: true, Now: now,
 	}
 	c := WebIdentityContext(in)
 	tests := []struct {
@@ -45,6 +45,7 @@ func TestWebIdentityContext(t *testing.T) {
 		{"aws:SourceIp", []string{"127.0.0.1"}},
 		{"aws:EpochTime", []string{"1795928400"}},
 		{"aws:CurrentTime", []string{"2026-11-29T05:00:00Z"}},
+		{"aws:SecureTransport", []string{"true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

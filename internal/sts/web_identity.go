@@ -92,7 +92,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	input := WebIdentityInput{
 		Token: tok, ProviderURL: prov.URL, ProviderARN: providerARN, Audience: matchedAudience(tok, prov.ClientIDs),
-		RoleARN: role.ARN, SessionName: in.sessionName, SourceIP: c.SourceIP, Now: now,
+		RoleARN: role.ARN, SessionName: in.sessionName, SourceIP: c.SourceIP, Secure: c.Secure, Now: now,
 		Tags: tags, Transitive: transitive, SourceID: sourceID,
 	}
 	for _, req := range input.Requests() {
