@@ -85,7 +85,7 @@ func newServeCmd(env Env) *cobra.Command {
 	f.StringVar(&fc.DataDir, "data-dir", "", "data directory (SQLite store, generated root credentials)")
 	f.StringVar(&fc.Store, "store", "", "store URL: postgres://… for PostgreSQL (env KEYLESS_STORE); default SQLite in --data-dir")
 	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
-	f.StringVar(&fc.Region, "region", "us-east-1", "region reported to clients")
+	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; signatures for any region are accepted)")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")

@@ -28,6 +28,7 @@ type Config struct {
 	JWKSMaxAge       time.Duration
 	IssuerTick       time.Duration // how often issuer rotation schedules run, default 1m
 	CacheCheck       time.Duration // how often the store version is polled, default 500ms
+	UsageFlush       time.Duration // how often RoleLastUsed is written, default 1m
 	StoreMaxConns    int
 	StoreTimeout     time.Duration
 	ShutdownTimeout  time.Duration // default 10s
@@ -67,6 +68,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.CacheCheck == 0 {
 		c.CacheCheck = 500 * time.Millisecond
+	}
+	if c.UsageFlush == 0 {
+		c.UsageFlush = time.Minute
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

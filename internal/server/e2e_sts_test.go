@@ -73,6 +73,25 @@ func TestWebIdentityExchange(t *testing.T) {
 		t.Errorf("root identity = %s %s", aws.ToString(root.Arn), aws.ToString(root.UserId))
 	}
 
+	// RoleLastUsed is recorded off the request path, with the server's region.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gr, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("circleci-deploy")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lu := gr.Role.RoleLastUsed; lu != nil && lu.LastUsedDate != nil {
+			if aws.ToString(lu.Region) != "us-east-1" || time.Since(aws.ToTime(lu.LastUsedDate)) > time.Minute {
+				t.Errorf("RoleLastUsed = %s %v", aws.ToString(lu.Region), aws.ToTime(lu.LastUsedDate))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("RoleLastUsed never recorded")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	// Secrets never reach the log; the decision does.
 	log := f.srv.Log()
 	for name, secret := range map[string]string{"token": tok, "session token": aws.ToString(c.SessionToken),

@@ -33,6 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	store   *sqlstore.Store
 	dir     *directory.Directory
+	usage   *usageRecorder
 	issuers *issuer.Service
 	auth    *authenticator
 	metrics *metrics
@@ -112,8 +113,9 @@ func (s *Server) wire(ctx context.Context) error {
 	}
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
 		DialContext: cfg.FetchDialContext})
+	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
-		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log})
+		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
 	if err != nil {
 		return err
 	}
@@ -230,6 +232,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	go s.loop(bg, s.cfg.CacheCheck, "cache refresh", s.dir.Refresh)
 	go s.loop(bg, s.cfg.IssuerTick, "issuer tick", s.issuers.Tick)
+	go s.loop(bg, s.cfg.UsageFlush, "role last-used flush", s.usage.flush)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,
@@ -248,7 +251,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return s.usage.flush(sctx)
 }
 
 func (s *Server) loop(ctx context.Context, every time.Duration, name string, fn func(context.Context) error) {

@@ -52,6 +52,8 @@ type Config struct {
 	Log       *slog.Logger
 	// ClockSkew tolerated on exp/nbf/iat; default 5 minutes.
 	ClockSkew time.Duration
+	// OnAssumed, when set, is told of every session issued (RoleLastUsed).
+	OnAssumed func(roleName string, at time.Time)
 }
 
 // Service serves the STS actions.
@@ -64,6 +66,7 @@ type Service struct {
 	log     *slog.Logger
 	skew    time.Duration
 	rand    io.Reader
+	assumed func(roleName string, at time.Time)
 }
 
 // New validates cfg and returns a Service.
@@ -88,7 +91,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.ClockSkew = 5 * time.Minute
 	}
 	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
-		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader}, nil
+		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed}, nil
 }
 
 // Handlers maps action names to handlers.
@@ -280,6 +283,9 @@ func (s *Service) issue(ctx context.Context, log *slog.Logger, in common, role *
 		return SessionResult{}, err
 	}
 	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	if s.assumed != nil {
+		s.assumed(role.Name, sess.Issued)
+	}
 	res := SessionResult{
 		Credentials: credentialsXML(cr),
 		AssumedRoleUser: AssumedRoleUserXML{

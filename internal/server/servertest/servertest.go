@@ -44,6 +44,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		DataDir: t.TempDir(), Account: Account, RootAccessKeyID: RootAccessKeyID, RootSecretKey: RootSecretKey,
 		Log:        slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		CacheCheck: 100 * time.Millisecond,
+		UsageFlush: 100 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(&cfg)
