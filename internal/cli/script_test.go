@@ -108,6 +108,11 @@ func setupScript(e *testscript.Env, srv *servertest.Server) error {
 		}
 		*r.arn = aws.ToString(out.Role.Arn)
 	}
+	pol, err := ic.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("ci-read-" + short),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)})
+	if err != nil {
+		return fmt.Errorf("create policy: %w", err)
+	}
 	mint := func(project string) (string, error) {
 		return srv.Issuers().Mint(ctx, org, issuer.MintRequest{Params: ciclaims.Params{
 			ProjectID: project, UserID: user, V2: true, VCSOrigin: "github.com/acme/app", VCSRef: "refs/heads/main"}})
@@ -139,7 +144,7 @@ func setupScript(e *testscript.Env, srv *servertest.Server) error {
 	for k, v := range map[string]string{
 		"URL": srv.URL, "FAULTY": fp.URL, "GH_TOKEN_URL": gh.URL + "/token",
 		"ACCOUNT": servertest.Account, "ORG": org, "PROJ": proj, "OTHER": other, "USER_ID": user,
-		"ROLE": roleARN, "CHAIN_ROLE": chainARN, "ROLE_NAME": "deploy-" + short,
+		"ROLE": roleARN, "CHAIN_ROLE": chainARN, "ROLE_NAME": "deploy-" + short, "POLICY_ARN": aws.ToString(pol.Policy.Arn),
 		"TOKEN": tok, "OTHER_TOKEN": otherTok,
 		"KEYLESS_ROOT_ACCESS_KEY_ID": servertest.RootAccessKeyID, "KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
 		"ROOT_KEY": servertest.RootAccessKeyID, "ROOT_SECRET": servertest.RootSecretKey,
