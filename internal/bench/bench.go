@@ -1,0 +1,345 @@
+// Package bench is keyless's load benchmark (`keyless bench`): it starts
+// keyless in process with an embedded store (or targets an external
+// server), creates issuers, providers and roles through the public APIs,
+// and drives fixed-concurrency, fixed-duration load with a Go load
+// generator against AssumeRoleWithWebIdentity (RS256, ES256, remote
+// issuers with 1 and 100 JWKS keys, 10,000 roles), GetCallerIdentity,
+// IAM GetRole and issuer minting — side by side with moto_server and with
+// bare "floor" servers that do only the unavoidable work. It reports
+// req/s, p50/p99 latency, errors, CPU time and RSS as JSON and an SVG
+// chart.
+//
+// It does not read files or the environment: process usage (CPU, RSS) is
+// measured by a function the caller injects (cli reads /proc). It does
+// not assert performance: the targets are reported as met or not.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// Usage is one process's resource use so far.
+type Usage struct {
+	CPU time.Duration // user + system
+	RSS int64         // resident set, bytes
+}
+
+// Config configures a benchmark run. Zero values take the defaults noted.
+type Config struct {
+	// Endpoint targets an external keyless server (root credentials in
+	// Root); empty starts Replicas servers in process.
+	Endpoint string
+	Root     aws.Credentials
+	// Replicas in-process servers share one store (StoreURL, or SQLite in
+	// a temporary data dir) and are targeted round-robin. Default 1.
+	Replicas int
+	StoreURL string
+
+	Concurrency int           // default 32
+	Duration    time.Duration // per scenario; default 10s (Quick: 300ms)
+	Quick       bool          // small scale runs, one cold start
+	Roles       int           // scale run; default 10,000 (Quick: 200)
+	Providers   int           // scale run; default 1,000 (Quick: 20)
+	JWKSKeys    int           // the large remote JWKS; default 100
+	ColdStarts  int           // default 5 (Quick: 1)
+
+	// Moto is the moto_server executable; empty skips moto.
+	Moto string
+	// Usage reports a process's CPU and RSS (pid); nil reports none.
+	Usage func(pid int) (Usage, error)
+	// Machine describes the machine in the report.
+	Machine string
+	// Progress receives a progress line while scenarios run; nil is quiet.
+	Progress io.Writer
+}
+
+func (c *Config) setDefaults() {
+	if c.Replicas < 1 {
+		c.Replicas = 1
+	}
+	if c.Concurrency < 1 {
+		c.Concurrency = 32
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+		if c.Quick {
+			c.Duration = 300 * time.Millisecond
+		}
+	}
+	pick := func(v *int, full, quick int) {
+		if *v <= 0 {
+			*v = full
+			if c.Quick {
+				*v = quick
+			}
+		}
+	}
+	pick(&c.Roles, 10000, 200)
+	pick(&c.Providers, 1000, 20)
+	pick(&c.JWKSKeys, 100, 100)
+	pick(&c.ColdStarts, 5, 1)
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+// Result is one scenario against one target.
+type Result struct {
+	Scenario string `json:"scenario"`
+	Target   string `json:"target"` // keyless | floor | moto
+	Stats
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"` // of the server process during the run
+	CPUPerReq  float64 `json:"cpu_us_per_req,omitempty"`
+	RSSMiB     float64 `json:"rss_mib,omitempty"` // of the server process after the run
+	Note       string  `json:"note,omitempty"`
+}
+
+// TargetCheck is one target of issue 6, evaluated on this run.
+type TargetCheck struct {
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Met    bool   `json:"met"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Machine     string    `json:"machine"`
+	GoVersion   string    `json:"go_version"`
+	NumCPU      int       `json:"num_cpu"`
+	Started     time.Time `json:"started"`
+	Concurrency int       `json:"concurrency"`
+	DurationSec float64   `json:"duration_sec"`
+	Replicas    int       `json:"replicas"`
+	InProcess   bool      `json:"in_process"`
+	Note        string    `json:"note"`
+	Results     []Result  `json:"results"`
+	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
+	ColdStartMs       []float64          `json:"cold_start_ms"`
+	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
+	SetupSeconds      map[string]float64 `json:"setup_seconds"`
+	Checks            []TargetCheck            `json:"checks"`
+}
+
+type runner struct {
+	cfg     Config
+	hc      *http.Client
+	report  *Report
+	n       int
+	selfPID int
+}
+
+// Run runs every scenario and returns the report. A failure to set up a
+// side target (moto) is recorded as a note, not an error; a failure of
+// keyless's own setup is an error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.setDefaults()
+	r := &runner{cfg: cfg, hc: NewClient(cfg.Concurrency), selfPID: os.Getpid(),
+		report: &Report{Machine: cfg.Machine, GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(), Started: time.Now().UTC(),
+			Concurrency: cfg.Concurrency, DurationSec: cfg.Duration.Seconds(), Replicas: cfg.Replicas, InProcess: cfg.Endpoint == "",
+			SetupSeconds: map[string]float64{}}}
+	defer r.hc.CloseIdleConnections()
+	r.report.Note = "load generator, keyless and the floor share this process and its cores; CPU and RSS of in-process targets are the whole process's"
+
+	if err := r.coldStarts(ctx); err != nil {
+		return nil, err
+	}
+	endpoints, pid, stop, err := r.keyless(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	t0 := time.Now()
+	w, err := Setup(ctx, r.hc, endpoints[0], r.root(), 16)
+	if err != nil {
+		return nil, fmt.Errorf("set up keyless: %w", err)
+	}
+	if len(endpoints) > 1 {
+		time.Sleep(time.Second) // let the other replicas see the writes (cache poll)
+	}
+	r.report.SetupSeconds["issuers, providers, roles, 32 tokens"] = time.Since(t0).Seconds()
+	if err := r.core(ctx, w, endpoints, pid); err != nil {
+		return nil, err
+	}
+	if err := r.remote(ctx, w, endpoints, pid); err != nil {
+		return nil, err
+	}
+	r.moto(ctx, w)
+	if err := r.scale(ctx, w, endpoints, pid); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.cfg.Progress, "\r%-100s\r", "")
+	r.report.Checks = evaluate(r.report)
+	return r.report, nil
+}
+
+func (r *runner) root() aws.Credentials {
+	if r.cfg.Endpoint != "" {
+		return r.cfg.Root
+	}
+	return inProcessRoot
+}
+
+// core runs the main scenarios on keyless and the floor.
+func (r *runner) core(ctx context.Context, w *World, eps []string, pid int) error {
+	var sets []*jose.JSONWebKeySet
+	for _, o := range []Org{w.RS, w.ES} {
+		set, err := fetchJWKS(ctx, r.hc, eps[0], o.JWKSURI)
+		if err != nil {
+			return fmt.Errorf("floor keys: %w", err)
+		}
+		sets = append(sets, set)
+	}
+	fl, err := StartFloor(sets, map[string]string{w.Temp.AccessKeyID: w.Temp.SecretAccessKey})
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+	floorEP := []string{fl.URL}
+	ok := wantXML("SessionToken")
+	for _, o := range []struct {
+		org Org
+		alg string
+	}{{w.RS, "RS256"}, {w.ES, "ES256"}} {
+		name := "AssumeRoleWithWebIdentity " + o.alg
+		roles := []string{o.org.RoleARN}
+		r.scenario(ctx, name, "floor", floorEP, webIdentity(roles, o.org.Tokens), ok, r.selfPID, "")
+		r.scenario(ctx, name, "keyless", eps, webIdentity(roles, o.org.Tokens), ok, pid, "")
+	}
+
+	gci := "Action=GetCallerIdentity&Version=2011-06-15"
+	set, err := signFor(ctx, eps, w.Temp, http.MethodPost, "/", "sts", formType, []byte(gci))
+	if err != nil {
+		return err
+	}
+	fset, err := signFor(ctx, floorEP, w.Temp, http.MethodPost, "/", "sts", formType, []byte(gci))
+	if err != nil {
+		return err
+	}
+	r.scenario(ctx, "GetCallerIdentity (SigV4, session credentials)", "floor", floorEP, fset.request(), wantXML("Account"), r.selfPID, "SigV4 verify only")
+	r.scenario(ctx, "GetCallerIdentity (SigV4, session credentials)", "keyless", eps, set.request(), wantXML("Account"), pid, "")
+
+	getRole := "Action=GetRole&Version=2010-05-08&RoleName=" + w.RS.RoleName
+	set, err = signFor(ctx, eps, r.root(), http.MethodPost, "/", "iam", formType, []byte(getRole))
+	if err != nil {
+		return err
+	}
+	r.scenario(ctx, "IAM GetRole (root, SigV4)", "keyless", eps, set.request(), wantXML("RoleName"), pid, "")
+
+	for _, o := range []struct {
+		org Org
+		alg string
+	}{{w.RS, "RS256"}, {w.ES, "ES256"}} {
+		body := fmt.Sprintf(`{"org_id":%q,"project_id":%q,"user_id":%q,"v2":true,"vcs_origin":"github.com/acme/app","vcs_ref":"refs/heads/main"}`,
+			o.org.ID, o.org.Project, newUUID())
+		set, err := signFor(ctx, eps, r.root(), http.MethodPost, "/_keyless/issuers/"+o.org.ID+"/token", "keyless", "application/json", []byte(body))
+		if err != nil {
+			return err
+		}
+		r.scenario(ctx, "Issuer mint "+o.alg, "keyless", eps, set.request(), nil, pid, "admin API, SigV4-signed")
+	}
+	return nil
+}
+
+// remote runs exchanges of tokens from self-hosted-style issuers reached
+// over HTTPS, with small and large JWKS documents.
+func (r *runner) remote(ctx context.Context, w *World, eps []string, pid int) error {
+	for _, n := range []int{1, r.cfg.JWKSKeys} {
+		rem, err := StartRemote(fmt.Sprintf("jwks%d", n), n)
+		if err != nil {
+			return err
+		}
+		defer rem.Close()
+		if err := rem.Register(ctx, r.hc, eps[0], w.Root, fmt.Sprintf("bench-remote-%d", n), 16); err != nil {
+			return err
+		}
+		if len(eps) > 1 {
+			time.Sleep(time.Second)
+		}
+		plural := "s"
+		if n == 1 {
+			plural = ""
+		}
+		r.scenario(ctx, fmt.Sprintf("AssumeRoleWithWebIdentity RS256, remote issuer, JWKS %d key%s", n, plural), "keyless", eps,
+			webIdentity([]string{rem.RoleARN}, rem.Tokens), wantXML("SessionToken"), pid, "HTTPS discovery+JWKS, thumbprint-pinned, cached")
+	}
+	return nil
+}
+
+// moto runs the RS256 exchange against moto_server.
+func (r *runner) moto(ctx context.Context, w *World) {
+	const name = "AssumeRoleWithWebIdentity RS256"
+	if r.cfg.Moto == "" {
+		return
+	}
+	fmt.Fprintf(r.cfg.Progress, "\rstarting moto_server%-60s", "")
+	m, err := StartMoto(ctx, r.cfg.Moto)
+	if err != nil {
+		r.report.Results = append(r.report.Results, Result{Scenario: name, Target: "moto", Note: "not run: " + err.Error()})
+		return
+	}
+	defer m.Close()
+	if err := m.Setup(ctx, r.hc, w.RS); err != nil {
+		r.report.Results = append(r.report.Results, Result{Scenario: name, Target: "moto", Note: "not run: " + err.Error()})
+		return
+	}
+	r.scenario(ctx, name, "moto", []string{m.URL}, webIdentity([]string{m.RoleARN}, w.RS.Tokens), wantXML("SessionToken"), m.PID(),
+		"moto_server (does not verify the token)")
+}
+
+// scale adds many roles and providers and reruns the RS256 exchange
+// across all the new roles.
+func (r *runner) scale(ctx context.Context, w *World, eps []string, pid int) error {
+	name := "AssumeRoleWithWebIdentity RS256"
+	r.scenario(ctx, name+", 1 role (before scale)", "keyless", eps, webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens), wantXML("SessionToken"), pid, "")
+	fmt.Fprintf(r.cfg.Progress, "\rcreating %d roles and %d providers%-40s", r.cfg.Roles, r.cfg.Providers, "")
+	t0 := time.Now()
+	arns, err := Scale(ctx, r.hc, w, r.cfg.Roles, r.cfg.Providers, 8)
+	if err != nil {
+		return fmt.Errorf("scale setup: %w", err)
+	}
+	r.report.SetupSeconds[fmt.Sprintf("%d roles + %d providers (IAM API, 8 parallel)", r.cfg.Roles, r.cfg.Providers)] = time.Since(t0).Seconds()
+	if len(eps) > 1 {
+		time.Sleep(time.Second)
+	}
+	r.scenario(ctx, fmt.Sprintf("%s, %d roles + %d providers (cycling all roles)", name, r.cfg.Roles, r.cfg.Providers), "keyless", eps,
+		webIdentity(arns, w.RS.Tokens), wantXML("SessionToken"), pid, "")
+	return nil
+}
+
+func (r *runner) usage(pid int) (Usage, bool) {
+	if r.cfg.Usage == nil || pid == 0 {
+		return Usage{}, false
+	}
+	u, err := r.cfg.Usage(pid)
+	return u, err == nil
+}
+
+func (r *runner) scenario(ctx context.Context, name, target string, eps []string, req Request, check Check, pid int, note string) {
+	r.n++
+	label := fmt.Sprintf("[%d] %s — %s", r.n, name, target)
+	runtime.GC()
+	before, okBefore := r.usage(pid)
+	st := Load{Client: r.hc, Endpoints: eps, Concurrency: r.cfg.Concurrency, Duration: r.cfg.Duration, Request: req, Check: check,
+		Progress: func(el time.Duration, done, errs uint64) {
+			fmt.Fprintf(r.cfg.Progress, "\r%-90.90s %5.1fs %8d req %6d err", label, el.Seconds(), done, errs)
+		}}.Run(ctx)
+	res := Result{Scenario: name, Target: target, Stats: st, Note: note}
+	if after, ok := r.usage(pid); ok && okBefore {
+		res.CPUSeconds = (after.CPU - before.CPU).Seconds()
+		if st.Requests > 0 {
+			res.CPUPerReq = float64((after.CPU-before.CPU).Microseconds()) / float64(st.Requests)
+		}
+		res.RSSMiB = float64(after.RSS) / (1 << 20)
+	}
+	fmt.Fprintf(r.cfg.Progress, "\r%-90.90s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n", label, st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
+	r.report.Results = append(r.report.Results, res)
+}

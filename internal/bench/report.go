@@ -1,0 +1,104 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// find returns the first result of scenario (prefix match) and target.
+func (rep *Report) find(scenario, target string) (Result, bool) {
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Scenario, scenario) && r.Target == target && r.Requests > 0 {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// evaluate checks the targets against this run's results.
+func evaluate(rep *Report) []TargetCheck {
+	var out []TargetCheck
+	ratio := func(what, scenario, base string, min float64) {
+		k, ok1 := rep.find(scenario, "keyless")
+		b, ok2 := rep.find(scenario, base)
+		if !ok1 || !ok2 || b.ReqPerSec == 0 {
+			return
+		}
+		x := k.ReqPerSec / b.ReqPerSec
+		out = append(out, TargetCheck{Target: fmt.Sprintf("%s ≥ %g× %s", what, min, base),
+			Got: fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", x, k.ReqPerSec, b.ReqPerSec), Met: x >= min})
+	}
+	for _, alg := range []string{"RS256", "ES256"} {
+		sc := "AssumeRoleWithWebIdentity " + alg
+		ratio(sc, sc, "floor", 0.6)
+		if k, ok := rep.find(sc, "keyless"); ok {
+			out = append(out, TargetCheck{Target: sc + ": zero errors, p99 < 10 ms at concurrency " + fmt.Sprint(rep.Concurrency),
+				Got: fmt.Sprintf("%d errors, p99 %.2f ms", k.Errors, k.P99ms), Met: k.Errors == 0 && k.P99ms < 10})
+		}
+	}
+	ratio("AssumeRoleWithWebIdentity RS256", "AssumeRoleWithWebIdentity RS256", "moto", 20)
+	ratio("GetCallerIdentity", "GetCallerIdentity", "floor", 0.6)
+	one, ok1 := rep.find("AssumeRoleWithWebIdentity RS256, 1 role", "keyless")
+	var many Result
+	ok2 := false
+	for _, r := range rep.Results {
+		if strings.Contains(r.Scenario, "roles +") && r.Target == "keyless" {
+			many, ok2 = r, r.Requests > 0
+		}
+	}
+	if ok1 && ok2 && one.ReqPerSec > 0 {
+		x := many.ReqPerSec / one.ReqPerSec
+		out = append(out, TargetCheck{Target: "scale: throughput within 10% of one role",
+			Got: fmt.Sprintf("%.2f× (%.0f vs %.0f req/s)", x, many.ReqPerSec, one.ReqPerSec), Met: x >= 0.9})
+		if many.RSSMiB > 0 {
+			out = append(out, TargetCheck{Target: "scale: RSS ≤ 100 MiB", Got: fmt.Sprintf("%.1f MiB (whole process, load generator included)", many.RSSMiB),
+				Met: many.RSSMiB <= 100})
+		}
+	}
+	if rep.ColdStartMedianMs > 0 {
+		out = append(out, TargetCheck{Target: "cold start to healthy ≤ 300 ms", Got: fmt.Sprintf("%.1f ms median", rep.ColdStartMedianMs),
+			Met: rep.ColdStartMedianMs <= 300})
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// WriteTable writes a Markdown table of the results and the checks.
+func (rep *Report) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | RSS MiB |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.Results {
+		if r.Requests == 0 {
+			fmt.Fprintf(&b, "| %s | %s | – | – | – | – | – | – | \n", r.Scenario, r.Target)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %d | %s | %s |\n", r.Scenario, r.Target, r.ReqPerSec, r.P50ms, r.P99ms, r.Errors,
+			opt(r.CPUPerReq, "%.0f"), opt(r.RSSMiB, "%.0f"))
+	}
+	fmt.Fprintf(&b, "\nCold start (server.New → health 200, empty data dir): median %.1f ms of %v\n\n", rep.ColdStartMedianMs, rep.ColdStartMs)
+	b.WriteString("| target | this run | met |\n|---|---|---|\n")
+	for _, c := range rep.Checks {
+		met := "no"
+		if c.Met {
+			met = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", c.Target, c.Got, met)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func opt(v float64, format string) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, v)
+}
