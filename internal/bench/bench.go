@@ -126,7 +126,7 @@ type Report struct {
 	ColdStartMs       []float64          `json:"cold_start_ms"`
 	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
 	SetupSeconds      map[string]float64 `json:"setup_seconds"`
-	Checks            []TargetCheck            `json:"checks"`
+	Checks            []TargetCheck      `json:"checks"`
 }
 
 type runner struct {
@@ -336,7 +336,7 @@ func (r *runner) scenario(ctx context.Context, name, target string, eps []string
 	if after, ok := r.usage(pid); ok && okBefore {
 		res.CPUSeconds = (after.CPU - before.CPU).Seconds()
 		if st.Requests > 0 {
-			res.CPUPerReq = float64((after.CPU-before.CPU).Microseconds()) / float64(st.Requests)
+			res.CPUPerReq = float64((after.CPU - before.CPU).Microseconds()) / float64(st.Requests)
 		}
 		res.RSSMiB = float64(after.RSS) / (1 << 20)
 	}

@@ -36,7 +36,7 @@ type World struct {
 // Org is one hosted issuer with its provider, role and job tokens.
 type Org struct {
 	ID, IssuerURL, JWKSURI, ProviderARN, RoleARN, RoleName, Project string
-	Tokens                                                         []string
+	Tokens                                                          []string
 }
 
 func newUUID() string {

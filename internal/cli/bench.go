@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+
+	"github.com/keylessci/keyless/internal/bench"
+)
+
+func init() { extraCommands = append(extraCommands, newBenchCmd) }
+
+func newBenchCmd(env Env) *cobra.Command {
+	var (
+		cfg        bench.Config
+		out, chart string
+		noMoto     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmark keyless (token exchange, SigV4, IAM, minting) against moto_server and a bare floor",
+		Long: `bench starts keyless in this process with an embedded store in a temporary data
+directory (or targets --endpoint), creates issuers, providers and roles through the
+public APIs, and drives each scenario at fixed concurrency for a fixed duration
+with a Go load generator on loopback: AssumeRoleWithWebIdentity (RS256, ES256,
+remote issuers with 1 and 100 JWKS keys, 10,000 roles + 1,000 providers),
+GetCallerIdentity, IAM GetRole and issuer minting; the same exchange against
+moto_server when it is installed, and against a bare "floor" server doing only the
+unavoidable work. It reports req/s, p50/p99, errors, CPU and RSS, checks the
+targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--chart).`,
+		Example: `  keyless bench --out results.json --chart results.svg
+  keyless bench --quick`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Endpoint != "" {
+				id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY")
+				if id == "" || secret == "" {
+					return errors.New("--endpoint needs the server's root credentials in KEYLESS_ROOT_ACCESS_KEY_ID/KEYLESS_ROOT_SECRET_ACCESS_KEY")
+				}
+				cfg.Root = aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+			}
+			if cfg.Replicas > 1 && cfg.Endpoint != "" {
+				return errors.New("--replicas starts servers in process; it does not go with --endpoint")
+			}
+			if !noMoto {
+				if p, err := exec.LookPath("moto_server"); err == nil {
+					cfg.Moto = p
+				} else {
+					fmt.Fprintln(env.Stderr, "keyless bench: moto_server not found on PATH; skipping moto")
+				}
+			}
+			cfg.Usage = procUsage
+			cfg.Machine = machine()
+			cfg.Progress = env.Stderr
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if err := rep.WriteTable(env.Stdout); err != nil {
+				return err
+			}
+			if out != "" {
+				var b bytes.Buffer
+				if err := rep.WriteJSON(&b); err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", out, err)
+				}
+			}
+			if chart != "" {
+				var b bytes.Buffer
+				if err := rep.WriteSVG(&b); err != nil {
+					return err
+				}
+				if err := os.WriteFile(chart, b.Bytes(), 0o644); err != nil {
+					return fmt.Errorf("write %s: %w", chart, err)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Concurrency, "concurrency", 32, "requests in flight per scenario")
+	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "duration of each scenario (--quick: 300ms unless set)")
+	f.BoolVar(&cfg.Quick, "quick", false, "short run: small scale runs, one cold start")
+	f.StringVar(&cfg.Endpoint, "endpoint", "", "benchmark an external keyless server (root credentials from KEYLESS_ROOT_*)")
+	f.IntVar(&cfg.Replicas, "replicas", 1, "in-process servers sharing one store, targeted round-robin")
+	f.StringVar(&cfg.StoreURL, "store", "", "store URL for the in-process servers (default SQLite in a temporary dir)")
+	f.IntVar(&cfg.Roles, "roles", 0, "roles in the scale run (default 10000, --quick 200)")
+	f.IntVar(&cfg.Providers, "providers", 0, "providers in the scale run (default 1000, --quick 20)")
+	f.BoolVar(&noMoto, "no-moto", false, "do not run moto_server")
+	f.StringVar(&out, "out", "", "write the results as JSON to this file")
+	f.StringVar(&chart, "chart", "", "write an SVG bar chart to this file")
+	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
+		if cfg.Quick && !cmd.Flags().Changed("duration") {
+			cfg.Duration = 0 // the quick default
+		}
+	}
+	return cmd
+}
+
+// procUsage reads a process's CPU time (utime+stime) and RSS from /proc.
+func procUsage(pid int) (bench.Usage, error) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return bench.Usage{}, err
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return bench.Usage{}, errors.New("unparsable /proc stat")
+	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 22 {
+		return bench.Usage{}, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64) // field 14
+	stime, _ := strconv.ParseInt(fields[12], 10, 64) // field 15
+	rssPages, _ := strconv.ParseInt(fields[21], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return bench.Usage{
+		CPU: time.Duration(utime+stime) * time.Second / ticks,
+		RSS: rssPages * int64(os.Getpagesize()),
+	}, nil
+}
+
+// machine describes this machine: CPU model, cores, memory, kernel.
+func machine() string {
+	model := ""
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if k, _, ok := strings.Cut(string(b), "\n"); ok {
+			if n, err := strconv.ParseInt(strings.Fields(k)[1], 10, 64); err == nil {
+				mem = fmt.Sprintf(", %.1f GiB RAM", float64(n)/(1<<20))
+			}
+		}
+	}
+	if model == "" {
+		model = "unknown CPU"
+	}
+	return fmt.Sprintf("%s, %d CPUs%s, %s/%s", model, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH)
+}
