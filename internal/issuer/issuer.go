@@ -92,6 +92,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	signers map[string]*signer // by issuer id + "/" + kid
+
+	keySets keySetCache // KeySet answers by URL
 }
 
 // New validates cfg, applies defaults and returns a Service.
@@ -160,6 +162,7 @@ func invalid(format string, args ...any) error {
 // Create creates an issuer and its first signing key, which signs at once.
 // A duplicate id or URL returns an error wrapping store.ErrAlreadyExists.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Issuer, error) {
+	defer s.keySets.clear()
 	profile, err := ciclaims.ParseProfile(or(req.Profile, string(ciclaims.CircleCI)))
 	if err != nil {
 		return store.Issuer{}, invalid("%v", err)
@@ -238,6 +241,7 @@ func (s *Service) List(ctx context.Context) ([]store.Issuer, error) {
 
 // Delete removes an issuer and its keys. Tokens it minted stop verifying.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	defer s.keySets.clear()
 	if err := s.store.DeleteIssuer(ctx, id); err != nil {
 		return fmt.Errorf("delete issuer %q: %w", id, err)
 	}

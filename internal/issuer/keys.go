@@ -184,6 +184,7 @@ func (s *Service) Rotate(ctx context.Context, id string) error {
 }
 
 func (s *Service) rotate(ctx context.Context, is store.Issuer, now time.Time) error {
+	defer s.keySets.clear()
 	start := now.Add(s.maxAge + margin)
 	keys, err := s.store.ListSigningKeys(ctx, is.ID)
 	if err != nil {
@@ -256,6 +257,7 @@ func (s *Service) Tick(ctx context.Context) error {
 
 // tick handles one issuer and returns the kids that remain.
 func (s *Service) tick(ctx context.Context, is store.Issuer, now time.Time) ([]string, error) {
+	defer s.keySets.clear()
 	keys, err := s.store.ListSigningKeys(ctx, is.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list keys of issuer %q: %w", is.ID, err)
@@ -289,40 +291,57 @@ func (s *Service) tick(ctx context.Context, is store.Issuer, now time.Time) ([]s
 // such issuer is hosted here. The STS uses it to verify tokens of hosted
 // issuers without any network.
 func (s *Service) KeySet(ctx context.Context, issuerURL string) (*jose.JSONWebKeySet, bool, error) {
+	now := s.now()
+	e, gen, hit := s.keySets.get(issuerURL, now)
+	if hit {
+		return e.set, e.ok, nil
+	}
 	is, err := s.store.GetIssuerByURL(ctx, issuerURL)
 	if errors.Is(err, store.ErrNotFound) && len(issuerURL) > 1 && issuerURL[len(issuerURL)-1] == '/' {
 		is, err = s.store.GetIssuerByURL(ctx, issuerURL[:len(issuerURL)-1])
 	}
 	if errors.Is(err, store.ErrNotFound) {
+		s.keySets.put(issuerURL, gen, keySetEntry{until: expiry(now, nil)})
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("issuer by url %q: %w", issuerURL, err)
 	}
-	set, err := s.publicKeys(ctx, is.ID)
+	set, ends, err := s.publishedKeys(ctx, is.ID, now)
 	if err != nil {
 		return nil, false, err
 	}
+	s.keySets.put(issuerURL, gen, keySetEntry{set: set, ok: true, until: expiry(now, ends)})
 	return set, true, nil
 }
 
 // publicKeys returns the JWKS of an issuer at the current time.
 func (s *Service) publicKeys(ctx context.Context, id string) (*jose.JSONWebKeySet, error) {
+	set, _, err := s.publishedKeys(ctx, id, s.now())
+	return set, err
+}
+
+// publishedKeys returns the keys of issuer id published at now, and the
+// PublishEnd times of those that will stop being published.
+func (s *Service) publishedKeys(ctx context.Context, id string, now time.Time) (*jose.JSONWebKeySet, []time.Time, error) {
 	keys, err := s.store.ListSigningKeys(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("list keys of issuer %q: %w", id, err)
+		return nil, nil, fmt.Errorf("list keys of issuer %q: %w", id, err)
 	}
-	now := s.now()
 	set := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	var ends []time.Time
 	for _, k := range keys {
 		if !published(k, now) {
 			continue
 		}
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(k.Public); err != nil {
-			return nil, fmt.Errorf("decode public key %s: %w", k.KID, err)
+			return nil, nil, fmt.Errorf("decode public key %s: %w", k.KID, err)
 		}
 		set.Keys = append(set.Keys, jwk)
+		if !k.PublishEnd.IsZero() {
+			ends = append(ends, k.PublishEnd)
+		}
 	}
-	return set, nil
+	return set, ends, nil
 }
