@@ -133,7 +133,10 @@ func setupScript(e *testscript.Env, srv *servertest.Server) error {
 			http.Error(w, "bad bearer", http.StatusUnauthorized)
 			return
 		}
-		w.Header().Set("X-Audience", r.URL.Query().Get("audience"))
+		if r.URL.Query().Get("audience") != "sts.amazonaws.com" {
+			http.Error(w, "unexpected audience", http.StatusBadRequest)
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
 	}))
 	e.Defer(gh.Close)
