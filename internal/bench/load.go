@@ -28,6 +28,8 @@ type Load struct {
 	Duration    time.Duration
 	Request     Request
 	Check       Check // nil: any 200 is a success
+	// Max, when non-zero, stops the run after Max requests (a warm-up pass).
+	Max uint64
 	// Progress, when set, is called about every 250ms with the counts so far.
 	Progress func(elapsed time.Duration, done, errs uint64)
 }
@@ -77,6 +79,9 @@ func (l Load) Run(ctx context.Context) Stats {
 			buf := bytes.NewBuffer(make([]byte, 0, 8192))
 			for ctx.Err() == nil {
 				i := seq.Add(1) - 1
+				if l.Max > 0 && i >= l.Max {
+					break
+				}
 				ep := l.Endpoints[i%uint64(len(l.Endpoints))]
 				req, err := l.Request(i, ep)
 				if err != nil {

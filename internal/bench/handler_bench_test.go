@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/keylessci/keyless/internal/server/servertest"
+)
+
+// handlerWorld starts an in-process server and sets up the benchmark world
+// over HTTP; the benchmarks then call the handler directly, without the
+// network, so the profile shows only the server's own work.
+func handlerWorld(b *testing.B) (http.Handler, *World) {
+	b.Helper()
+	s := servertest.Start(b)
+	hc := NewClient(2)
+	w, err := Setup(context.Background(), hc, s.URL, aws.Credentials{AccessKeyID: servertest.RootAccessKeyID,
+		SecretAccessKey: servertest.RootSecretKey}, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s.Handler(), w
+}
+
+func serveOK(b *testing.B, h http.Handler, req *http.Request, element string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "<"+element+">") {
+		b.Fatalf("HTTP %d: %s", rec.Code, clip(rec.Body.Bytes()))
+	}
+}
+
+// BenchmarkHandlerAssumeRoleWithWebIdentity is a full exchange through the
+// server's handler: decode, token parse and verify, provider and role
+// lookup, trust policy, sealed session token, XML.
+func BenchmarkHandlerAssumeRoleWithWebIdentity(b *testing.B) {
+	h, w := handlerWorld(b)
+	for _, o := range []struct {
+		name string
+		org  Org
+	}{{"RS256", w.RS}, {"ES256", w.ES}} {
+		b.Run(o.name, func(b *testing.B) {
+			build := webIdentity([]string{o.org.RoleARN}, o.org.Tokens)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				req, err := build(uint64(i), w.Endpoint)
+				if err != nil {
+					b.Fatal(err)
+				}
+				serveOK(b, h, req, "SessionToken")
+			}
+		})
+	}
+}
+
+// BenchmarkHandlerGetCallerIdentity is a SigV4-signed call with session
+// credentials through the server's handler: SigV4 verify, session token
+// open, XML.
+func BenchmarkHandlerGetCallerIdentity(b *testing.B) {
+	h, w := handlerWorld(b)
+	s, err := sign(context.Background(), w.Temp, http.MethodPost, w.Endpoint, "/", "sts", formType,
+		[]byte("Action=GetCallerIdentity&Version=2011-06-15"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		req, err := s.build(w.Endpoint)
+		if err != nil {
+			b.Fatal(err)
+		}
+		serveOK(b, h, req, "Account")
+	}
+}
