@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -102,6 +103,9 @@ func New(cfg Config) (*Client, error) {
 		}
 	})
 	c.iam = iam.NewFromConfig(awsCfg, func(o *iam.Options) {
+		// IAM throttles bursts of writes; the SDK's standard retryer covers
+		// throttling and 5xx for the setup and explain calls.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = cfg.MaxAttempts })
 		if cfg.IAMEndpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.IAMEndpoint)
 		}
