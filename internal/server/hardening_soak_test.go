@@ -1,0 +1,205 @@
+package server_test
+
+// Soak: mixed load (web-identity exchanges, GetCallerIdentity with root and
+// session credentials, IAM reads and writes) at a bounded rate on loopback
+// against an in-process server. Nothing may fail, nothing may answer 5xx,
+// goroutines must not grow and the heap after GC must stay flat.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/server"
+)
+
+// TestSoak is the long soak, run with KEYLESS_SOAK=5m (any Go duration);
+// KEYLESS_SOAK_RPS sets the request rate (default 200/s, about half of
+// what one loopback server sustains on the 2-core CI machine).
+func TestSoak(t *testing.T) {
+	v := os.Getenv("KEYLESS_SOAK")
+	if v == "" {
+		t.Skip("the long soak runs only with KEYLESS_SOAK=<duration> (e.g. 5m); TestSoakShort runs a 10 s version")
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 30*time.Second {
+		t.Fatalf("KEYLESS_SOAK=%q: want a duration of at least 30s", v)
+	}
+	rps := 200
+	if s := os.Getenv("KEYLESS_SOAK_RPS"); s != "" {
+		if rps, err = strconv.Atoi(s); err != nil || rps <= 0 {
+			t.Fatalf("KEYLESS_SOAK_RPS=%q: want a positive integer", s)
+		}
+	}
+	runSoak(t, soakPlan{warmup: 30 * time.Second, measure: d - 30*time.Second, rps: rps, heapSlack: 1 << 20})
+}
+
+// TestSoakShort is the soak in 10 seconds at 100 requests/s. A short run
+// cannot resolve a 10 % heap trend, so its heap allowance is absolute.
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the 10 s soak is skipped")
+	}
+	runSoak(t, soakPlan{warmup: 2 * time.Second, measure: 8 * time.Second, rps: 100, heapSlack: 8 << 20})
+}
+
+type soakPlan struct {
+	warmup, measure time.Duration
+	rps             int
+	heapSlack       uint64 // allowed heap growth beyond 10 %
+}
+
+// soakOps are the operations, in the order they are dealt out.
+var soakOps = []string{"exchange", "caller-root", "caller-session", "iam-read", "iam-write"}
+
+func runSoak(t *testing.T, plan soakPlan) {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}}
+	quiet := func(c *server.Config) { c.Log = slog.New(slog.DiscardHandler) } // the captured log would grow without bound
+	f := newHardFixture(t, quiet)
+	ctx := context.Background()
+	newSTS := func(cr aws.CredentialsProvider) *sts.Client {
+		return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.srv.URL), Credentials: cr, HTTPClient: hc, Retryer: aws.NopRetryer{}})
+	}
+	rootCP := credentials.NewStaticCredentialsProvider(rootCreds.AccessKeyID, rootCreds.SecretAccessKey, "")
+	anon, root := newSTS(aws.AnonymousCredentials{}), newSTS(rootCP)
+	rootIAM := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.srv.URL), Credentials: rootCP, HTTPClient: hc, Retryer: aws.NopRetryer{}})
+	sc := f.sessionCreds(t)
+	sess := newSTS(credentials.NewStaticCredentialsProvider(sc.AccessKeyID, sc.SecretAccessKey, sc.SessionToken))
+
+	var seq atomic.Int64
+	op := func(kind string) error {
+		switch kind {
+		case "exchange":
+			tok, err := f.srv.Issuers().Mint(ctx, f.org, issuer.MintRequest{Params: ciclaims.Params{ProjectID: f.project, UserID: "soak"}})
+			if err != nil {
+				return err
+			}
+			_, err = anon.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{RoleArn: aws.String(f.roleARN),
+				RoleSessionName: aws.String("soak"), WebIdentityToken: aws.String(tok)})
+			return err
+		case "caller-root":
+			_, err := root.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		case "caller-session":
+			_, err := sess.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		case "iam-read":
+			if _, err := rootIAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("circleci-deploy")}); err != nil {
+				return err
+			}
+			_, err := rootIAM.ListRoles(ctx, &iam.ListRolesInput{})
+			return err
+		default: // create and delete, so the store stays the same size
+			name := fmt.Sprintf("soak-%d", seq.Add(1))
+			if _, err := rootIAM.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(trustAnyone)}); err != nil {
+				return err
+			}
+			_, err := rootIAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name)})
+			return err
+		}
+	}
+
+	var (
+		done, failed, server5xx atomic.Int64
+		firstErrs               sync.Map
+	)
+	run := func(d time.Duration) {
+		work := make(chan string)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for kind := range work {
+					err := op(kind)
+					done.Add(1)
+					if err == nil {
+						continue
+					}
+					failed.Add(1)
+					var re *awshttp.ResponseError
+					if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+						server5xx.Add(1)
+					}
+					firstErrs.LoadOrStore(kind, err)
+				}
+			}()
+		}
+		tick := time.NewTicker(time.Second / time.Duration(plan.rps))
+		stop := time.After(d)
+		for i := 0; ; i++ {
+			select {
+			case <-tick.C:
+				select {
+				case work <- soakOps[i%len(soakOps)]:
+				default: // workers behind: the rate is a ceiling, not a queue
+				}
+				continue
+			case <-stop:
+			}
+			break
+		}
+		tick.Stop()
+		close(work)
+		wg.Wait()
+	}
+
+	run(plan.warmup)
+	g0, h0 := settle(hc)
+	run(plan.measure)
+	g1, h1 := settle(hc)
+	// Goroutines that are still winding down get a few seconds more.
+	for deadline := time.Now().Add(5 * time.Second); g1 > g0+2 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		g1, h1 = settle(hc)
+	}
+
+	t.Logf("%d requests (%.0f/s), %d failed, %d 5xx; goroutines %d → %d; heap %.1f → %.1f MiB",
+		done.Load(), float64(done.Load())/(plan.warmup+plan.measure).Seconds(), failed.Load(), server5xx.Load(),
+		g0, g1, float64(h0)/(1<<20), float64(h1)/(1<<20))
+	firstErrs.Range(func(k, v any) bool {
+		t.Errorf("%s failed, first error: %v", k, v)
+		return true
+	})
+	if server5xx.Load() > 0 {
+		t.Errorf("%d requests answered 5xx", server5xx.Load())
+	}
+	if min := int64(plan.rps) * int64((plan.warmup+plan.measure)/time.Second) / 4; done.Load() < min {
+		t.Errorf("only %d requests ran (want at least %d): the load did not happen", done.Load(), min)
+	}
+	if g1 > g0+2 {
+		t.Errorf("goroutines grew from %d to %d", g0, g1)
+	}
+	if limit := h0 + h0/10 + plan.heapSlack; h1 > limit {
+		t.Errorf("heap after GC grew from %d to %d bytes (limit %d)", h0, h1, limit)
+	}
+}
+
+// settle closes the client's idle connections, lets the server notice,
+// collects garbage and returns the goroutine count and live heap.
+func settle(hc *http.Client) (goroutines int, heap uint64) {
+	hc.CloseIdleConnections()
+	time.Sleep(500 * time.Millisecond)
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return runtime.NumGoroutine(), ms.HeapAlloc
+}
