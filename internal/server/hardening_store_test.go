@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -300,5 +301,74 @@ func TestHardeningReadOnlyDataDir(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("health on a read-only data dir: %d", resp.StatusCode)
+	}
+}
+
+// TestHardeningFullDisk runs the server on a small tmpfs, fills it, and
+// writes until the store runs out of space: the write fails with
+// ServiceUnavailable (503), never a 500; reads keep working; once space is
+// freed, writes succeed again. It needs to mount a tmpfs (root with
+// CAP_SYS_ADMIN) and skips otherwise.
+func TestHardeningFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir, err := os.MkdirTemp("", "keyless-full-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
+		os.Remove(dir)
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+		os.Remove(dir)
+	})
+	ctx := context.Background()
+	p := startBinary(t, filepath.Join(dir, "data"), nil) // its cleanup kills it before the umount (last in, first out)
+	cl := iamClient(p.url, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+	if _, err := cl.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("before"), AssumeRolePolicyDocument: aws.String(trustAnyone)}); err != nil {
+		t.Fatal(err)
+	}
+
+	filler := filepath.Join(dir, "filler")
+	fill, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := fill.Write(chunk); err != nil {
+			break // ENOSPC
+		}
+	}
+	fill.Close()
+
+	desc := aws.String(strings.Repeat("d", 1000))
+	var werr error
+	for i := 0; i < 2000 && werr == nil; i++ {
+		_, werr = cl.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fmt.Sprintf("fill-%d", i)),
+			AssumeRolePolicyDocument: aws.String(trustAnyone), Description: desc})
+	}
+	var ae smithy.APIError
+	var re interface{ HTTPStatusCode() int }
+	if !errors.As(werr, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !errors.As(werr, &re) || re.HTTPStatusCode() != 503 {
+		t.Fatalf("writes on a full disk: %v, want ServiceUnavailable 503", werr)
+	}
+	if _, err := cl.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("before")}); err != nil {
+		t.Errorf("GetRole on a full disk: %v", err)
+	}
+	if _, err := stsClient(p.url, servertest.RootAccessKeyID, servertest.RootSecretKey, "").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("GetCallerIdentity on a full disk: %v", err)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("after"), AssumeRolePolicyDocument: aws.String(trustAnyone)}); err != nil {
+		t.Errorf("write after space was freed: %v", err)
 	}
 }
