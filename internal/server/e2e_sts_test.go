@@ -185,6 +185,11 @@ func TestWebIdentityErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("token with a trailing newline, as `echo > file` writes it", func(t *testing.T) {
+		if _, err := f.assume(ctx, good+"\n", nil); err != nil {
+			t.Fatalf("AssumeRoleWithWebIdentity: %v", err)
+		}
+	})
 	t.Run("session tags within limits are accepted", func(t *testing.T) {
 		out, err := f.assume(ctx, okTags, nil)
 		if err != nil {

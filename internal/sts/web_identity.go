@@ -44,7 +44,9 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	log := s.log.With("request_id", c.RequestID, "action", "AssumeRoleWithWebIdentity", "role", in.roleARN)
 
 	// The token first: AWS answers token problems before looking at the role.
-	tok, err := oidc.Parse(token)
+	// Surrounding whitespace is dropped: token files are commonly written with
+	// `echo`, and the SDKs send the trailing newline along.
+	tok, err := oidc.Parse(strings.TrimSpace(token))
 	if err != nil {
 		return nil, s.deny(log, err, "token rejected")
 	}
