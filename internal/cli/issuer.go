@@ -164,7 +164,7 @@ func publishIssuer(cmd *cobra.Command, c *adminClient, v issuer.IssuerView, outD
 	}
 	base := "/_keyless/issuers/" + url.PathEscape(v.ID) + "/.well-known/"
 	files := map[string]string{
-		path.Join(u.Path, ".well-known/openid-configuration"): base + "openid-configuration",
+		path.Join("/", u.Path, ".well-known/openid-configuration"): base + "openid-configuration",
 		ju.Path: base + path.Base(ju.Path),
 	}
 	for rel, src := range files {
