@@ -10,10 +10,30 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// lockedBuffer is written by a child process's output copier while the
+// test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // buildKeyless builds cmd/keyless once per test binary.
 func buildKeyless(t *testing.T) string {
@@ -55,26 +75,26 @@ func get(url string) (int, string) {
 func TestServeLifecycle(t *testing.T) {
 	bin := buildKeyless(t)
 	data := filepath.Join(t.TempDir(), "data")
-	start := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, string) {
+	start := func() (*exec.Cmd, *lockedBuffer, *lockedBuffer, string) {
 		addr := freeAddr(t)
 		cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", data)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill() })
 		for i := 0; i < 200; i++ {
 			if code, _ := get("http://" + addr + "/_keyless/health"); code == 200 {
-				return cmd, &stdout, &stderr, addr
+				return cmd, stdout, stderr, addr
 			}
 			time.Sleep(25 * time.Millisecond)
 		}
 		t.Fatalf("never healthy; stderr:\n%s", stderr.String())
 		return nil, nil, nil, ""
 	}
-	stop := func(cmd *exec.Cmd, stderr *bytes.Buffer) {
+	stop := func(cmd *exec.Cmd, stderr *lockedBuffer) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
