@@ -146,8 +146,8 @@ func (e *extIssuer) key(kid string) *ecdsa.PrivateKey {
 	return e.keys[kid]
 }
 
-// token is what a test mints: the claims and headers to sign.
-type token struct {
+// jwtSpec is what a test mints: the claims and headers to sign.
+type jwtSpec struct {
 	iss, sub, aud, kid string
 	key                *ecdsa.PrivateKey
 	headers            map[jose.HeaderKey]any
@@ -156,10 +156,10 @@ type token struct {
 // mint returns a valid ES256 token of e signed by its key kid.
 func (e *extIssuer) mint(t *testing.T, kid string) string {
 	t.Helper()
-	return signToken(t, token{iss: e.srv.URL, kid: kid, key: e.key(kid)})
+	return signToken(t, jwtSpec{iss: e.srv.URL, kid: kid, key: e.key(kid)})
 }
 
-func signToken(t *testing.T, tk token) string {
+func signToken(t *testing.T, tk jwtSpec) string {
 	t.Helper()
 	if tk.sub == "" {
 		tk.sub = "ci/acme/app/deploy"

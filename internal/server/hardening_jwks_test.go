@@ -180,7 +180,7 @@ func TestHardeningJWKSRotation(t *testing.T) {
 	// refetch interval no new fetch happens.
 	n := e.requests.Load()
 	for range 5 {
-		out, err := f.exchange(ctx, role, signToken(t, token{iss: e.srv.URL, kid: "nope", key: e.key("k2")}))
+		out, err := f.exchange(ctx, role, signToken(t, jwtSpec{iss: e.srv.URL, kid: "nope", key: e.key("k2")}))
 		wantRefusal(t, out, err, oidc.MsgKeyRetrieval)
 	}
 	if got := e.requests.Load(); got != n {
@@ -204,23 +204,23 @@ func TestHardeningSmuggledKeysFetchNothing(t *testing.T) {
 
 	tests := []struct {
 		name string
-		tok  token
+		tok  jwtSpec
 		msg  string
 	}{
-		{name: "jku and x5u point at the attacker", msg: oidc.MsgKeyRetrieval, tok: token{iss: legit.srv.URL, kid: "evil", key: evil.key("evil"),
+		{name: "jku and x5u point at the attacker", msg: oidc.MsgKeyRetrieval, tok: jwtSpec{iss: legit.srv.URL, kid: "evil", key: evil.key("evil"),
 			headers: map[jose.HeaderKey]any{"jku": evil.srv.URL + "/jwks", "x5u": evil.srv.URL + "/cert.pem"}}},
-		{name: "jku with the legit kid", msg: oidc.MsgInvalidToken, tok: token{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
+		{name: "jku with the legit kid", msg: oidc.MsgInvalidToken, tok: jwtSpec{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
 			headers: map[jose.HeaderKey]any{"jku": evil.srv.URL + "/jwks"}}},
-		{name: "embedded jwk", msg: oidc.MsgInvalidToken, tok: token{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
+		{name: "embedded jwk", msg: oidc.MsgInvalidToken, tok: jwtSpec{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
 			headers: map[jose.HeaderKey]any{"jwk": evilJWK}}},
-		{name: "embedded x5c", msg: oidc.MsgInvalidToken, tok: token{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
+		{name: "embedded x5c", msg: oidc.MsgInvalidToken, tok: jwtSpec{iss: legit.srv.URL, kid: "k1", key: evil.key("evil"),
 			headers: map[jose.HeaderKey]any{"x5c": x5c}}},
 		{name: "unregistered issuer", msg: "No OpenIDConnect provider found in your account for " + evil.srv.URL,
-			tok: token{iss: evil.srv.URL, kid: "evil", key: evil.key("evil")}},
+			tok: jwtSpec{iss: evil.srv.URL, kid: "evil", key: evil.key("evil")}},
 		{name: "registered host over http", msg: "No OpenIDConnect provider found in your account for http://" + legit.hostPort,
-			tok: token{iss: "http://" + legit.hostPort, kid: "k1", key: legit.key("k1")}},
+			tok: jwtSpec{iss: "http://" + legit.hostPort, kid: "k1", key: legit.key("k1")}},
 		{name: "look-alike path on the registered host", msg: "No OpenIDConnect provider found in your account for " + legit.srv.URL + "/evil",
-			tok: token{iss: legit.srv.URL + "/evil", kid: "k1", key: evil.key("evil")}},
+			tok: jwtSpec{iss: legit.srv.URL + "/evil", kid: "k1", key: evil.key("evil")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,16 +261,16 @@ func TestHardeningCrossProviderConfusion(t *testing.T) {
 	}
 	tests := []struct {
 		name, role string
-		tok        token
+		tok        jwtSpec
 		code, msg  string
 	}{
-		{name: "A's key, B's iss, shared kid", role: roleB, tok: token{iss: b.srv.URL, kid: "k1", key: a.key("k1")},
+		{name: "A's key, B's iss, shared kid", role: roleB, tok: jwtSpec{iss: b.srv.URL, kid: "k1", key: a.key("k1")},
 			code: "InvalidIdentityToken", msg: oidc.MsgInvalidToken},
-		{name: "A's key, B's iss, A's kid", role: roleB, tok: token{iss: b.srv.URL, kid: "a-only", key: a.key("a-only")},
+		{name: "A's key, B's iss, A's kid", role: roleB, tok: jwtSpec{iss: b.srv.URL, kid: "a-only", key: a.key("a-only")},
 			code: "InvalidIdentityToken", msg: oidc.MsgKeyRetrieval},
-		{name: "A's key, B's iss, for A's role", role: roleA, tok: token{iss: b.srv.URL, kid: "k1", key: a.key("k1")},
+		{name: "A's key, B's iss, for A's role", role: roleA, tok: jwtSpec{iss: b.srv.URL, kid: "k1", key: a.key("k1")},
 			code: "InvalidIdentityToken", msg: oidc.MsgInvalidToken},
-		{name: "A's genuine token for B's role", role: roleB, tok: token{iss: a.srv.URL, kid: "k1", key: a.key("k1")},
+		{name: "A's genuine token for B's role", role: roleB, tok: jwtSpec{iss: a.srv.URL, kid: "k1", key: a.key("k1")},
 			code: "AccessDenied"},
 	}
 	for _, tt := range tests {

@@ -71,15 +71,15 @@ func keylessBinary(t *testing.T) string {
 	return binPath
 }
 
-// proc is a running keyless binary.
-type proc struct {
+// binProc is a running keyless binary.
+type binProc struct {
 	cmd    *exec.Cmd
 	url    string
 	stderr *bytes.Buffer
 	done   chan struct{}
 }
 
-func freeAddr(t *testing.T) string {
+func loopbackAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,13 +91,13 @@ func freeAddr(t *testing.T) string {
 
 // startBinary runs `keyless serve` on dataDir (as cred's user when not
 // nil) and waits until it is healthy.
-func startBinary(t *testing.T, dataDir string, cred *syscall.Credential) *proc {
+func startBinary(t *testing.T, dataDir string, cred *syscall.Credential) *binProc {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := loopbackAddr(t)
 	cmd := exec.Command(keylessBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--account-id", servertest.Account)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dataDir,
 		"KEYLESS_ROOT_ACCESS_KEY_ID=" + servertest.RootAccessKeyID, "KEYLESS_ROOT_SECRET_ACCESS_KEY=" + servertest.RootSecretKey}
-	p := &proc{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &binProc{cmd: cmd, url: "http://" + addr, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stderr, p.stderr
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -126,12 +126,12 @@ func startBinary(t *testing.T, dataDir string, cred *syscall.Credential) *proc {
 	return nil
 }
 
-func (p *proc) kill() {
+func (p *binProc) kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.done
 }
 
-func (p *proc) stop(t *testing.T) {
+func (p *binProc) stop(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
