@@ -12,6 +12,12 @@ import (
 // writes clear the cache at once.
 const keySetTTL = time.Second
 
+// keySetStaleMax bounds how long after it was computed an answer may still
+// be served while the store is unavailable (stale-if-error), so that token
+// exchanges for hosted issuers keep working through a short database outage.
+// A stale answer is never served past a published key's PublishEnd.
+const keySetStaleMax = 10 * time.Minute
+
 // maxKeySets bounds the cache; past it the cache starts over. Lookups only
 // happen for registered providers' URLs, so this is never reached in
 // practice.
@@ -31,7 +37,21 @@ type keySetCache struct {
 type keySetEntry struct {
 	set   *jose.JSONWebKeySet
 	ok    bool
-	until time.Time
+	until time.Time // fresh until
+	at    time.Time // computed at
+	end   time.Time // earliest PublishEnd after at; zero when none
+}
+
+// stale returns the entry of url, expired or not, while it may still stand
+// in for a store that cannot be reached.
+func (c *keySetCache) stale(url string, now time.Time) (keySetEntry, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, hit := c.m[url]
+	if !hit || now.Sub(e.at) >= keySetStaleMax || (!e.end.IsZero() && !now.Before(e.end)) {
+		return keySetEntry{}, false
+	}
+	return e, true
 }
 
 func (c *keySetCache) get(url string, now time.Time) (keySetEntry, uint64, bool) {
@@ -65,10 +85,24 @@ func (c *keySetCache) clear() {
 // keySetTTL, or earlier when a published key's PublishEnd falls before.
 func expiry(now time.Time, publishEnds []time.Time) time.Time {
 	until := now.Add(keySetTTL)
-	for _, end := range publishEnds {
-		if end.After(now) && end.Before(until) {
-			until = end
-		}
+	if end := firstEnd(now, publishEnds); !end.IsZero() && end.Before(until) {
+		until = end
 	}
 	return until
+}
+
+// firstEnd returns the earliest of publishEnds after now, zero when none.
+func firstEnd(now time.Time, publishEnds []time.Time) time.Time {
+	var first time.Time
+	for _, end := range publishEnds {
+		if end.After(now) && (first.IsZero() || end.Before(first)) {
+			first = end
+		}
+	}
+	return first
+}
+
+// newKeySetEntry is the cache entry of an answer computed at now.
+func newKeySetEntry(set *jose.JSONWebKeySet, ok bool, now time.Time, publishEnds []time.Time) keySetEntry {
+	return keySetEntry{set: set, ok: ok, until: expiry(now, publishEnds), at: now, end: firstEnd(now, publishEnds)}
 }

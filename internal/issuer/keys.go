@@ -296,23 +296,34 @@ func (s *Service) KeySet(ctx context.Context, issuerURL string) (*jose.JSONWebKe
 	if hit {
 		return e.set, e.ok, nil
 	}
+	set, ok, ends, err := s.loadKeySet(ctx, issuerURL, now)
+	if err != nil {
+		if e, found := s.keySets.stale(issuerURL, now); found && errors.Is(err, store.ErrUnavailable) {
+			return e.set, e.ok, nil // the store is down: the last answer stands in, bounded
+		}
+		return nil, false, err
+	}
+	s.keySets.put(issuerURL, gen, newKeySetEntry(set, ok, now, ends))
+	return set, ok, nil
+}
+
+// loadKeySet reads the KeySet answer of issuerURL from the store.
+func (s *Service) loadKeySet(ctx context.Context, issuerURL string, now time.Time) (*jose.JSONWebKeySet, bool, []time.Time, error) {
 	is, err := s.store.GetIssuerByURL(ctx, issuerURL)
 	if errors.Is(err, store.ErrNotFound) && len(issuerURL) > 1 && issuerURL[len(issuerURL)-1] == '/' {
 		is, err = s.store.GetIssuerByURL(ctx, issuerURL[:len(issuerURL)-1])
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		s.keySets.put(issuerURL, gen, keySetEntry{until: expiry(now, nil)})
-		return nil, false, nil
+		return nil, false, nil, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("issuer by url %q: %w", issuerURL, err)
+		return nil, false, nil, fmt.Errorf("issuer by url %q: %w", issuerURL, err)
 	}
 	set, ends, err := s.publishedKeys(ctx, is.ID, now)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
-	s.keySets.put(issuerURL, gen, keySetEntry{set: set, ok: true, until: expiry(now, ends)})
-	return set, true, nil
+	return set, true, ends, nil
 }
 
 // publicKeys returns the JWKS of an issuer at the current time.
