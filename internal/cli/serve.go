@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,6 +29,10 @@ type fileConfig struct {
 	TLSKey     string `json:"tls-key"`
 	LogLevel   string `json:"log-level"`
 	JWKSMaxAge string `json:"jwks-max-age"`
+	// StoreMaxConns and StoreTimeout size the store's connection pool and
+	// bound every store call; 0 keeps the backend's default.
+	StoreMaxConns int           `json:"store-max-conns"`
+	StoreTimeout  time.Duration `json:"store-timeout"`
 }
 
 func newServeCmd(env Env) *cobra.Command {
@@ -49,6 +54,9 @@ func newServeCmd(env Env) *cobra.Command {
 			if fc.Store == "" {
 				fc.Store = env.Getenv("KEYLESS_STORE")
 			}
+			if err := storeEnv(env, &fc); err != nil {
+				return err
+			}
 			level := slog.LevelInfo
 			if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
@@ -65,6 +73,7 @@ func newServeCmd(env Env) *cobra.Command {
 			cfg := server.Config{
 				Addr: fc.Addr, DataDir: fc.DataDir, StoreURL: fc.Store, Account: fc.AccountID, Region: fc.Region,
 				CAFile: fc.CAFile, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey, JWKSMaxAge: maxAge,
+				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout,
 				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
 				Log:             log, Stdout: env.Stdout,
@@ -84,6 +93,10 @@ func newServeCmd(env Env) *cobra.Command {
 	f.StringVar(&fc.Addr, "addr", "127.0.0.1:8787", "listen address")
 	f.StringVar(&fc.DataDir, "data-dir", "", "data directory (SQLite store, generated root credentials)")
 	f.StringVar(&fc.Store, "store", "", "store URL: postgres://… for PostgreSQL (env KEYLESS_STORE); default SQLite in --data-dir")
+	f.IntVar(&fc.StoreMaxConns, "store-max-conns", 0,
+		"most open store connections per replica (env KEYLESS_STORE_MAX_CONNS; default 10 on PostgreSQL, 4 SQLite readers)")
+	f.DurationVar(&fc.StoreTimeout, "store-timeout", 0,
+		"bound on every store call, waiting for a connection or lock included; past it the call fails with ServiceUnavailable (env KEYLESS_STORE_TIMEOUT; default 5s)")
 	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
 	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; signatures for any region are accepted)")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
@@ -92,6 +105,29 @@ func newServeCmd(env Env) *cobra.Command {
 	f.StringVar(&fc.LogLevel, "log-level", "info", "debug|info|warn|error")
 	f.StringVar(&fc.JWKSMaxAge, "jwks-max-age", "", "Cache-Control max-age of hosted issuers' JWKS (default 5m)")
 	return cmd
+}
+
+// storeEnv fills the store pool settings from KEYLESS_STORE_MAX_CONNS and
+// KEYLESS_STORE_TIMEOUT when neither a flag nor the config file set them.
+func storeEnv(env Env, fc *fileConfig) error {
+	if v := env.Getenv("KEYLESS_STORE_MAX_CONNS"); v != "" && fc.StoreMaxConns == 0 {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("KEYLESS_STORE_MAX_CONNS: %w", err)
+		}
+		fc.StoreMaxConns = n
+	}
+	if v := env.Getenv("KEYLESS_STORE_TIMEOUT"); v != "" && fc.StoreTimeout == 0 {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("KEYLESS_STORE_TIMEOUT: %w", err)
+		}
+		fc.StoreTimeout = d
+	}
+	if fc.StoreMaxConns < 0 || fc.StoreTimeout < 0 {
+		return fmt.Errorf("--store-max-conns and --store-timeout must not be negative")
+	}
+	return nil
 }
 
 func mergeConfigFile(cmd *cobra.Command, path string, fc *fileConfig) error {

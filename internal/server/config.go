@@ -18,8 +18,10 @@ type Config struct {
 	Account  string // 12 digits, default 000000000000
 	Region   string // default us-east-1
 
-	// Root credentials; when empty they are generated once, kept in the
-	// store, written to DataDir/root-credentials (0600) and printed.
+	// Root credentials; when empty they are generated once by the first
+	// replica to start (first writer wins), kept in the store, written to
+	// DataDir/root-credentials (0600) when there is a DataDir, and printed by
+	// the replica that generated them.
 	RootAccessKeyID string
 	RootSecretKey   string
 
@@ -29,8 +31,8 @@ type Config struct {
 	IssuerTick       time.Duration // how often issuer rotation schedules run, default 1m
 	CacheCheck       time.Duration // how often the store version is polled, default 500ms
 	UsageFlush       time.Duration // how often RoleLastUsed is written, default 1m
-	StoreMaxConns    int
-	StoreTimeout     time.Duration
+	StoreMaxConns    int           // most open store connections (0: 10 on PostgreSQL, 4 SQLite readers)
+	StoreTimeout     time.Duration // bound on every store call, connection wait included (0: 5s)
 	ShutdownTimeout  time.Duration // default 10s
 	Log              *slog.Logger
 	Stdout           io.Writer // where generated root credentials are printed
@@ -62,6 +64,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RootAccessKeyID != "" && (len(c.RootAccessKeyID) < 16 || len(c.RootSecretKey) < 16) {
 		return errors.New("root access key id and secret must each be at least 16 characters")
+	}
+	if c.StoreMaxConns < 0 || c.StoreTimeout < 0 {
+		return errors.New("store pool size and timeout must not be negative")
 	}
 	if c.IssuerTick == 0 {
 		c.IssuerTick = time.Minute

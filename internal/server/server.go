@@ -36,6 +36,7 @@ type Server struct {
 	usage   *usageRecorder
 	issuers *issuer.Service
 	auth    *authenticator
+	sealer  *creds.Sealer
 	metrics *metrics
 	handler http.Handler
 	// RootAccessKeyID is the root access key id in force.
@@ -79,11 +80,20 @@ func (s *Server) wire(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("write root credentials file: %w", err)
 		}
-		if generated {
-			fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (saved in %s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
-				p, root.AccessKeyID, root.SecretAccessKey)
-		} else {
+		where := "saved in " + p
+		if p == "" {
+			where = "kept in the store only"
+		}
+		switch {
+		case generated:
+			fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (%s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+				where, root.AccessKeyID, root.SecretAccessKey)
+		case p != "":
 			fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
+		default:
+			// Another replica generated them and printed the secret.
+			fmt.Fprintf(cfg.Stdout, "keyless: using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID=%s)\n",
+				root.AccessKeyID)
 		}
 	}
 	kek, err := keyEncryptionKey(root.SecretAccessKey)
@@ -98,6 +108,7 @@ func (s *Server) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.sealer = sealer
 	s.dir, err = directory.New(directory.Config{Store: s.store, Account: cfg.Account})
 	if err != nil {
 		return err
