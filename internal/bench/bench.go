@@ -25,6 +25,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keylessci/keyless/internal/store"
 )
 
 // Usage is one process's resource use so far.
@@ -51,6 +53,9 @@ type Config struct {
 	Providers   int           // scale run; default 1,000 (Quick: 20)
 	JWKSKeys    int           // the large remote JWKS; default 100
 	ColdStarts  int           // default 5 (Quick: 1)
+	// Rounds: compared targets alternate in this many slices of Duration.
+	// Default 5 (Quick: 1).
+	Rounds int
 
 	// Moto is the moto_server executable; empty skips moto.
 	Moto string
@@ -87,6 +92,7 @@ func (c *Config) setDefaults() {
 	pick(&c.Providers, 1000, 20)
 	pick(&c.JWKSKeys, 100, 100)
 	pick(&c.ColdStarts, 5, 1)
+	pick(&c.Rounds, 5, 1)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -135,6 +141,9 @@ type runner struct {
 	report  *Report
 	n       int
 	selfPID int
+	// direct writes a provider to the store of an in-process server,
+	// past IAM's quota; nil for an external server.
+	direct func(context.Context, store.Provider) error
 }
 
 // Run runs every scenario and returns the report. A failure to set up a
@@ -211,8 +220,8 @@ func (r *runner) core(ctx context.Context, w *World, eps []string, pid int) erro
 	}{{w.RS, "RS256"}, {w.ES, "ES256"}} {
 		name := "AssumeRoleWithWebIdentity " + o.alg
 		roles := []string{o.org.RoleARN}
-		r.scenario(ctx, name, "floor", floorEP, webIdentity(roles, o.org.Tokens), ok, r.selfPID, "")
-		r.scenario(ctx, name, "keyless", eps, webIdentity(roles, o.org.Tokens), ok, pid, "")
+		r.compare(ctx, name, arm{target: "floor", eps: floorEP, req: webIdentity(roles, o.org.Tokens), check: ok, pid: r.selfPID},
+			arm{target: "keyless", eps: eps, req: webIdentity(roles, o.org.Tokens), check: ok, pid: pid})
 	}
 
 	gci := "Action=GetCallerIdentity&Version=2011-06-15"
@@ -224,8 +233,9 @@ func (r *runner) core(ctx context.Context, w *World, eps []string, pid int) erro
 	if err != nil {
 		return err
 	}
-	r.scenario(ctx, "GetCallerIdentity (SigV4, session credentials)", "floor", floorEP, fset.request(), wantXML("Account"), r.selfPID, "SigV4 verify only")
-	r.scenario(ctx, "GetCallerIdentity (SigV4, session credentials)", "keyless", eps, set.request(), wantXML("Account"), pid, "")
+	r.compare(ctx, "GetCallerIdentity (SigV4, session credentials)",
+		arm{target: "floor", eps: floorEP, req: fset.request(), check: wantXML("Account"), pid: r.selfPID, note: "SigV4 verify only"},
+		arm{target: "keyless", eps: eps, req: set.request(), check: wantXML("Account"), pid: pid})
 
 	getRole := "Action=GetRole&Version=2010-05-08&RoleName=" + w.RS.RoleName
 	set, err = signFor(ctx, eps, r.root(), http.MethodPost, "/", "iam", formType, []byte(getRole))
@@ -302,11 +312,15 @@ func (r *runner) scale(ctx context.Context, w *World, eps []string, pid int) err
 	r.scenario(ctx, name+", 1 role (before scale)", "keyless", eps, webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens), wantXML("SessionToken"), pid, "")
 	fmt.Fprintf(r.cfg.Progress, "\rcreating %d roles and %d providers%-40s", r.cfg.Roles, r.cfg.Providers, "")
 	t0 := time.Now()
-	arns, err := Scale(ctx, r.hc, w, r.cfg.Roles, r.cfg.Providers, 8)
+	arns, viaAPI, viaStore, err := Scale(ctx, r.hc, w, r.cfg.Roles, r.cfg.Providers, 8, r.direct)
 	if err != nil {
 		return fmt.Errorf("scale setup: %w", err)
 	}
-	r.report.SetupSeconds[fmt.Sprintf("%d roles + %d providers (IAM API, 8 parallel)", r.cfg.Roles, r.cfg.Providers)] = time.Since(t0).Seconds()
+	r.report.SetupSeconds[fmt.Sprintf("%d roles + %d providers (IAM API, 8 parallel)", r.cfg.Roles, viaAPI)] = time.Since(t0).Seconds()
+	if viaStore > 0 {
+		r.report.Note += fmt.Sprintf("; IAM enforces AWS's quota of 100 OIDC providers per account, so %d of the scale run's %d providers were written to the store directly",
+			viaStore, r.cfg.Providers)
+	}
 	if len(eps) > 1 {
 		time.Sleep(time.Second)
 	}
@@ -319,8 +333,12 @@ func (r *runner) scale(ctx context.Context, w *World, eps []string, pid int) err
 		return fmt.Errorf("scale warm-up: %d errors, first: %s", warm.Errors, warm.FirstErr)
 	}
 	r.report.SetupSeconds[fmt.Sprintf("warm-up: one exchange per role (%d)", len(arns))] = time.Since(t0).Seconds()
-	r.scenario(ctx, fmt.Sprintf("%s, %d roles + %d providers (cycling all roles)", name, r.cfg.Roles, r.cfg.Providers), "keyless", eps,
-		webIdentity(arns, w.RS.Tokens), wantXML("SessionToken"), pid, "")
+	ok := wantXML("SessionToken")
+	r.compare(ctx, fmt.Sprintf("%s, %d roles + %d providers", name, r.cfg.Roles, r.cfg.Providers),
+		arm{target: "keyless", scenario: fmt.Sprintf("%s, %d roles + %d providers: one role", name, r.cfg.Roles, r.cfg.Providers),
+			eps: eps, req: webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens), check: ok, pid: pid},
+		arm{target: "keyless", scenario: fmt.Sprintf("%s, %d roles + %d providers: cycling all roles", name, r.cfg.Roles, r.cfg.Providers),
+			eps: eps, req: webIdentity(arns, w.RS.Tokens), check: ok, pid: pid})
 	return nil
 }
 
@@ -332,23 +350,77 @@ func (r *runner) usage(pid int) (Usage, bool) {
 	return u, err == nil
 }
 
+// arm is one target of a scenario.
+type arm struct {
+	target string
+	// scenario, when set, overrides the compared scenario's name.
+	scenario string
+	eps      []string
+	req      Request
+	check    Check
+	pid      int
+	note     string
+}
+
 func (r *runner) scenario(ctx context.Context, name, target string, eps []string, req Request, check Check, pid int, note string) {
-	r.n++
-	label := fmt.Sprintf("[%d] %s — %s", r.n, name, target)
-	runtime.GC()
-	before, okBefore := r.usage(pid)
-	st := Load{Client: r.hc, Endpoints: eps, Concurrency: r.cfg.Concurrency, Duration: r.cfg.Duration, Request: req, Check: check,
-		Progress: func(el time.Duration, done, errs uint64) {
-			fmt.Fprintf(r.cfg.Progress, "\r%-90.90s %5.1fs %8d req %6d err", label, el.Seconds(), done, errs)
-		}}.Run(ctx)
-	res := Result{Scenario: name, Target: target, Stats: st, Note: note}
-	if after, ok := r.usage(pid); ok && okBefore {
-		res.CPUSeconds = (after.CPU - before.CPU).Seconds()
-		if st.Requests > 0 {
-			res.CPUPerReq = float64((after.CPU - before.CPU).Microseconds()) / float64(st.Requests)
-		}
-		res.RSSMiB = float64(after.RSS) / (1 << 20)
+	r.compare(ctx, name, arm{target: target, eps: eps, req: req, check: check, pid: pid, note: note})
+}
+
+// compare runs the arms of one scenario. Several arms alternate in
+// Rounds slices of Duration each, so background load on a shared machine
+// falls on all of them alike and their ratio stays meaningful.
+func (r *runner) compare(ctx context.Context, name string, arms ...arm) {
+	rounds := r.cfg.Rounds
+	if len(arms) == 1 {
+		rounds = 1
 	}
-	fmt.Fprintf(r.cfg.Progress, "\r%-90.90s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n", label, st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
-	r.report.Results = append(r.report.Results, res)
+	type acc struct {
+		runs []Stats
+		cpu  time.Duration
+		ok   bool
+		rss  int64
+	}
+	accs := make([]acc, len(arms))
+	for i := range accs {
+		accs[i].ok = true
+	}
+	r.n++
+	for round := range rounds {
+		for i, a := range arms {
+			label := fmt.Sprintf("[%d] %s — %s (%d/%d)", r.n, name, a.target, round+1, rounds)
+			runtime.GC()
+			before, okBefore := r.usage(a.pid)
+			st := Load{Client: r.hc, Endpoints: a.eps, Concurrency: r.cfg.Concurrency, Duration: r.cfg.Duration / time.Duration(rounds),
+				Request: a.req, Check: a.check,
+				Progress: func(el time.Duration, done, errs uint64) {
+					fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %5.1fs %8d req %6d err", label, el.Seconds(), done, errs)
+				}}.Run(ctx)
+			accs[i].runs = append(accs[i].runs, st)
+			after, okAfter := r.usage(a.pid)
+			if okBefore && okAfter {
+				accs[i].cpu += after.CPU - before.CPU
+				accs[i].rss = after.RSS
+			} else {
+				accs[i].ok = false
+			}
+		}
+	}
+	for i, a := range arms {
+		st := merge(accs[i].runs)
+		sc := name
+		if a.scenario != "" {
+			sc = a.scenario
+		}
+		res := Result{Scenario: sc, Target: a.target, Stats: st, Note: a.note}
+		if accs[i].ok && a.pid != 0 && r.cfg.Usage != nil {
+			res.CPUSeconds = accs[i].cpu.Seconds()
+			if st.Requests > 0 {
+				res.CPUPerReq = float64(accs[i].cpu.Microseconds()) / float64(st.Requests)
+			}
+			res.RSSMiB = float64(accs[i].rss) / (1 << 20)
+		}
+		fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n",
+			fmt.Sprintf("[%d] %s — %s", r.n, res.Scenario, a.target), st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
+		r.report.Results = append(r.report.Results, res)
+	}
 }

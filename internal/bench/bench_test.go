@@ -26,7 +26,7 @@ func TestQuickRun(t *testing.T) {
 	}
 	var progress bytes.Buffer
 	rep, err := Run(context.Background(), Config{Quick: true, Concurrency: 4, Duration: 200 * time.Millisecond,
-		Roles: 30, Providers: 5, JWKSKeys: 20, Moto: moto, Machine: "test", Progress: &progress,
+		Roles: 30, Providers: 110, JWKSKeys: 20, Rounds: 2, Moto: moto, Machine: "test", Progress: &progress,
 		Usage: func(int) (Usage, error) { return Usage{CPU: time.Second, RSS: 1 << 20}, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,8 @@ func TestQuickRun(t *testing.T) {
 		"AssumeRoleWithWebIdentity RS256, remote issuer, JWKS 1 key/keyless",
 		"AssumeRoleWithWebIdentity RS256, remote issuer, JWKS 20 keys/keyless",
 		"AssumeRoleWithWebIdentity RS256, 1 role (before scale)/keyless",
-		"AssumeRoleWithWebIdentity RS256, 30 roles + 5 providers (cycling all roles)/keyless",
+		"AssumeRoleWithWebIdentity RS256, 30 roles + 110 providers: one role/keyless",
+		"AssumeRoleWithWebIdentity RS256, 30 roles + 110 providers: cycling all roles/keyless",
 	} {
 		want[s] = true
 	}
@@ -64,6 +65,10 @@ func TestQuickRun(t *testing.T) {
 	}
 	for k := range want {
 		t.Errorf("missing result %s", k)
+	}
+	// 4 providers exist before the scale run; IAM's quota is 100.
+	if !strings.Contains(rep.Note, "of the scale run's 110 providers were written to the store directly") {
+		t.Errorf("note does not report the providers past the quota: %s", rep.Note)
 	}
 	if len(rep.ColdStartMs) != 1 || rep.ColdStartMedianMs <= 0 {
 		t.Errorf("cold start %v", rep.ColdStartMs)

@@ -115,6 +115,7 @@ func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 		servers = append(servers, s)
 		eps = append(eps, s.url)
 	}
+	r.direct = servers[0].srv.Store().CreateProvider
 	return eps, r.selfPID, stop, nil
 }
 

@@ -4,19 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	smithy "github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/store"
 )
 
 // dummyThumbprint satisfies IAM's ThumbprintList for issuers keyless hosts
@@ -138,28 +143,53 @@ func setupOrg(ctx context.Context, hc *http.Client, ic *iam.Client, endpoint str
 
 // Scale adds roles roles (same trust policy as w.RS's role, so every one
 // admits w.RS's tokens) and providers unrelated providers, with conc
-// parallel IAM calls. It returns the new role ARNs.
-func Scale(ctx context.Context, hc *http.Client, w *World, roles, providers, conc int) ([]string, error) {
+// parallel IAM calls. IAM enforces AWS's quota of 100 OIDC providers per
+// account; past it, providers go through direct (the store of an
+// in-process server) when it is set, and are not created otherwise. It
+// returns the new role ARNs and how many providers each way created.
+func Scale(ctx context.Context, hc *http.Client, w *World, roles, providers, conc int,
+	direct func(context.Context, store.Provider) error) (arns []string, viaAPI, viaStore int, err error) {
 	ic := iamClient(w.Endpoint, w.Root, hc)
 	trust := seedTrust(w.RS.ProviderARN, strings.TrimPrefix(w.RS.IssuerURL, "https://"), w.RS.ID, w.RS.Project)
-	arns := make([]string, roles)
-	var mu sync.Mutex
-	g, ctx := errgroup.WithContext(ctx)
+	arns = make([]string, roles)
+	var (
+		mu          sync.Mutex
+		quota       atomic.Bool
+		api, stored atomic.Int64
+	)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(conc)
 	for i := range providers {
 		g.Go(func() error {
-			_, err := ic.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-				Url:          aws.String(fmt.Sprintf("https://oidc.bench.example/p%04d", i)),
-				ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{dummyThumbprint}})
-			if err != nil {
-				return fmt.Errorf("create provider %d: %w", i, err)
+			u := fmt.Sprintf("https://oidc.bench.example/p%04d", i)
+			if !quota.Load() {
+				_, err := ic.CreateOpenIDConnectProvider(gctx, &iam.CreateOpenIDConnectProviderInput{
+					Url: aws.String(u), ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{dummyThumbprint}})
+				var ae smithy.APIError
+				switch {
+				case err == nil:
+					api.Add(1)
+					return nil
+				case errors.As(err, &ae) && ae.ErrorCode() == "LimitExceeded":
+					quota.Store(true)
+				default:
+					return fmt.Errorf("create provider %d: %w", i, err)
+				}
 			}
+			if direct == nil {
+				return nil
+			}
+			if err := direct(gctx, store.Provider{URL: u, ClientIDs: []string{"sts.amazonaws.com"},
+				Thumbprints: []string{dummyThumbprint}, CreateDate: time.Now().UTC()}); err != nil {
+				return fmt.Errorf("store provider %d: %w", i, err)
+			}
+			stored.Add(1)
 			return nil
 		})
 	}
 	for i := range roles {
 		g.Go(func() error {
-			out, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fmt.Sprintf("bench-scale-%05d", i)),
+			out, err := ic.CreateRole(gctx, &iam.CreateRoleInput{RoleName: aws.String(fmt.Sprintf("bench-scale-%05d", i)),
 				AssumeRolePolicyDocument: aws.String(trust)})
 			if err != nil {
 				return fmt.Errorf("create role %d: %w", i, err)
@@ -170,5 +200,6 @@ func Scale(ctx context.Context, hc *http.Client, w *World, roles, providers, con
 			return nil
 		})
 	}
-	return arns, g.Wait()
+	err = g.Wait()
+	return arns, int(api.Load()), int(stored.Load()), err
 }

@@ -44,6 +44,37 @@ type Stats struct {
 	P50ms     float64       `json:"p50_ms"`
 	P99ms     float64       `json:"p99_ms"`
 	MaxMs     float64       `json:"max_ms"`
+
+	lat []time.Duration // sorted latencies, for merging rounds
+}
+
+// merge combines the stats of several runs of one scenario.
+func merge(runs []Stats) Stats {
+	var st Stats
+	var all []time.Duration
+	for _, r := range runs {
+		st.Requests += r.Requests
+		st.Errors += r.Errors
+		st.Elapsed += r.Elapsed
+		if st.FirstErr == "" {
+			st.FirstErr = r.FirstErr
+		}
+		all = append(all, r.lat...)
+	}
+	slices.Sort(all)
+	st.finish(all)
+	return st
+}
+
+func (st *Stats) finish(sorted []time.Duration) {
+	if st.Elapsed > 0 {
+		st.ReqPerSec = float64(st.Requests) / st.Elapsed.Seconds()
+	}
+	st.P50ms, st.P99ms = quantileMs(sorted, 0.50), quantileMs(sorted, 0.99)
+	if len(sorted) > 0 {
+		st.MaxMs = ms(sorted[len(sorted)-1])
+	}
+	st.lat = sorted
 }
 
 // Run drives the load until Duration has passed or ctx ends, then waits
@@ -135,13 +166,7 @@ func (l Load) Run(ctx context.Context) Stats {
 	}
 	slices.Sort(all)
 	st := Stats{Requests: done.Load(), Errors: errs.Load(), FirstErr: firstErr, Elapsed: elapsed}
-	if elapsed > 0 {
-		st.ReqPerSec = float64(st.Requests) / elapsed.Seconds()
-	}
-	st.P50ms, st.P99ms = quantileMs(all, 0.50), quantileMs(all, 0.99)
-	if len(all) > 0 {
-		st.MaxMs = ms(all[len(all)-1])
-	}
+	st.finish(all)
 	return st
 }
 

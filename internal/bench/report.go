@@ -40,12 +40,14 @@ func evaluate(rep *Report) []TargetCheck {
 	}
 	ratio("AssumeRoleWithWebIdentity RS256", "AssumeRoleWithWebIdentity RS256", "moto", 20)
 	ratio("GetCallerIdentity", "GetCallerIdentity", "floor", 0.6)
-	one, ok1 := rep.find("AssumeRoleWithWebIdentity RS256, 1 role", "keyless")
-	var many Result
-	ok2 := false
+	var one, many Result
+	ok1, ok2 := false, false
 	for _, r := range rep.Results {
-		if strings.Contains(r.Scenario, "roles +") && r.Target == "keyless" {
-			many, ok2 = r, r.Requests > 0
+		switch {
+		case strings.HasSuffix(r.Scenario, ": one role") && r.Requests > 0:
+			one, ok1 = r, true
+		case strings.HasSuffix(r.Scenario, ": cycling all roles") && r.Requests > 0:
+			many, ok2 = r, true
 		}
 	}
 	if ok1 && ok2 && one.ReqPerSec > 0 {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func newBenchCmd(env Env) *cobra.Command {
 	var (
 		cfg        bench.Config
 		out, chart string
+		cpuProfile string
 		noMoto     bool
 	)
 	cmd := &cobra.Command{
@@ -63,6 +65,17 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 			cfg.Usage = procUsage
 			cfg.Machine = machine()
 			cfg.Progress = env.Stderr
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -103,6 +116,7 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 	f.BoolVar(&noMoto, "no-moto", false, "do not run moto_server")
 	f.StringVar(&out, "out", "", "write the results as JSON to this file")
 	f.StringVar(&chart, "chart", "", "write an SVG bar chart to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (servers, floor and load generator) to this file")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
 		if cfg.Quick && !cmd.Flags().Changed("duration") {
 			cfg.Duration = 0 // the quick default
