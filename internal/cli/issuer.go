@@ -124,6 +124,42 @@ HTTPS host (issuer publish), by real AWS.`,
 			return printIssuer(env.Stdout, v, asJSON)
 		},
 	}
+	var runnerTTL, runnerOut string
+	runner := &cobra.Command{
+		Use:   "runner-credentials ID",
+		Short: "Issue credentials that may only mint tokens of this issuer (for a CI system to hold)",
+		Long: `Issue temporary credentials whose only permission is keyless:MintToken on one issuer,
+so a CI system can mint job tokens (keyless token --issuer ID) without holding root
+credentials. They expire after --ttl and cannot be revoked one by one: keep the ttl
+short and issue new ones on a schedule.`,
+		Example: `  eval "$(keyless issuer runner-credentials $ORG --ttl 24h)"   # exports AWS_* for keyless token`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := af.client(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Version                                                int
+				AccessKeyId, SecretAccessKey, SessionToken, Expiration string
+			}
+			path := "/_keyless/issuers/" + url.PathEscape(args[0]) + "/runner-credentials"
+			if err := c.do(cmd.Context(), http.MethodPost, path, map[string]string{"ttl": runnerTTL}, &out); err != nil {
+				return err
+			}
+			switch runnerOut {
+			case "json":
+				return writeJSONOut(env.Stdout, out)
+			case "env":
+				fmt.Fprintf(env.Stdout, "export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_SESSION_TOKEN=%s\n# expires %s\n",
+					out.AccessKeyId, out.SecretAccessKey, out.SessionToken, out.Expiration)
+				return nil
+			}
+			return fmt.Errorf("--output must be env or json")
+		},
+	}
+	runner.Flags().StringVar(&runnerTTL, "ttl", "720h", "lifetime, from 15m to 8760h")
+	runner.Flags().StringVar(&runnerOut, "output", "env", "env | json (credential_process format)")
 	var outDir string
 	publish := &cobra.Command{
 		Use:   "publish ID --out DIR",
@@ -149,7 +185,7 @@ after every rotation.`,
 		},
 	}
 	publish.Flags().StringVar(&outDir, "out", "", "output directory")
-	cmd.AddCommand(create, list, show, del, rotate, publish)
+	cmd.AddCommand(create, list, show, del, rotate, runner, publish)
 	return cmd
 }
 

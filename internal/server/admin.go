@@ -43,6 +43,10 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", action, "resource", resource)
+	if id, ok := runnerCredentialsPath(r); ok {
+		h.srv.runnerCredentials(w, r, id, body)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	h.next.ServeHTTP(w, r)
 }
@@ -59,12 +63,24 @@ func adminAction(method, path, account string) (action, resource string) {
 		return "keyless:ListIssuers", res + "*"
 	case len(parts) == 2 && parts[1] == "token":
 		return "keyless:MintToken", res + parts[0]
+	case len(parts) == 2 && parts[1] == "runner-credentials":
+		return "keyless:CreateRunnerCredentials", res + parts[0]
 	case len(parts) == 2 && parts[1] == "rotate":
 		return "keyless:RotateIssuer", res + parts[0]
 	case method == http.MethodDelete:
 		return "keyless:DeleteIssuer", res + parts[0]
 	}
 	return "keyless:GetIssuer", res + parts[0]
+}
+
+// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials.
+func runnerCredentialsPath(r *http.Request) (string, bool) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/_keyless/issuers/")
+	if !ok || r.Method != http.MethodPost {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/runner-credentials")
+	return id, ok && id != "" && !strings.Contains(id, "/")
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

@@ -57,6 +57,12 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 			return nil, nil, invalidToken()
 		}
 		secret = sec
+		if sess.RoleName == "" { // runner credentials: no role, a session policy only
+			caller = &awsquery.Caller{Account: sess.Account, ARN: "arn:aws:sts::" + sess.Account + ":federated-user/" + sess.SessionName,
+				UserID: sess.Account + ":" + sess.SessionName, AccessKeyID: signed.AccessKeyID, SessionName: sess.SessionName,
+				Expiration: sess.Expiration, SessionPolicy: sess.SessionPolicy}
+			break
+		}
 		caller = &awsquery.Caller{
 			Account: sess.Account, ARN: arn.AssumedRole(sess.Account, sess.RoleName, sess.SessionName),
 			UserID: sess.RoleID + ":" + sess.SessionName, AccessKeyID: signed.AccessKeyID,
@@ -89,6 +95,19 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	}
 	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
 		"User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, resource)
+	if isRunner(caller) {
+		// The runner's session policy is all it may do.
+		perms, err := a.dir.SessionPolicies(ctx, caller.SessionPolicy, nil)
+		if err != nil {
+			return denied.Wrap(err)
+		}
+		req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account},
+			Action: action, Resource: resource, Context: sts.CallerContext(caller, sourceIP, secure, a.now())}
+		if policy.EvaluateSet(req, policy.Set{Identity: perms}) != policy.Allow {
+			return denied.Wrap(errors.New("runner credentials allow only keyless:MintToken on their issuer"))
+		}
+		return nil
+	}
 	role, err := a.dir.Role(ctx, caller.RoleName)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
