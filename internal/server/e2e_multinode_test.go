@@ -1,0 +1,486 @@
+package server_test
+
+// Several replicas on one PostgreSQL act as one service: writes on one are
+// enforced by the others within 2 s, tokens and credentials minted by one
+// are accepted by all, a SIGKILLed replica loses nothing, and a PostgreSQL
+// outage fails fast, keeps cached exchanges working and heals by itself.
+// The replicas are the real binary (so one can be SIGKILLed); PostgreSQL is a
+// throwaway cluster (pgtest, skipped only when its binaries are absent).
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/keylessci/keyless/internal/cli"
+	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
+)
+
+// consistencyBound is how soon a write on one replica must be enforced by
+// the others (issue 8).
+const consistencyBound = 2 * time.Second
+
+var (
+	mnBinOnce sync.Once
+	mnBinPath string
+	mnBinErr  error
+)
+
+// mnBinary builds cmd/keyless once per test process.
+func mnBinary(t *testing.T) string {
+	t.Helper()
+	mnBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "keyless-mn-bin-")
+		if err != nil {
+			mnBinErr = err
+			return
+		}
+		mnBinPath = filepath.Join(dir, "keyless")
+		out, err := exec.Command("go", "build", "-o", mnBinPath, "github.com/keylessci/keyless/cmd/keyless").CombinedOutput()
+		if err != nil {
+			mnBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if mnBinErr != nil {
+		t.Fatal(mnBinErr)
+	}
+	return mnBinPath
+}
+
+type mnBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *mnBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *mnBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// mnReplica is one `keyless serve` process.
+type mnReplica struct {
+	name string
+	cmd  *exec.Cmd
+	url  string
+	out  *mnBuffer
+	done chan struct{}
+}
+
+// startReplica runs `keyless serve` with args and env (besides PATH, HOME
+// and the fixed root credentials) and waits until it is healthy.
+func startReplica(t *testing.T, name string, args, env []string) *mnReplica {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(mnBinary(t), append([]string{"serve", "--addr", addr, "--account-id", servertest.Account}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"KEYLESS_ROOT_ACCESS_KEY_ID=" + servertest.RootAccessKeyID,
+		"KEYLESS_ROOT_SECRET_ACCESS_KEY=" + servertest.RootSecretKey}, env...)
+	r := &mnReplica{name: name, cmd: cmd, url: "http://" + addr, out: &mnBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-r.done
+		if t.Failed() {
+			t.Logf("replica %s output:\n%s", name, r.out)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.done:
+			t.Fatalf("replica %s exited: %s", name, r.out)
+		default:
+		}
+		if mnHealth(r.url) == http.StatusOK {
+			return r
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("replica %s never became healthy: %s", name, r.out)
+	return nil
+}
+
+// mnHealth returns the status of GET /_keyless/health, 0 when unreachable.
+func mnHealth(url string) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url + "/_keyless/health")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// mnKeyless runs a keyless CLI command against endpoint with the root
+// credentials and returns what it printed.
+func mnKeyless(t *testing.T, endpoint string, args ...string) string {
+	t.Helper()
+	env := map[string]string{
+		"KEYLESS_ENDPOINT":               endpoint,
+		"KEYLESS_ROOT_ACCESS_KEY_ID":     servertest.RootAccessKeyID,
+		"KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string { return env[k] }}, args)
+	if code != 0 {
+		t.Fatalf("keyless %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// mnKIDs returns the key ids of the JWKS served at url.
+func mnKIDs(t *testing.T, url string) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	kids := map[string]bool{}
+	for _, k := range set.Keys {
+		kids[k.KID] = true
+	}
+	return kids
+}
+
+// within polls check every 20ms until it returns nil or bound passes, and
+// returns how long it took and the last error.
+func within(bound time.Duration, check func() error) (time.Duration, error) {
+	start := time.Now()
+	for {
+		err := check()
+		if err == nil || time.Since(start) > bound {
+			return time.Since(start), err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// apiCode returns the AWS error code of err ("" when err is not one).
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+const mnTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+ "Principal":{"Federated":"arn:aws:iam::` + servertest.Account + `:oidc-provider/oidc.circleci.com/org/%[1]s"},
+ "Action":"sts:AssumeRoleWithWebIdentity",
+ "Condition":{"StringLike":{"oidc.circleci.com/org/%[1]s:sub":"org/%[1]s/project/%[2]s/*"}}}]}`
+
+func TestMultiNodePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the binary and runs PostgreSQL and two replicas")
+	}
+	pg := pgtest.StartServer(t)
+	dbURL := pg.NewDatabase(t)
+	// A takes the store settings as flags, B from the environment.
+	a := startReplica(t, "A", []string{"--store", dbURL, "--store-max-conns", "4", "--store-timeout", "2s"}, nil)
+	b := startReplica(t, "B", nil, []string{"KEYLESS_STORE=" + dbURL, "KEYLESS_STORE_MAX_CONNS=4", "KEYLESS_STORE_TIMEOUT=2s"})
+	ctx := context.Background()
+	iamA := iamClient(a.url, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+	iamB := iamClient(b.url, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+
+	// An issuer, its provider and a role, all created on A.
+	org, project, other := e2eUUID(t), e2eUUID(t), e2eUUID(t)
+	mnKeyless(t, a.url, "issuer", "create", "--profile", "circleci", "--org-id", org)
+	providerURL := "https://oidc.circleci.com/org/" + org
+	if _, err := iamA.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+		Url: aws.String(providerURL), ClientIDList: []string{org}}); err != nil {
+		t.Fatalf("create provider on A: %v", err)
+	}
+	role, err := iamA.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("deploy"),
+		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))})
+	if err != nil {
+		t.Fatalf("create role on A: %v", err)
+	}
+	roleARN := aws.ToString(role.Role.Arn)
+	// A token minted through B (B's admin API, A's issuer).
+	token := strings.TrimSpace(mnKeyless(t, b.url, "token", "--org-id", org, "--project-id", project, "--user-id", e2eUUID(t)))
+	exchange := func(r *mnReplica) (*sts.AssumeRoleWithWebIdentityOutput, error) {
+		return anonSTS(r.url).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("job"), WebIdentityToken: aws.String(token)})
+	}
+
+	t.Run("token minted on B is exchanged on A, credentials work on B", func(t *testing.T) {
+		out, err := exchange(a)
+		if err != nil {
+			t.Fatalf("exchange on A: %v", err)
+		}
+		c := out.Credentials
+		id, err := stsClient(b.url, aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)).
+			GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("GetCallerIdentity on B with A's credentials: %v", err)
+		}
+		if want := "arn:aws:sts::" + servertest.Account + ":assumed-role/deploy/job"; aws.ToString(id.Arn) != want {
+			t.Errorf("caller = %s, want %s", aws.ToString(id.Arn), want)
+		}
+	})
+
+	t.Run("key rotation on A is in B's JWKS", func(t *testing.T) {
+		jwks := "/_keyless/issuers/" + org + "/.well-known/jwks.json"
+		before := mnKIDs(t, b.url+jwks)
+		mnKeyless(t, a.url, "issuer", "rotate", org)
+		fromA := mnKIDs(t, a.url+jwks)
+		var fresh []string
+		for kid := range fromA {
+			if !before[kid] {
+				fresh = append(fresh, kid)
+			}
+		}
+		if len(fresh) != 1 {
+			t.Fatalf("A's JWKS after rotation %v, before %v: want one new key", fromA, before)
+		}
+		if _, err := within(consistencyBound, func() error {
+			if !mnKIDs(t, b.url+jwks)[fresh[0]] {
+				return fmt.Errorf("B's JWKS lacks the rotated key %s", fresh[0])
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("trust policy change on A is enforced by B", func(t *testing.T) {
+		if _, err := exchange(b); err != nil { // B has the role cached now
+			t.Fatalf("exchange on B: %v", err)
+		}
+		if _, err := iamA.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("deploy"),
+			PolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, other))}); err != nil {
+			t.Fatal(err)
+		}
+		took, err := within(consistencyBound, func() error {
+			_, err := exchange(b)
+			if apiCode(err) == "AccessDenied" {
+				return nil
+			}
+			return fmt.Errorf("exchange on B after the trust change on A: %v, want AccessDenied", err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("B denied %v after A's UpdateAssumeRolePolicy", took)
+		if _, err := iamA.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("deploy"),
+			PolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := within(consistencyBound, func() error { _, err := exchange(b); return err }); err != nil {
+			t.Fatalf("B still denies after the trust policy was restored on A: %v", err)
+		}
+	})
+
+	t.Run("provider deleted on A is refused by B", func(t *testing.T) {
+		if _, err := exchange(b); err != nil {
+			t.Fatalf("exchange on B: %v", err)
+		}
+		arn := "arn:aws:iam::" + servertest.Account + ":oidc-provider/oidc.circleci.com/org/" + org
+		if _, err := iamA.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+		took, err := within(consistencyBound, func() error {
+			_, err := exchange(b)
+			if apiCode(err) == "InvalidIdentityToken" {
+				return nil
+			}
+			return fmt.Errorf("exchange on B after the provider was deleted on A: %v, want InvalidIdentityToken", err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("B refused %v after A's DeleteOpenIDConnectProvider", took)
+		if _, err := iamA.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
+			Url: aws.String(providerURL), ClientIDList: []string{org}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := within(consistencyBound, func() error { _, err := exchange(b); return err }); err != nil {
+			t.Fatalf("B still refuses after the provider was recreated on A: %v", err)
+		}
+	})
+
+	t.Run("concurrent CreateRole of one name on A and B", func(t *testing.T) {
+		for i := range 5 {
+			name := fmt.Sprintf("race-%d", i)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for j, cl := range []*iam.Client{iamA, iamB} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, errs[j] = cl.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name),
+						AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			ok, dup := 0, 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case apiCode(err) == "EntityAlreadyExists":
+					dup++
+				default:
+					t.Errorf("%s: unexpected error %v", name, err)
+				}
+			}
+			if ok != 1 || dup != 1 {
+				t.Errorf("%s: %d succeeded, %d EntityAlreadyExists (A: %v, B: %v); want exactly one of each", name, ok, dup, errs[0], errs[1])
+			}
+		}
+	})
+
+	t.Run("A is SIGKILLed and B keeps serving", func(t *testing.T) {
+		if _, err := iamA.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("acked-by-a"),
+			AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-a.done
+		if _, err := iamB.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("acked-by-a")}); err != nil {
+			t.Errorf("role acknowledged by A before SIGKILL, on B: %v", err)
+		}
+		if _, err := exchange(b); err != nil {
+			t.Errorf("exchange on B after A was killed: %v", err)
+		}
+		if _, err := iamB.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("after-kill"),
+			AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))}); err != nil {
+			t.Errorf("IAM write on B after A was killed: %v", err)
+		}
+	})
+
+	t.Run("PostgreSQL down: fast failure, cached exchange, health 503; back: recovery", func(t *testing.T) {
+		// Warm B's caches after its last write has been seen by its
+		// version poll (500ms by default).
+		time.Sleep(1200 * time.Millisecond)
+		if _, err := exchange(b); err != nil {
+			t.Fatalf("exchange on B: %v", err)
+		}
+		pg.Stop()
+		restarted := false
+		defer func() {
+			if !restarted {
+				pg.Start()
+			}
+		}()
+
+		start := time.Now()
+		_, err := iamB.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("during-outage"),
+			AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))})
+		took := time.Since(start)
+		if code := apiCode(err); code != "ServiceUnavailable" && code != "ServiceFailure" {
+			t.Errorf("CreateRole with PostgreSQL down: %v, want ServiceUnavailable or ServiceFailure", err)
+		}
+		if s := httpStatus(err); s != http.StatusServiceUnavailable && s != http.StatusInternalServerError {
+			t.Errorf("CreateRole with PostgreSQL down: HTTP %d", s)
+		}
+		if took >= 5*time.Second {
+			t.Errorf("CreateRole with PostgreSQL down took %v, want a fast failure (< 5s)", took)
+		}
+		start = time.Now()
+		_, err = iamB.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("deploy")})
+		if took := time.Since(start); apiCode(err) != "ServiceUnavailable" || took >= 5*time.Second {
+			t.Errorf("GetRole with PostgreSQL down: %v after %v, want ServiceUnavailable within 5s", err, took)
+		}
+		// Past the issuer key cache's freshness (1s): the stale answer stands in.
+		time.Sleep(1500 * time.Millisecond)
+		out, err := exchange(b)
+		if err != nil {
+			t.Errorf("exchange for a cached role with PostgreSQL down: %v", err)
+		} else {
+			c := out.Credentials
+			if _, err := stsClient(b.url, aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)).
+				GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+				t.Errorf("GetCallerIdentity with PostgreSQL down: %v", err)
+			}
+		}
+		start = time.Now()
+		if s := mnHealth(b.url); s != http.StatusServiceUnavailable {
+			t.Errorf("health with PostgreSQL down: %d, want 503", s)
+		}
+		if took := time.Since(start); took >= 5*time.Second {
+			t.Errorf("health with PostgreSQL down took %v", took)
+		}
+
+		pg.Start()
+		restarted = true
+		const recovery = 15 * time.Second
+		took, err = within(recovery, func() error {
+			if s := mnHealth(b.url); s != http.StatusOK {
+				return fmt.Errorf("health %d", s)
+			}
+			_, err := iamB.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("after-outage"),
+				AssumeRolePolicyDocument: aws.String(fmt.Sprintf(mnTrust, org, project))})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("B did not recover within %v of PostgreSQL's restart: %v", recovery, err)
+		}
+		t.Logf("B recovered %v after PostgreSQL restarted", took)
+		if _, err := exchange(b); err != nil {
+			t.Errorf("exchange after recovery: %v", err)
+		}
+	})
+}
