@@ -31,6 +31,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/keylessci/keyless/internal/cli"
+	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
 	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
 )
@@ -225,6 +226,9 @@ const mnTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
  "Principal":{"Federated":"arn:aws:iam::` + servertest.Account + `:oidc-provider/oidc.circleci.com/org/%[1]s"},
  "Action":"sts:AssumeRoleWithWebIdentity",
  "Condition":{"StringLike":{"oidc.circleci.com/org/%[1]s:sub":"org/%[1]s/project/%[2]s/*"}}}]}`
+
+const mnTrustRoot = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+ "Principal":{"AWS":"arn:aws:iam::` + servertest.Account + `:root"},"Action":"sts:AssumeRole"}]}`
 
 func TestMultiNodePostgres(t *testing.T) {
 	if testing.Short() {
@@ -483,4 +487,100 @@ func TestMultiNodePostgres(t *testing.T) {
 			t.Errorf("exchange after recovery: %v", err)
 		}
 	})
+}
+
+// TestMultiNodeGeneratedRootCredentials starts two replicas at once on an
+// empty PostgreSQL with no root credentials and no data dir: one generates
+// them (first writer wins), both serve the same account with them, and a
+// replica given other root credentials refuses to start.
+func TestMultiNodeGeneratedRootCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs PostgreSQL")
+	}
+	dbURL := pgtest.StartServer(t).NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type replica struct {
+		srv *server.Server
+		out *mnBuffer
+		url string
+		err error
+	}
+	reps := make([]*replica, 2)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range reps {
+		reps[i] = &replica{out: &mnBuffer{}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r := reps[i]
+			r.srv, r.err = server.New(ctx, server.Config{StoreURL: dbURL, Account: servertest.Account,
+				Stdout: r.out, CacheCheck: 100 * time.Millisecond})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, r := range reps {
+		if r.err != nil {
+			t.Fatalf("replica %d: %v", i, r.err)
+		}
+		t.Cleanup(func() { r.srv.Close() })
+	}
+	if reps[0].srv.RootAccessKeyID != reps[1].srv.RootAccessKeyID {
+		t.Fatalf("root access key ids differ: %s, %s", reps[0].srv.RootAccessKeyID, reps[1].srv.RootAccessKeyID)
+	}
+	var secret string
+	generated := 0
+	for _, r := range reps {
+		out := r.out.String()
+		if !strings.Contains(out, "generated root credentials (kept in the store only)") {
+			if !strings.Contains(out, "using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID="+r.srv.RootAccessKeyID) {
+				t.Errorf("replica printed %q", out)
+			}
+			continue
+		}
+		generated++
+		_, rest, _ := strings.Cut(out, "AWS_SECRET_ACCESS_KEY=")
+		secret = strings.TrimSpace(rest)
+	}
+	if generated != 1 || secret == "" {
+		t.Fatalf("%d replicas generated root credentials, want exactly 1", generated)
+	}
+	for _, r := range reps {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.url = "http://" + ln.Addr().String()
+		done := make(chan error, 1)
+		go func() { done <- r.srv.Run(ctx, ln) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	id := reps[0].srv.RootAccessKeyID
+	if _, err := iamClient(reps[0].url, id, secret, "").CreateRole(context.Background(), &iam.CreateRoleInput{
+		RoleName: aws.String("shared"), AssumeRolePolicyDocument: aws.String(mnTrustRoot)}); err != nil {
+		t.Fatalf("CreateRole on the first replica with the generated credentials: %v", err)
+	}
+	for i, r := range reps {
+		got, err := stsClient(r.url, id, secret, "").GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("replica %d: GetCallerIdentity with the generated credentials: %v", i, err)
+		}
+		if aws.ToString(got.Account) != servertest.Account {
+			t.Errorf("replica %d: account %s", i, aws.ToString(got.Account))
+		}
+	}
+	if _, err := iamClient(reps[1].url, id, secret, "").GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("shared")}); err != nil {
+		t.Errorf("role created on one replica, GetRole on the other: %v", err)
+	}
+
+	// A third replica with other root credentials cannot open the keys
+	// sealed under the stored ones: it must not start as a different service.
+	_, err := server.New(context.Background(), server.Config{StoreURL: dbURL, Account: servertest.Account,
+		RootAccessKeyID: servertest.RootAccessKeyID, RootSecretKey: servertest.RootSecretKey})
+	if err == nil || !strings.Contains(err.Error(), "root credentials") {
+		t.Errorf("replica with other root credentials: err %v, want a refusal naming the root credentials", err)
+	}
 }
