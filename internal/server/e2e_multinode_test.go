@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -582,5 +583,154 @@ func TestMultiNodeGeneratedRootCredentials(t *testing.T) {
 		RootAccessKeyID: servertest.RootAccessKeyID, RootSecretKey: servertest.RootSecretKey})
 	if err == nil || !strings.Contains(err.Error(), "root credentials") {
 		t.Errorf("replica with other root credentials: err %v, want a refusal naming the root credentials", err)
+	}
+}
+
+// mnProxy forwards TCP to target until it is hung: then every byte in
+// either direction is held back, as with a database that stopped
+// answering (not one that refuses connections).
+type mnProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	hung   bool
+	wake   chan struct{} // closed when unhung
+}
+
+func newMNProxy(t *testing.T, target string) *mnProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mnProxy{ln: ln, target: target, wake: make(chan struct{})}
+	t.Cleanup(func() { ln.Close(); p.setHung(false) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *mnProxy) setHung(h bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h == p.hung {
+		return
+	}
+	p.hung = h
+	if h {
+		p.wake = make(chan struct{})
+	} else {
+		close(p.wake)
+	}
+}
+
+// gate blocks while the proxy is hung.
+func (p *mnProxy) gate() {
+	p.mu.Lock()
+	hung, wake := p.hung, p.wake
+	p.mu.Unlock()
+	if hung {
+		<-wake
+	}
+}
+
+func (p *mnProxy) serve(c net.Conn) {
+	defer c.Close()
+	p.gate()
+	u, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				p.gate()
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		c.Close()
+		u.Close()
+	}
+	go pipe(u, c)
+	pipe(c, u)
+}
+
+// TestMultiNodeHungDatabase: a PostgreSQL that stops answering (no refusal,
+// no reset) makes store calls fail with ServiceUnavailable after the
+// configured store timeout instead of hanging, health answers 503, and the
+// replica recovers by itself when the database answers again.
+func TestMultiNodeHungDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs PostgreSQL")
+	}
+	pg := pgtest.StartServer(t)
+	dbURL := pg.NewDatabase(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newMNProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	proxied := u.String()
+	const storeTimeout = time.Second
+	srv := servertest.Start(t, func(c *server.Config) {
+		c.StoreURL, c.StoreTimeout, c.StoreMaxConns = proxied, storeTimeout, 2
+	})
+	ctx := context.Background()
+	cl := iamClient(srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
+	create := func(name string) (time.Duration, error) {
+		start := time.Now()
+		_, err := cl.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(mnTrustRoot)})
+		return time.Since(start), err
+	}
+	if _, err := create("before"); err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.setHung(true)
+	for _, name := range []string{"hung-1", "hung-2", "hung-3"} { // more calls than pooled connections
+		took, err := create(name)
+		if apiCode(err) != "ServiceUnavailable" || httpStatus(err) != http.StatusServiceUnavailable {
+			t.Errorf("CreateRole %s with the database hung: %v, want ServiceUnavailable 503", name, err)
+		}
+		// The store timeout, plus pgx's cancellation grace, not a hang.
+		t.Logf("CreateRole %s failed after %v", name, took)
+		if took >= 5*time.Second {
+			t.Errorf("CreateRole %s with the database hung took %v (store timeout %v)", name, took, storeTimeout)
+		}
+	}
+	if s := mnHealth(srv.URL); s != http.StatusServiceUnavailable {
+		t.Errorf("health with the database hung: %d, want 503", s)
+	}
+
+	proxy.setHung(false)
+	took, err := within(15*time.Second, func() error {
+		if s := mnHealth(srv.URL); s != http.StatusOK {
+			return fmt.Errorf("health %d", s)
+		}
+		_, err := create("after")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("no recovery after the database answered again: %v", err)
+	}
+	t.Logf("recovered %v after the database answered again", took)
+	if _, err := cl.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("before")}); err != nil {
+		t.Errorf("GetRole after recovery: %v", err)
 	}
 }
