@@ -106,7 +106,9 @@ type Result struct {
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"` // of the server process during the run
 	CPUPerReq  float64 `json:"cpu_us_per_req,omitempty"`
 	RSSMiB     float64 `json:"rss_mib,omitempty"` // of the server process after the run
-	Note       string  `json:"note,omitempty"`
+	// HeapMiB is the live Go heap after a GC, for in-process targets.
+	HeapMiB float64 `json:"heap_mib,omitempty"`
+	Note    string  `json:"note,omitempty"`
 }
 
 // TargetCheck is one target of issue 6, evaluated on this run.
@@ -181,7 +183,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.remote(ctx, w, endpoints, pid); err != nil {
 		return nil, err
 	}
-	r.moto(ctx, w)
 	if err := r.scale(ctx, w, endpoints, pid); err != nil {
 		return nil, err
 	}
@@ -214,14 +215,20 @@ func (r *runner) core(ctx context.Context, w *World, eps []string, pid int) erro
 	defer fl.Close()
 	floorEP := []string{fl.URL}
 	ok := wantXML("SessionToken")
+	motoArm, stopMoto := r.moto(ctx, w)
+	defer stopMoto()
 	for _, o := range []struct {
 		org Org
 		alg string
 	}{{w.RS, "RS256"}, {w.ES, "ES256"}} {
 		name := "AssumeRoleWithWebIdentity " + o.alg
 		roles := []string{o.org.RoleARN}
-		r.compare(ctx, name, arm{target: "floor", eps: floorEP, req: webIdentity(roles, o.org.Tokens), check: ok, pid: r.selfPID},
-			arm{target: "keyless", eps: eps, req: webIdentity(roles, o.org.Tokens), check: ok, pid: pid})
+		arms := []arm{{target: "floor", eps: floorEP, req: webIdentity(roles, o.org.Tokens), check: ok, pid: r.selfPID},
+			{target: "keyless", eps: eps, req: webIdentity(roles, o.org.Tokens), check: ok, pid: pid}}
+		if o.alg == "RS256" && motoArm != nil {
+			arms = append(arms, *motoArm)
+		}
+		r.compare(ctx, name, arms...)
 	}
 
 	gci := "Action=GetCallerIdentity&Version=2011-06-15"
@@ -284,25 +291,27 @@ func (r *runner) remote(ctx context.Context, w *World, eps []string, pid int) er
 	return nil
 }
 
-// moto runs the RS256 exchange against moto_server.
-func (r *runner) moto(ctx context.Context, w *World) {
+// moto starts moto_server and sets it up for the RS256 exchange; it
+// returns the arm to compare and a stop function, or no arm (with a
+// result noting why) when moto is not run.
+func (r *runner) moto(ctx context.Context, w *World) (*arm, func()) {
 	const name = "AssumeRoleWithWebIdentity RS256"
 	if r.cfg.Moto == "" {
-		return
+		return nil, func() {}
 	}
 	fmt.Fprintf(r.cfg.Progress, "\rstarting moto_server%-60s", "")
 	m, err := StartMoto(ctx, r.cfg.Moto)
 	if err != nil {
 		r.report.Results = append(r.report.Results, Result{Scenario: name, Target: "moto", Note: "not run: " + err.Error()})
-		return
+		return nil, func() {}
 	}
-	defer m.Close()
 	if err := m.Setup(ctx, r.hc, w.RS); err != nil {
+		m.Close()
 		r.report.Results = append(r.report.Results, Result{Scenario: name, Target: "moto", Note: "not run: " + err.Error()})
-		return
+		return nil, func() {}
 	}
-	r.scenario(ctx, name, "moto", []string{m.URL}, webIdentity([]string{m.RoleARN}, w.RS.Tokens), wantXML("SessionToken"), m.PID(),
-		"moto_server (does not verify the token)")
+	return &arm{target: "moto", eps: []string{m.URL}, req: webIdentity([]string{m.RoleARN}, w.RS.Tokens), check: wantXML("SessionToken"),
+		pid: m.PID(), note: "moto_server (does not verify the token)"}, m.Close
 }
 
 // scale adds many roles and providers and reruns the RS256 exchange
@@ -418,6 +427,12 @@ func (r *runner) compare(ctx context.Context, name string, arms ...arm) {
 				res.CPUPerReq = float64(accs[i].cpu.Microseconds()) / float64(st.Requests)
 			}
 			res.RSSMiB = float64(accs[i].rss) / (1 << 20)
+		}
+		if a.pid == r.selfPID {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			res.HeapMiB = float64(m.HeapAlloc) / (1 << 20)
 		}
 		fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n",
 			fmt.Sprintf("[%d] %s — %s", r.n, res.Scenario, a.target), st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
