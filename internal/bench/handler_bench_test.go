@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
 )
 
@@ -17,7 +20,10 @@ import (
 // network, so the profile shows only the server's own work.
 func handlerWorld(b *testing.B) (http.Handler, *World) {
 	b.Helper()
-	s := servertest.Start(b)
+	// Logging as `keyless serve` does by default: JSON at info level.
+	s := servertest.Start(b, func(c *server.Config) {
+		c.Log = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	hc := NewClient(2)
 	w, err := Setup(context.Background(), hc, s.URL, aws.Credentials{AccessKeyID: servertest.RootAccessKeyID,
 		SecretAccessKey: servertest.RootSecretKey}, 4)
@@ -75,5 +81,40 @@ func BenchmarkHandlerGetCallerIdentity(b *testing.B) {
 			b.Fatal(err)
 		}
 		serveOK(b, h, req, "Account")
+	}
+}
+
+// BenchmarkHandlerScale compares exchanges for one role with exchanges
+// cycling through many roles (all compiled and cached after a warm-up
+// pass), through the handler.
+func BenchmarkHandlerScale(b *testing.B) {
+	h, w := handlerWorld(b)
+	const roles = 2000
+	arns, _, _, err := Scale(context.Background(), NewClient(8), w, roles, 0, 8, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cycling := webIdentity(arns, w.RS.Tokens)
+	for i := range roles {
+		req, err := cycling(uint64(i), w.Endpoint)
+		if err != nil {
+			b.Fatal(err)
+		}
+		serveOK(b, h, req, "SessionToken")
+	}
+	for _, c := range []struct {
+		name string
+		req  Request
+	}{{"one-role", webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens)}, {"cycling-2000-roles", cycling}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				req, err := c.req(uint64(i), w.Endpoint)
+				if err != nil {
+					b.Fatal(err)
+				}
+				serveOK(b, h, req, "SessionToken")
+			}
+		})
 	}
 }
