@@ -43,8 +43,15 @@ import (
 // and returns what it printed.
 func e2eKeyless(t *testing.T, s *servertest.Server, args ...string) string {
 	t.Helper()
+	return keylessCLI(t, s.URL, args...)
+}
+
+// keylessCLI runs a keyless CLI command in process against endpoint with
+// the root credentials and returns what it printed.
+func keylessCLI(t *testing.T, endpoint string, args ...string) string {
+	t.Helper()
 	env := map[string]string{
-		"KEYLESS_ENDPOINT":               s.URL,
+		"KEYLESS_ENDPOINT":               endpoint,
 		"KEYLESS_ROOT_ACCESS_KEY_ID":     servertest.RootAccessKeyID,
 		"KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
 	}
@@ -55,15 +62,6 @@ func e2eKeyless(t *testing.T, s *servertest.Server, args ...string) string {
 		t.Fatalf("keyless %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
 	}
 	return stdout.String()
-}
-
-func e2eRootIAM(s *servertest.Server) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
-		Credentials: credentials.NewStaticCredentialsProvider(servertest.RootAccessKeyID, servertest.RootSecretKey, "")})
-}
-
-func e2eAnonSTS(s *servertest.Server) *sts.Client {
-	return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: aws.AnonymousCredentials{}})
 }
 
 func e2eUUID(t *testing.T) string {
@@ -91,7 +89,7 @@ func newE2ECircleSeed(t *testing.T) *e2eCircleSeed {
 	c := &e2eCircleSeed{s: servertest.Start(t), org: e2eUUID(t), project: e2eUUID(t), other: e2eUUID(t)}
 	e2eKeyless(t, c.s, "issuer", "create", "--profile", "circleci", "--org-id", c.org)
 	ctx := context.Background()
-	cl := e2eRootIAM(c.s)
+	cl := iamClient(c.s.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	p, err := cl.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String("https://oidc.circleci.com/org/" + c.org), ClientIDList: []string{c.org},
 		ThumbprintList: []string{"9e99a48a9960b14926bb7f3b02e22da2b0ab7280"},
@@ -365,7 +363,7 @@ func TestIssuerSelfHostedIssuerFetchedByThumbprint(t *testing.T) {
 	}
 
 	cloud := servertest.Start(t) // the AWS side: knows nothing of the issuer
-	cl := e2eRootIAM(cloud)
+	cl := iamClient(cloud.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	p, err := cl.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String(host.URL), ClientIDList: []string{"sts.amazonaws.com"},
 		ThumbprintList: []string{strings.Repeat("0", 40)},
@@ -390,7 +388,7 @@ func TestIssuerSelfHostedIssuerFetchedByThumbprint(t *testing.T) {
 		return strings.TrimSpace(e2eKeyless(t, ci, "token", "--issuer", "selfhosted", "--claim", "sub="+sub))
 	}
 	assume := func(tok string) (*sts.AssumeRoleWithWebIdentityOutput, error) {
-		return e2eAnonSTS(cloud).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		return anonSTS(cloud.URL).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("selfhosted"), WebIdentityToken: aws.String(tok)})
 	}
 	good := mint("ci/acme/app/deploy")

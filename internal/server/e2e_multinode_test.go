@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,7 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/keylessci/keyless/internal/cli"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
 	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
@@ -40,33 +38,6 @@ import (
 // consistencyBound is how soon a write on one replica must be enforced by
 // the others (issue 8).
 const consistencyBound = 2 * time.Second
-
-var (
-	mnBinOnce sync.Once
-	mnBinPath string
-	mnBinErr  error
-)
-
-// mnBinary builds cmd/keyless once per test process.
-func mnBinary(t *testing.T) string {
-	t.Helper()
-	mnBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "keyless-mn-bin-")
-		if err != nil {
-			mnBinErr = err
-			return
-		}
-		mnBinPath = filepath.Join(dir, "keyless")
-		out, err := exec.Command("go", "build", "-o", mnBinPath, "github.com/keylessci/keyless/cmd/keyless").CombinedOutput()
-		if err != nil {
-			mnBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if mnBinErr != nil {
-		t.Fatal(mnBinErr)
-	}
-	return mnBinPath
-}
 
 type mnBuffer struct {
 	mu sync.Mutex
@@ -104,7 +75,7 @@ func startReplica(t *testing.T, name string, args, env []string) *mnReplica {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(mnBinary(t), append([]string{"serve", "--addr", addr, "--account-id", servertest.Account}, args...)...)
+	cmd := exec.Command(keylessBinary(t), append([]string{"serve", "--addr", addr, "--account-id", servertest.Account}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"KEYLESS_ROOT_ACCESS_KEY_ID=" + servertest.RootAccessKeyID,
 		"KEYLESS_ROOT_SECRET_ACCESS_KEY=" + servertest.RootSecretKey}, env...)
@@ -146,24 +117,6 @@ func mnHealth(url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// mnKeyless runs a keyless CLI command against endpoint with the root
-// credentials and returns what it printed.
-func mnKeyless(t *testing.T, endpoint string, args ...string) string {
-	t.Helper()
-	env := map[string]string{
-		"KEYLESS_ENDPOINT":               endpoint,
-		"KEYLESS_ROOT_ACCESS_KEY_ID":     servertest.RootAccessKeyID,
-		"KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
-	}
-	var stdout, stderr bytes.Buffer
-	code := cli.Main(context.Background(), cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Getenv: func(k string) string { return env[k] }}, args)
-	if code != 0 {
-		t.Fatalf("keyless %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
-	}
-	return stdout.String()
 }
 
 // mnKIDs returns the key ids of the JWKS served at url.
@@ -246,7 +199,7 @@ func TestMultiNodePostgres(t *testing.T) {
 
 	// An issuer, its provider and a role, all created on A.
 	org, project, other := e2eUUID(t), e2eUUID(t), e2eUUID(t)
-	mnKeyless(t, a.url, "issuer", "create", "--profile", "circleci", "--org-id", org)
+	keylessCLI(t, a.url, "issuer", "create", "--profile", "circleci", "--org-id", org)
 	providerURL := "https://oidc.circleci.com/org/" + org
 	if _, err := iamA.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String(providerURL), ClientIDList: []string{org}}); err != nil {
@@ -259,7 +212,7 @@ func TestMultiNodePostgres(t *testing.T) {
 	}
 	roleARN := aws.ToString(role.Role.Arn)
 	// A token minted through B (B's admin API, A's issuer).
-	token := strings.TrimSpace(mnKeyless(t, b.url, "token", "--org-id", org, "--project-id", project, "--user-id", e2eUUID(t)))
+	token := strings.TrimSpace(keylessCLI(t, b.url, "token", "--org-id", org, "--project-id", project, "--user-id", e2eUUID(t)))
 	exchange := func(r *mnReplica) (*sts.AssumeRoleWithWebIdentityOutput, error) {
 		return anonSTS(r.url).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("job"), WebIdentityToken: aws.String(token)})
@@ -284,7 +237,7 @@ func TestMultiNodePostgres(t *testing.T) {
 	t.Run("key rotation on A is in B's JWKS", func(t *testing.T) {
 		jwks := "/_keyless/issuers/" + org + "/.well-known/jwks.json"
 		before := mnKIDs(t, b.url+jwks)
-		mnKeyless(t, a.url, "issuer", "rotate", org)
+		keylessCLI(t, a.url, "issuer", "rotate", org)
 		fromA := mnKIDs(t, a.url+jwks)
 		var fresh []string
 		for kid := range fromA {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +21,16 @@ import (
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
 )
+
+// TestMain removes the keyless binary that tests running the real server
+// build (keylessBinary) once the package's tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
 
 // clock is a server clock the test can move.
 type clock struct{ offset atomic.Int64 }
