@@ -13,10 +13,11 @@ import (
 // usageRecorder notes when roles are assumed and writes RoleLastUsed
 // (date and this server's region) in batches, off the request path: AWS
 // also reports it with a delay, and a store write per exchange would put a
-// disk sync on the hot path.
+// disk sync on the hot path. The store does not count these writes as
+// changes, so they never flush any replica's caches.
 type usageRecorder struct {
 	st interface {
-		UpdateRole(ctx context.Context, name string, fn func(*store.Role) error) error
+		RecordRoleUse(ctx context.Context, name string, t time.Time, region string) error
 	}
 	region string
 
@@ -46,15 +47,9 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	u.mu.Unlock()
 	var errs []error
 	for role, t := range batch {
-		err := u.st.UpdateRole(ctx, role, func(r *store.Role) error {
-			if !t.After(r.LastUsed) {
-				return errUnchanged
-			}
-			r.LastUsed, r.LastUsedRegion = t.UTC(), u.region
-			return nil
-		})
+		err := u.st.RecordRoleUse(ctx, role, t.UTC(), u.region)
 		switch {
-		case err == nil, errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
+		case err == nil, errors.Is(err, store.ErrNotFound):
 		default:
 			u.used(role, t)
 			errs = append(errs, fmt.Errorf("record last use of role %s: %w", role, err))
@@ -62,5 +57,3 @@ func (u *usageRecorder) flush(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
-
-var errUnchanged = errors.New("unchanged")

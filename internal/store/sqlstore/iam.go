@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -151,6 +152,20 @@ func (s *Store) UpdateRole(ctx context.Context, name string, fn func(*store.Role
 			last_used_region = ? WHERE name_key = ?`,
 			r.Path, r.ID, r.TrustPolicy, r.Description, r.MaxSessionDuration, r.PermissionsBoundary,
 			encodeJSON(r.Tags), encodeTime(r.CreateDate), encodeTime(r.LastUsed), r.LastUsedRegion, roleKey(name))
+		return err
+	})
+}
+
+// RecordRoleUse implements store.Store. It leaves the version alone.
+func (s *Store) RecordRoleUse(ctx context.Context, name string, t time.Time, region string) error {
+	key := roleKey(name)
+	return s.writeTx(ctx, "record role use", false, func(ctx context.Context, q querier) error {
+		if err := mustExist(ctx, q, "role "+name, "SELECT 1 FROM roles WHERE name_key = ?", key); err != nil {
+			return err
+		}
+		_, err := q.ExecContext(ctx, `UPDATE roles SET last_used = ?, last_used_region = ?
+			WHERE name_key = ? AND (last_used IS NULL OR last_used < ?)`,
+			encodeTime(t), region, key, encodeTime(t))
 		return err
 	})
 }

@@ -181,6 +181,12 @@ func (e callerError) Error() string { return e.err.Error() }
 
 // write runs fn in a write transaction that first bumps the version counter.
 func (s *Store) write(ctx context.Context, op string, fn func(context.Context, querier) error) error {
+	return s.writeTx(ctx, op, true, fn)
+}
+
+// writeTx runs fn in a write transaction, bumping the version counter
+// first when bump is set (every write but those no cache depends on).
+func (s *Store) writeTx(ctx context.Context, op string, bump bool, fn func(context.Context, querier) error) error {
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	sqlTx, err := s.wdb.BeginTx(tctx, nil)
@@ -189,8 +195,10 @@ func (s *Store) write(ctx context.Context, op string, fn func(context.Context, q
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // no-op after Commit
 	t := tx{s.d, sqlTx}
-	if _, err := t.ExecContext(tctx, "UPDATE store_version SET version = version + 1 WHERE id = 1"); err != nil {
-		return s.mapErr(ctx, op, err)
+	if bump {
+		if _, err := t.ExecContext(tctx, "UPDATE store_version SET version = version + 1 WHERE id = 1"); err != nil {
+			return s.mapErr(ctx, op, err)
+		}
 	}
 	if err := fn(tctx, t); err != nil {
 		if errors.Is(err, errNoWrite) {

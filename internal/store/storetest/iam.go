@@ -85,6 +85,25 @@ var providerTests = map[string]func(t *testing.T, s store.Store){
 		must(t, err)
 		diff(t, "provider after refused update", provider("a.example"), got)
 	},
+	"RecordRoleUse": func(t *testing.T, s store.Store) {
+		must(t, s.CreateRole(ctx(t), role("deploy")))
+		before, err := s.Version(ctx(t))
+		must(t, err)
+		used := base.Add(48 * time.Hour)
+		must(t, s.RecordRoleUse(ctx(t), "DEPLOY", used, "eu-west-1"))
+		must(t, s.RecordRoleUse(ctx(t), "deploy", used.Add(-time.Hour), "us-east-1")) // older: ignored
+		got, err := s.GetRole(ctx(t), "deploy")
+		must(t, err)
+		want := role("deploy")
+		want.LastUsed, want.LastUsedRegion = used, "eu-west-1"
+		diff(t, "role after recorded use", want, got)
+		after, err := s.Version(ctx(t))
+		must(t, err)
+		if after != before {
+			t.Errorf("RecordRoleUse moved Version from %d to %d", before, after)
+		}
+		wantErr(t, "record use of a missing role", s.RecordRoleUse(ctx(t), "nope", used, "x"), store.ErrNotFound)
+	},
 	"UpdateMissing": func(t *testing.T, s store.Store) {
 		called := false
 		err := s.UpdateProvider(ctx(t), "nope.example", func(*store.Provider) error { called = true; return nil })
