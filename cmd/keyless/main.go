@@ -1,4 +1,4 @@
-// Command keyless is keyless CI-to-cloud authentication in one binary: the
+// Package main is the keyless command: keyless CI-to-cloud authentication in one binary, the
 // server (serve), hosted CI issuers (issuer, token) and the client commands.
 // It only builds the command tree; everything else is in internal/.
 package main
