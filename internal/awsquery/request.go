@@ -32,7 +32,7 @@ func Decode(r *http.Request) (*Request, error) {
 	q := &Request{}
 	var body []byte
 	if r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+		b, err := readBody(r.Body, r.ContentLength)
 		if err != nil {
 			return nil, awserr.New("MalformedQueryString", http.StatusBadRequest, "The request body could not be read.").Wrap(err)
 		}
@@ -65,9 +65,42 @@ func Decode(r *http.Request) (*Request, error) {
 	return q, nil
 }
 
+// readBody reads at most MaxBodyBytes+1 bytes, in one allocation when the
+// request declares its length (every AWS SDK does).
+func readBody(body io.Reader, declared int64) ([]byte, error) {
+	lr := io.LimitReader(body, MaxBodyBytes+1)
+	if declared <= 0 || declared > MaxBodyBytes {
+		return io.ReadAll(lr)
+	}
+	// One spare byte so that reaching EOF does not force a regrowth.
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // a longer body than declared: grow
+		}
+	}
+}
+
+// The Content-Type values the AWS SDKs send, recognised without parsing.
+var formTypes = map[string]bool{
+	"application/x-www-form-urlencoded":                true,
+	"application/x-www-form-urlencoded; charset=utf-8": true,
+}
+
 func isForm(ct string) bool {
 	if ct == "" {
 		return true // botocore always sets it; tolerate its absence
+	}
+	if formTypes[ct] {
+		return true
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/x-www-form-urlencoded"

@@ -1,10 +1,12 @@
 package awsquery
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keylessci/keyless/internal/awserr"
@@ -24,10 +26,12 @@ func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z
 // element (actions without an output shape). result is encoded with
 // encoding/xml, so its fields carry xml tags.
 func WriteResult(w http.ResponseWriter, namespace, action, requestID string, result any) {
-	var buf bytes.Buffer
+	x := xmlBufs.Get().(*xmlBuf)
+	defer x.release()
+	buf := &x.buf
 	buf.WriteString(`<` + action + `Response xmlns="` + namespace + `">`)
 	if result != nil {
-		enc := xml.NewEncoder(&buf)
+		enc := xml.NewEncoder(x.bw) // uses x.bw as is: no 4 KiB buffer per response
 		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			WriteError(w, namespace, requestID, err)
 			return
@@ -35,9 +39,32 @@ func WriteResult(w http.ResponseWriter, namespace, action, requestID string, res
 		_ = enc.Flush()
 	}
 	buf.WriteString(`<ResponseMetadata><RequestId>`)
-	xml.EscapeText(&buf, []byte(requestID))
+	xml.EscapeText(buf, []byte(requestID))
 	buf.WriteString(`</RequestId></ResponseMetadata></` + action + `Response>`)
 	writeXML(w, http.StatusOK, requestID, buf.Bytes())
+}
+
+// xmlBuf is a response buffer with the bufio.Writer xml.Encoder needs,
+// reused across responses.
+type xmlBuf struct {
+	buf bytes.Buffer
+	bw  *bufio.Writer
+}
+
+var xmlBufs = sync.Pool{New: func() any {
+	x := &xmlBuf{}
+	x.bw = bufio.NewWriterSize(&x.buf, 4096)
+	return x
+}}
+
+// release returns x to the pool unless it grew large (a big ListRoles).
+func (x *xmlBuf) release() {
+	if x.buf.Cap() > 64<<10 {
+		return
+	}
+	x.buf.Reset()
+	x.bw.Reset(&x.buf) // drops anything an encoding error left unflushed
+	xmlBufs.Put(x)
 }
 
 // WriteError renders err as AWS's ErrorResponse. This is the only place

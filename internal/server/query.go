@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -59,6 +60,9 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		h.metrics.observe(action, code, time.Since(start))
+		if !h.srv.log.Enabled(r.Context(), slog.LevelDebug) {
+			return // the attributes below cost more than the check
+		}
 		attrs := []any{"request_id", rid, "action", action, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
 		if caller != nil {
 			attrs = append(attrs, "caller", caller.ARN)
