@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -106,9 +107,12 @@ type Result struct {
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"` // of the server process during the run
 	CPUPerReq  float64 `json:"cpu_us_per_req,omitempty"`
 	RSSMiB     float64 `json:"rss_mib,omitempty"` // of the server process after the run
-	// HeapMiB is the live Go heap after a GC, for in-process targets.
-	HeapMiB float64 `json:"heap_mib,omitempty"`
-	Note    string  `json:"note,omitempty"`
+	// HeapMiB is the live Go heap after a GC, and ReleasedRSSMiB the RSS
+	// once freed memory is returned to the OS (debug.FreeOSMemory), for
+	// in-process targets.
+	HeapMiB        float64 `json:"heap_mib,omitempty"`
+	ReleasedRSSMiB float64 `json:"released_rss_mib,omitempty"`
+	Note           string  `json:"note,omitempty"`
 }
 
 // TargetCheck is one target of issue 6, evaluated on this run.
@@ -429,10 +433,13 @@ func (r *runner) compare(ctx context.Context, name string, arms ...arm) {
 			res.RSSMiB = float64(accs[i].rss) / (1 << 20)
 		}
 		if a.pid == r.selfPID {
-			runtime.GC()
+			debug.FreeOSMemory()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			res.HeapMiB = float64(m.HeapAlloc) / (1 << 20)
+			if u, ok := r.usage(a.pid); ok {
+				res.ReleasedRSSMiB = float64(u.RSS) / (1 << 20)
+			}
 		}
 		fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n",
 			fmt.Sprintf("[%d] %s — %s", r.n, res.Scenario, a.target), st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
