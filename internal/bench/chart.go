@@ -14,7 +14,7 @@ var targetColor = map[string]string{"keyless": "#2b6cb0", "floor": "#a0aec0", "m
 // second, one bar per scenario and target, in plain SVG.
 func (rep *Report) WriteSVG(w io.Writer) error {
 	const (
-		labelW = 560
+		labelW = 720
 		barW   = 420
 		rowH   = 26
 		top    = 64
@@ -38,7 +38,7 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="22" font-size="16" font-weight="bold">keyless bench: requests per second (concurrency %d, %gs per scenario)</text>`+"\n",
 		rep.Concurrency, rep.DurationSec)
-	fmt.Fprintf(&b, `<text x="10" y="42" fill="#4a5568">%s · %s · %d CPUs</text>`+"\n", html.EscapeString(rep.Machine), rep.GoVersion, rep.NumCPU)
+	fmt.Fprintf(&b, `<text x="10" y="42" fill="#4a5568">%s · %s</text>`+"\n", html.EscapeString(rep.Machine), rep.GoVersion)
 	lx := 10
 	for _, t := range []string{"keyless", "floor", "moto"} {
 		fmt.Fprintf(&b, `<rect x="%d" y="48" width="12" height="12" fill="%s"/><text x="%d" y="58">%s</text>`+"\n", labelW+lx, targetColor[t], labelW+lx+16, t)

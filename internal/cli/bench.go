@@ -3,8 +3,10 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +29,7 @@ func newBenchCmd(env Env) *cobra.Command {
 		cfg        bench.Config
 		out, chart string
 		cpuProfile string
+		from       string
 		noMoto     bool
 	)
 	cmd := &cobra.Command{
@@ -45,6 +48,17 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
   keyless bench --quick`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "" {
+				data, err := os.ReadFile(from)
+				if err != nil {
+					return err
+				}
+				rep := &bench.Report{}
+				if err := json.Unmarshal(data, rep); err != nil {
+					return fmt.Errorf("%s: %w", from, err)
+				}
+				return writeReport(env, rep, "", chart)
+			}
 			if cfg.Endpoint != "" {
 				id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY")
 				if id == "" || secret == "" {
@@ -80,28 +94,7 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 			if err != nil {
 				return err
 			}
-			if err := rep.WriteTable(env.Stdout); err != nil {
-				return err
-			}
-			if out != "" {
-				var b bytes.Buffer
-				if err := rep.WriteJSON(&b); err != nil {
-					return err
-				}
-				if err := os.WriteFile(out, b.Bytes(), 0o644); err != nil {
-					return fmt.Errorf("write %s: %w", out, err)
-				}
-			}
-			if chart != "" {
-				var b bytes.Buffer
-				if err := rep.WriteSVG(&b); err != nil {
-					return err
-				}
-				if err := os.WriteFile(chart, b.Bytes(), 0o644); err != nil {
-					return fmt.Errorf("write %s: %w", chart, err)
-				}
-			}
-			return nil
+			return writeReport(env, rep, out, chart)
 		},
 	}
 	f := cmd.Flags()
@@ -116,6 +109,7 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 	f.BoolVar(&noMoto, "no-moto", false, "do not run moto_server")
 	f.StringVar(&out, "out", "", "write the results as JSON to this file")
 	f.StringVar(&chart, "chart", "", "write an SVG bar chart to this file")
+	f.StringVar(&from, "from", "", "do not run: print the table and write --chart from a saved --out JSON")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (servers, floor and load generator) to this file")
 	cmd.PreRun = func(cmd *cobra.Command, _ []string) {
 		if cfg.Quick && !cmd.Flags().Changed("duration") {
@@ -123,6 +117,29 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 		}
 	}
 	return cmd
+}
+
+// writeReport prints the table and writes the JSON and chart files asked for.
+func writeReport(env Env, rep *bench.Report, out, chart string) error {
+	if err := rep.WriteTable(env.Stdout); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{out, rep.WriteJSON}, {chart, rep.WriteSVG}} {
+		if f.path == "" {
+			continue
+		}
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.path, b.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+	}
+	return nil
 }
 
 // procUsage reads a process's CPU time (utime+stime) and RSS from /proc.
