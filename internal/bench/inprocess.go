@@ -92,7 +92,7 @@ func waitHealthy(ctx context.Context, url string) error {
 // and a stop function.
 func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 	if r.cfg.Endpoint != "" {
-		return []string{r.cfg.Endpoint}, 0, func() {}, nil
+		return []string{r.cfg.Endpoint}, r.cfg.EndpointPID, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "keyless-bench-")
 	if err != nil {

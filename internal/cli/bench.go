@@ -102,6 +102,7 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "duration of each scenario (--quick: 300ms unless set)")
 	f.BoolVar(&cfg.Quick, "quick", false, "short run: small scale runs, one cold start")
 	f.StringVar(&cfg.Endpoint, "endpoint", "", "benchmark an external keyless server (root credentials from KEYLESS_ROOT_*)")
+	f.IntVar(&cfg.EndpointPID, "endpoint-pid", 0, "process id of the --endpoint server, to report its CPU and RSS")
 	f.IntVar(&cfg.Replicas, "replicas", 1, "in-process servers sharing one store, targeted round-robin")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL for the in-process servers (default SQLite in a temporary dir)")
 	f.IntVar(&cfg.Roles, "roles", 0, "roles in the scale run (default 10000, --quick 200)")
