@@ -52,8 +52,12 @@ func Decode(r *http.Request) (*Request, error) {
 		if err != nil {
 			return nil, awserr.New("MalformedQueryString", http.StatusBadRequest, "The request body is not valid form encoding.").Wrap(err)
 		}
-		for k, v := range form {
-			vals[k] = append(vals[k], v...)
+		if len(vals) == 0 {
+			vals = form // the usual POST: nothing in the URL to merge
+		} else {
+			for k, v := range form {
+				vals[k] = append(vals[k], v...)
+			}
 		}
 	}
 	q.values = vals
