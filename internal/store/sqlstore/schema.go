@@ -115,7 +115,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return s.mapErr(ctx, "migrate", err)
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // no-op after Commit
-	t := tx{s.d, sqlTx}
+	t := rebound{s.d, sqlTx}
 	if s.d.migrationLock != "" {
 		if _, err := t.ExecContext(tctx, s.d.migrationLock); err != nil {
 			return s.mapErr(ctx, "migrate: lock", err)

@@ -122,48 +122,30 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// tx is a write transaction whose queries are written with ? placeholders
-// and rebound for the dialect.
-type tx struct {
-	d  dialect
-	tx *sql.Tx
+// rebound runs queries written with ? placeholders on a transaction or
+// the read pool (both are queriers), rebound for the dialect.
+type rebound struct {
+	d dialect
+	q querier
 }
 
-func (t tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+func (r rebound) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return r.q.ExecContext(ctx, r.d.rebind(q), args...)
 }
 
-func (t tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
+func (r rebound) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.q.QueryContext(ctx, r.d.rebind(q), args...)
 }
 
-func (t tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
-}
-
-// db is the read pool with rebinding.
-type db struct {
-	d  dialect
-	db *sql.DB
-}
-
-func (r db) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return r.db.ExecContext(ctx, r.d.rebind(q), args...)
-}
-
-func (r db) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return r.db.QueryContext(ctx, r.d.rebind(q), args...)
-}
-
-func (r db) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return r.db.QueryRowContext(ctx, r.d.rebind(q), args...)
+func (r rebound) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.q.QueryRowContext(ctx, r.d.rebind(q), args...)
 }
 
 // read runs fn against the read pool under the query timeout.
 func (s *Store) read(ctx context.Context, op string, fn func(context.Context, querier) error) error {
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := fn(tctx, db{s.d, s.db}); err != nil {
+	if err := fn(tctx, rebound{s.d, s.db}); err != nil {
 		return s.mapErr(ctx, op, err)
 	}
 	return nil
@@ -194,7 +176,7 @@ func (s *Store) writeTx(ctx context.Context, op string, bump bool, fn func(conte
 		return s.mapErr(ctx, op, err)
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // no-op after Commit
-	t := tx{s.d, sqlTx}
+	t := rebound{s.d, sqlTx}
 	if bump {
 		if _, err := t.ExecContext(tctx, "UPDATE store_version SET version = version + 1 WHERE id = 1"); err != nil {
 			return s.mapErr(ctx, op, err)
