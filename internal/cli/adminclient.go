@@ -37,6 +37,17 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint-url", "", "keyless server URL (env KEYLESS_ENDPOINT, default "+DefaultEndpoint+")")
 }
 
+// run returns a command body that first builds the admin client.
+func (f *adminFlags) run(env Env, body func(cmd *cobra.Command, args []string, c *adminClient) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := f.client(cmd.Context(), env)
+		if err != nil {
+			return err
+		}
+		return body(cmd, args, c)
+	}
+}
+
 func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) {
 	ep := f.endpoint
 	if ep == "" {

@@ -39,17 +39,13 @@ HTTPS host (issuer publish), by real AWS.`,
 		Example: `  keyless issuer create --profile circleci --org-id 9f2c…
   keyless issuer create --profile generic --issuer-url https://ci-oidc.example.com --alg ES256`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, _ []string, c *adminClient) error {
 			var v issuer.IssuerView
 			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers", cr, &v); err != nil {
 				return err
 			}
 			return printIssuer(env.Stdout, v, asJSON)
-		},
+		}),
 	}
 	create.Flags().StringVar(&cr.Profile, "profile", "circleci", "circleci | github | gitlab | generic")
 	create.Flags().StringVar(&cr.OrgID, "org-id", "", "organization id (CircleCI); generated when empty")
@@ -60,11 +56,7 @@ HTTPS host (issuer publish), by real AWS.`,
 
 	list := &cobra.Command{
 		Use: "list", Short: "List issuers", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, _ []string, c *adminClient) error {
 			var out struct {
 				Issuers []issuer.IssuerView `json:"issuers"`
 			}
@@ -80,49 +72,37 @@ HTTPS host (issuer publish), by real AWS.`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.ID, v.Profile, v.Alg, v.URL)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show an issuer and its keys", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			var v issuer.IssuerView
 			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, &v); err != nil {
 				return err
 			}
 			return printIssuer(env.Stdout, v, asJSON)
-		},
+		}),
 	}
 	del := &cobra.Command{
 		Use: "delete ID", Short: "Delete an issuer and its keys", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			if err := c.do(cmd.Context(), http.MethodDelete, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "deleted issuer %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 	rotate := &cobra.Command{
 		Use: "rotate ID", Short: "Publish a new signing key now; it starts signing once caches have seen it", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			var v issuer.IssuerView
 			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers/"+url.PathEscape(args[0])+"/rotate", nil, &v); err != nil {
 				return err
 			}
 			return printIssuer(env.Stdout, v, asJSON)
-		},
+		}),
 	}
 	var runnerTTL, runnerOut string
 	runner := &cobra.Command{
@@ -134,11 +114,7 @@ credentials. They expire after --ttl and cannot be revoked one by one: keep the 
 short and issue new ones on a schedule.`,
 		Example: `  eval "$(keyless issuer runner-credentials $ORG --ttl 24h)"   # exports AWS_* for keyless token`,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := af.client(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
+		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			var out struct {
 				Version                                                int
 				AccessKeyId, SecretAccessKey, SessionToken, Expiration string
@@ -156,7 +132,7 @@ short and issue new ones on a schedule.`,
 				return nil
 			}
 			return fmt.Errorf("--output must be env or json")
-		},
+		}),
 	}
 	runner.Flags().StringVar(&runnerTTL, "ttl", "720h", "lifetime, from 15m to 8760h")
 	runner.Flags().StringVar(&runnerOut, "output", "env", "env | json (credential_process format)")
