@@ -49,13 +49,13 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, err
 	}
 	caller := c.Caller
-	log := s.log.With("request_id", c.RequestID, "action", "AssumeRole", "role", in.roleARN)
+	log := s.newDecision(c.RequestID, "AssumeRole", in.roleARN)
 	if caller == nil {
 		return nil, awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
-	log = log.With("caller", caller.ARN)
+	log.add("caller", caller.ARN)
 	if caller.Root {
-		return nil, s.deny(log, awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
+		return nil, log.deny(awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
 			"Roles may not be assumed by root accounts."), "root caller")
 	}
 	if caller.SourceIdentity != "" {
@@ -72,7 +72,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, err
 	}
 	if !found {
-		return nil, s.deny(log, denied, "no such role in this account")
+		return nil, log.deny(denied, "no such role in this account")
 	}
 	set := policy.Set{Trust: role.Trust}
 	if callerRole, err := s.dir.Role(ctx, caller.RoleName); err == nil && callerRole.ARN == caller.RoleARN {
@@ -80,7 +80,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	sessPolicies, err := s.dir.SessionPolicies(ctx, caller.SessionPolicy, caller.PolicyARNs)
 	if err != nil {
-		return nil, s.deny(log, denied, "caller's session policies unavailable: "+err.Error())
+		return nil, log.deny(denied, "caller's session policies unavailable: "+err.Error())
 	}
 	set.Session = sessPolicies
 
@@ -108,7 +108,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		}
 		if policy.EvaluateSet(req, set) != policy.Allow {
 			tr := policy.ExplainSet(req, set)
-			log.Info("assume decision", "verdict", "deny", "denied_action", a, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
+			log.write("verdict", "deny", "denied_action", a, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
 			return nil, denied
 		}
 	}

@@ -263,7 +263,7 @@ type SessionResult struct {
 // against the role and chaining, session policies, packed size) and mints
 // the session's credentials. sess carries the caller-specific fields; the
 // role's and the request's are filled in here.
-func (s *Service) issue(ctx context.Context, log *slog.Logger, in common, role *directory.Role, sess creds.Session, tags []SessionTag) (SessionResult, error) {
+func (s *Service) issue(ctx context.Context, log *decision, in common, role *directory.Role, sess creds.Session, tags []SessionTag) (SessionResult, error) {
 	dur, err := s.sessionDuration(in, role, sess.Chained)
 	if err != nil {
 		return SessionResult{}, err
@@ -282,7 +282,7 @@ func (s *Service) issue(ctx context.Context, log *slog.Logger, in common, role *
 	if err != nil {
 		return SessionResult{}, err
 	}
-	log.Info("assume decision", "verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	log.write("verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
 	if s.assumed != nil {
 		s.assumed(role.Name, sess.Issued)
 	}

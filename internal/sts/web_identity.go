@@ -3,7 +3,6 @@ package sts
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -41,46 +40,46 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, err
 	}
 	now := s.now()
-	log := s.log.With("request_id", c.RequestID, "action", "AssumeRoleWithWebIdentity", "role", in.roleARN)
+	log := s.newDecision(c.RequestID, "AssumeRoleWithWebIdentity", in.roleARN)
 
 	// The token first: AWS answers token problems before looking at the role.
 	// Surrounding whitespace is dropped: token files are commonly written with
 	// `echo`, and the SDKs send the trailing newline along.
 	tok, err := oidc.Parse(strings.TrimSpace(token))
 	if err != nil {
-		return nil, s.deny(log, err, "token rejected")
+		return nil, log.deny(err, "token rejected")
 	}
-	log = log.With("issuer", tok.Issuer, "sub", tok.Subject)
+	log.add("issuer", tok.Issuer, "sub", tok.Subject)
 	url, ok := strings.CutPrefix(tok.Issuer, "https://")
 	var prov *store.Provider
 	if ok {
 		prov, err = s.dir.Provider(ctx, url)
 	}
 	if !ok || errors.Is(err, store.ErrNotFound) {
-		return nil, s.deny(log, awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
+		return nil, log.deny(awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
 			"No OpenIDConnect provider found in your account for "+tok.Issuer), "issuer not registered")
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	providerARN := arn.OIDCProvider(s.account, prov.URL)
-	log = log.With("provider", providerARN)
+	log.add("provider", providerARN)
 	if err := tok.CheckAudience(prov.ClientIDs); err != nil {
-		return nil, s.deny(log, err, "audience rejected")
+		return nil, log.deny(err, "audience rejected")
 	}
 	keys, err := s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
 	if err != nil {
-		return nil, s.deny(log, err, "verification keys unavailable")
+		return nil, log.deny(err, "verification keys unavailable")
 	}
 	if err := tok.Verify(keys); err != nil {
-		return nil, s.deny(log, err, "signature rejected")
+		return nil, log.deny(err, "signature rejected")
 	}
 	if err := tok.CheckTime(now, s.skew); err != nil {
-		return nil, s.deny(log, err, "token time rejected")
+		return nil, log.deny(err, "token time rejected")
 	}
 	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
 	if err != nil {
-		return nil, s.deny(log, awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
+		return nil, log.deny(awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
 			"The web identity token has an invalid session tag or source identity claim.").Wrap(err),
 			"session attributes rejected")
 	}
@@ -90,7 +89,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, err
 	}
 	if !found {
-		return nil, s.deny(log, accessDenied(actionWebIdentity), "no such role in this account")
+		return nil, log.deny(accessDenied(actionWebIdentity), "no such role in this account")
 	}
 	input := WebIdentityInput{
 		Token: tok, ProviderURL: prov.URL, ProviderARN: providerARN, Audience: matchedAudience(tok, prov.ClientIDs),
@@ -100,8 +99,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	for _, req := range input.Requests() {
 		if role.Trust.Evaluate(req) != policy.Allow {
 			tr := role.Trust.Explain(req)
-			log.Info("assume decision", "verdict", "deny", "denied_action", req.Action,
-				"closest_miss", tr.ClosestMiss, "trace", tr.Text())
+			log.write("verdict", "deny", "denied_action", req.Action, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
 			return nil, accessDenied(actionWebIdentity)
 		}
 	}
@@ -114,13 +112,6 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	return &WebIdentityResult{SessionResult: sr, SubjectFromWebIdentityToken: tok.Subject,
 		Provider: providerARN, Audience: input.Audience}, nil
-}
-
-// deny logs a rejected exchange with its internal reason and returns err
-// (whose public message says only what AWS says).
-func (s *Service) deny(log *slog.Logger, err error, reason string) error {
-	log.Info("assume decision", "verdict", "deny", "reason", reason, "error", err.Error())
-	return err
 }
 
 // matchedAudience is the client id the token was accepted for: azp when
