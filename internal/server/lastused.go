@@ -2,12 +2,9 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/keylessci/keyless/internal/store"
 )
 
 // usageRecorder notes when roles are assumed and writes RoleLastUsed
@@ -17,7 +14,7 @@ import (
 // changes, so they never flush any replica's caches.
 type usageRecorder struct {
 	st interface {
-		RecordRoleUse(ctx context.Context, name string, t time.Time, region string) error
+		RecordRoleUse(ctx context.Context, region string, uses map[string]time.Time) error
 	}
 	region string
 
@@ -37,23 +34,18 @@ func (u *usageRecorder) used(role string, t time.Time) {
 	u.mu.Unlock()
 }
 
-// flush writes what was recorded since the last flush. Roles deleted in
-// the meantime are skipped; on a store error the rest is kept for the next
-// flush.
+// flush writes what was recorded since the last flush, in one store
+// transaction. On a store error the batch is kept for the next flush.
 func (u *usageRecorder) flush(ctx context.Context) error {
 	u.mu.Lock()
 	batch := u.pending
 	u.pending = nil
 	u.mu.Unlock()
-	var errs []error
-	for role, t := range batch {
-		err := u.st.RecordRoleUse(ctx, role, t.UTC(), u.region)
-		switch {
-		case err == nil, errors.Is(err, store.ErrNotFound):
-		default:
+	if err := u.st.RecordRoleUse(ctx, u.region, batch); err != nil {
+		for role, t := range batch {
 			u.used(role, t)
-			errs = append(errs, fmt.Errorf("record last use of role %s: %w", role, err))
 		}
+		return fmt.Errorf("record last use of %d roles: %w", len(batch), err)
 	}
-	return errors.Join(errs...)
+	return nil
 }

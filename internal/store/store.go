@@ -127,12 +127,12 @@ type Store interface {
 	UpdateRole(ctx context.Context, name string, fn func(*Role) error) error
 	// DeleteRole fails with ErrConflict while inline or attached policies remain.
 	DeleteRole(ctx context.Context, name string) error
-	// RecordRoleUse sets the role's LastUsed and LastUsedRegion when t is
-	// later than what is recorded (an earlier t is not an error). It does
-	// not raise Version: nothing a cache of compiled roles holds depends on
-	// it, and it is written for every role in use. ErrNotFound if the role
-	// is missing.
-	RecordRoleUse(ctx context.Context, name string, t time.Time, region string) error
+	// RecordRoleUse sets LastUsed (and LastUsedRegion to region) of each
+	// role named in uses whose recorded LastUsed is earlier, in one
+	// transaction; roles that no longer exist are skipped. It does not raise
+	// Version: nothing a cache of compiled roles holds depends on it, and it
+	// is written for every role in use.
+	RecordRoleUse(ctx context.Context, region string, uses map[string]time.Time) error
 
 	// PutRolePolicy creates or replaces an inline policy; ErrNotFound if the role is missing.
 	PutRolePolicy(ctx context.Context, p RolePolicy) error

@@ -157,16 +157,19 @@ func (s *Store) UpdateRole(ctx context.Context, name string, fn func(*store.Role
 }
 
 // RecordRoleUse implements store.Store. It leaves the version alone.
-func (s *Store) RecordRoleUse(ctx context.Context, name string, t time.Time, region string) error {
-	key := roleKey(name)
+func (s *Store) RecordRoleUse(ctx context.Context, region string, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
 	return s.writeTx(ctx, "record role use", false, func(ctx context.Context, q querier) error {
-		if err := mustExist(ctx, q, "role "+name, "SELECT 1 FROM roles WHERE name_key = ?", key); err != nil {
-			return err
+		for name, t := range uses {
+			if _, err := q.ExecContext(ctx, `UPDATE roles SET last_used = ?, last_used_region = ?
+				WHERE name_key = ? AND (last_used IS NULL OR last_used < ?)`,
+				encodeTime(t), region, roleKey(name), encodeTime(t)); err != nil {
+				return err
+			}
 		}
-		_, err := q.ExecContext(ctx, `UPDATE roles SET last_used = ?, last_used_region = ?
-			WHERE name_key = ? AND (last_used IS NULL OR last_used < ?)`,
-			encodeTime(t), region, key, encodeTime(t))
-		return err
+		return nil
 	})
 }
 

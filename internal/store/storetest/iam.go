@@ -89,20 +89,26 @@ var providerTests = map[string]func(t *testing.T, s store.Store){
 		must(t, s.CreateRole(ctx(t), role("deploy")))
 		before, err := s.Version(ctx(t))
 		must(t, err)
+		must(t, s.CreateRole(ctx(t), role("build")))
 		used := base.Add(48 * time.Hour)
-		must(t, s.RecordRoleUse(ctx(t), "DEPLOY", used, "eu-west-1"))
-		must(t, s.RecordRoleUse(ctx(t), "deploy", used.Add(-time.Hour), "us-east-1")) // older: ignored
+		must(t, s.RecordRoleUse(ctx(t), "eu-west-1", map[string]time.Time{"DEPLOY": used, "build": used, "gone": used}))
+		must(t, s.RecordRoleUse(ctx(t), "us-east-1", map[string]time.Time{"deploy": used.Add(-time.Hour)})) // older: ignored
 		got, err := s.GetRole(ctx(t), "deploy")
 		must(t, err)
 		want := role("deploy")
 		want.LastUsed, want.LastUsedRegion = used, "eu-west-1"
 		diff(t, "role after recorded use", want, got)
+		build, err := s.GetRole(ctx(t), "build")
+		must(t, err)
+		if !build.LastUsed.Equal(used) {
+			t.Errorf("second role of the batch: LastUsed = %v, want %v", build.LastUsed, used)
+		}
 		after, err := s.Version(ctx(t))
 		must(t, err)
 		if after != before {
 			t.Errorf("RecordRoleUse moved Version from %d to %d", before, after)
 		}
-		wantErr(t, "record use of a missing role", s.RecordRoleUse(ctx(t), "nope", used, "x"), store.ErrNotFound)
+		must(t, s.RecordRoleUse(ctx(t), "x", nil))
 	},
 	"UpdateMissing": func(t *testing.T, s store.Store) {
 		called := false
