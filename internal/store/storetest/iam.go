@@ -87,9 +87,9 @@ var providerTests = map[string]func(t *testing.T, s store.Store){
 	},
 	"RecordRoleUse": func(t *testing.T, s store.Store) {
 		must(t, s.CreateRole(ctx(t), role("deploy")))
+		must(t, s.CreateRole(ctx(t), role("build")))
 		before, err := s.Version(ctx(t))
 		must(t, err)
-		must(t, s.CreateRole(ctx(t), role("build")))
 		used := base.Add(48 * time.Hour)
 		must(t, s.RecordRoleUse(ctx(t), "eu-west-1", map[string]time.Time{"DEPLOY": used, "build": used, "gone": used}))
 		must(t, s.RecordRoleUse(ctx(t), "us-east-1", map[string]time.Time{"deploy": used.Add(-time.Hour)})) // older: ignored
@@ -100,7 +100,7 @@ var providerTests = map[string]func(t *testing.T, s store.Store){
 		diff(t, "role after recorded use", want, got)
 		build, err := s.GetRole(ctx(t), "build")
 		must(t, err)
-		if !build.LastUsed.Equal(used) {
+		if d := build.LastUsed.Sub(used); d < -time.Millisecond || d > time.Millisecond {
 			t.Errorf("second role of the batch: LastUsed = %v, want %v", build.LastUsed, used)
 		}
 		after, err := s.Version(ctx(t))
