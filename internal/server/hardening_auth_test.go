@@ -61,7 +61,7 @@ func (f *fixture) sessionCreds(t *testing.T) aws.Credentials {
 }
 
 func TestHardeningSessionTokenOfAnotherServer(t *testing.T) {
-	f := newHardFixture(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	sess := f.sessionCreds(t)
 	otherSecret := servertest.Start(t, func(c *server.Config) { c.RootSecretKey = "anotherRootSecretKeyAnotherRootSecretKey" })
@@ -209,7 +209,7 @@ func adminCall(t *testing.T, endpoint, method, path, body string, cr *aws.Creden
 // is granted keyless:MintToken on one issuer (the per-issuer runner
 // credential): it may then mint for that issuer and do nothing else.
 func TestHardeningAdminAuthorization(t *testing.T) {
-	f := newHardFixture(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	const otherOrg = "77777777-0000-4000-8000-000000000077"
 	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: otherOrg}); err != nil {

@@ -28,7 +28,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
@@ -220,34 +219,6 @@ func (n *netFaults) dialed(addr string) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.dials[addr]
-}
-
-// newHardFixture is newFixture with extra server options: a server with a
-// hosted CircleCI issuer, its provider and the seed's role.
-func newHardFixture(t *testing.T, opts ...servertest.Options) *fixture {
-	t.Helper()
-	f := &fixture{clock: &clock{}, org: "6d3f1a2e-0000-4000-8000-000000000001", project: "aaaaaaaa-0000-4000-8000-00000000000a"}
-	f.srv = servertest.Start(t, append([]servertest.Options{f.clock.option()}, opts...)...)
-	f.iam = iamClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
-	f.sts = stsClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
-	ctx := context.Background()
-	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: f.org}); err != nil {
-		t.Fatalf("create issuer: %v", err)
-	}
-	f.providerURL = "oidc.circleci.com/org/" + f.org
-	out, err := f.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-		Url: aws.String("https://" + f.providerURL), ClientIDList: []string{f.org}})
-	if err != nil {
-		t.Fatalf("create provider: %v", err)
-	}
-	f.providerARN = aws.ToString(out.OpenIDConnectProviderArn)
-	role, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("circleci-deploy"),
-		AssumeRolePolicyDocument: aws.String(fmt.Sprintf(seedTrust, f.providerARN, f.providerURL, f.org, f.project))})
-	if err != nil {
-		t.Fatalf("create role: %v", err)
-	}
-	f.roleARN = aws.ToString(role.Role.Arn)
-	return f
 }
 
 func withDialer(n *netFaults) servertest.Options {

@@ -42,7 +42,7 @@ const refetchWait = 11 * time.Second
 
 func TestHardeningJWKSFaults(t *testing.T) {
 	nf := newNetFaults()
-	f := newHardFixture(t, withDialer(nf))
+	f := newFixture(t, withDialer(nf))
 	ctx := context.Background()
 	other := newExtIssuer(t) // the host a redirect points to; never registered
 	tests := []struct {
@@ -97,7 +97,7 @@ func TestHardeningJWKSFaults(t *testing.T) {
 // external issuer all complete, and the stalled exchange ends with
 // InvalidIdentityToken once the fetch times out.
 func TestHardeningJWKSHangIsolated(t *testing.T) {
-	f := newHardFixture(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	slow, healthy := newExtIssuer(t), newExtIssuer(t)
 	slowRole, healthyRole := f.register(t, slow, "slow"), f.register(t, healthy, "healthy")
@@ -154,7 +154,7 @@ func TestHardeningJWKSHangIsolated(t *testing.T) {
 // signed by a new key is accepted once the set may be refetched, and a key
 // the issuer withdrew no longer verifies anything.
 func TestHardeningJWKSRotation(t *testing.T) {
-	f := newHardFixture(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	e := newExtIssuer(t)
 	role := f.register(t, e, "rotating")
@@ -193,7 +193,7 @@ func TestHardeningJWKSRotation(t *testing.T) {
 // issuers: all are refused and the attacker's host is never contacted.
 func TestHardeningSmuggledKeysFetchNothing(t *testing.T) {
 	nf := newNetFaults()
-	f := newHardFixture(t, withDialer(nf))
+	f := newFixture(t, withDialer(nf))
 	ctx := context.Background()
 	legit, evil := newExtIssuer(t), newExtIssuer(t)
 	role := f.register(t, legit, "legit")
@@ -246,7 +246,7 @@ func TestHardeningSmuggledKeysFetchNothing(t *testing.T) {
 // whose keys share a kid: a token signed by A's key but claiming B's iss is
 // refused even though A's key set is cached in the same process.
 func TestHardeningCrossProviderConfusion(t *testing.T) {
-	f := newHardFixture(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	a, b := newExtIssuer(t), newExtIssuer(t)
 	a.addKey(t, "a-only")

@@ -72,7 +72,7 @@ var soakOps = []string{"exchange", "caller-root", "caller-session", "iam-read", 
 func runSoak(t *testing.T, plan soakPlan) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute}}
 	quiet := func(c *server.Config) { c.Log = slog.New(slog.DiscardHandler) } // the captured log would grow without bound
-	f := newHardFixture(t, quiet)
+	f := newFixture(t, quiet)
 	ctx := context.Background()
 	newSTS := func(cr aws.CredentialsProvider) *sts.Client {
 		return sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(f.srv.URL), Credentials: cr, HTTPClient: hc, Retryer: aws.NopRetryer{}})

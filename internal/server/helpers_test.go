@@ -56,10 +56,12 @@ const seedTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
  "Principal":{"Federated":"%s"},"Action":["sts:AssumeRoleWithWebIdentity","sts:TagSession"],
  "Condition":{"StringLike":{"%s:sub":"org/%s/project/%s/*"}}}]}`
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a server (with opts applied after the test clock)
+// with a hosted CircleCI issuer, its provider and the seed's role.
+func newFixture(t *testing.T, opts ...servertest.Options) *fixture {
 	t.Helper()
 	f := &fixture{clock: &clock{}, org: "6d3f1a2e-0000-4000-8000-000000000001", project: "aaaaaaaa-0000-4000-8000-00000000000a"}
-	f.srv = servertest.Start(t, f.clock.option())
+	f.srv = servertest.Start(t, append([]servertest.Options{f.clock.option()}, opts...)...)
 	f.iam = iamClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	f.sts = stsClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	ctx := context.Background()
