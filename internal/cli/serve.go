@@ -98,7 +98,7 @@ func newServeCmd(env Env) *cobra.Command {
 	f.DurationVar(&fc.StoreTimeout, "store-timeout", 0,
 		"bound on every store call, waiting for a connection or lock included; past it the call fails with ServiceUnavailable (env KEYLESS_STORE_TIMEOUT; default 5s)")
 	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
-	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; signatures for any region are accepted)")
+	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; admin API calls must be signed for it)")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")

@@ -10,6 +10,10 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 )
 
+// adminService is the service the SigV4 credential scope of an admin call
+// must name; its region must be the server's (Config.Region).
+const adminService = "keyless"
+
 // maxAdminBody caps admin request bodies (the issuer handler caps again).
 const maxAdminBody = 64 << 10
 
@@ -28,7 +32,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
 		return
 	}
-	caller, _, err := h.srv.auth.authenticate(r, body, "")
+	caller, _, err := h.srv.auth.authenticate(r, body, adminService, h.srv.cfg.Region)
 	if err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())

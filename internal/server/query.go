@@ -87,7 +87,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	action = q.Action
 	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil, Now: h.srv.cfg.Now()}
 	if !svc.unsigned[q.Action] {
-		c, signed, err := h.auth.authenticate(r, q.Body, svc.name)
+		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
 			fail(err)
 			return
