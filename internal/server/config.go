@@ -25,6 +25,12 @@ type Config struct {
 	RootAccessKeyID string
 	RootSecretKey   string
 
+	// MasterKey (32 bytes) seals the store's secrets; it is never stored
+	// in the store. When empty, SQLite keeps it in DataDir/master.key
+	// (0600, generated once); PostgreSQL requires it, the same on every
+	// replica.
+	MasterKey []byte
+
 	CAFile           string // extra roots for fetching providers' JWKS
 	TLSCert, TLSKey  string // serve HTTPS when both are set
 	JWKSMaxAge       time.Duration

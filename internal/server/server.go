@@ -54,6 +54,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+		// A data dir of an earlier version may be open to others.
+		if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(cfg.DataDir, fi.Mode().Perm()&0o700); err != nil {
+				return nil, fmt.Errorf("restrict data dir: %w", err)
+			}
+		}
 		url = filepath.Join(cfg.DataDir, "keyless.db")
 	}
 	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Now: cfg.Now, MaxOpenConns: cfg.StoreMaxConns, QueryTimeout: cfg.StoreTimeout})
@@ -70,7 +76,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) wire(ctx context.Context) error {
 	cfg := &s.cfg
-	root, generated, err := loadRoot(ctx, s.store, cfg)
+	mk, err := loadMasterKey(cfg)
+	if err != nil {
+		return err
+	}
+	master, err := masterAEAD(mk)
+	if err != nil {
+		return err
+	}
+	root, generated, err := loadRoot(ctx, s.store, master, cfg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +110,7 @@ func (s *Server) wire(ctx context.Context) error {
 				root.AccessKeyID)
 		}
 	}
-	kek, err := keyEncryptionKey(root.SecretAccessKey)
+	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey)
 	if err != nil {
 		return err
 	}
