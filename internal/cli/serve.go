@@ -27,10 +27,12 @@ type fileConfig struct {
 	CAFile    string `json:"ca-file"`
 	// MasterKeyFile holds the master key (see --master-key-file).
 	MasterKeyFile string `json:"master-key-file"`
-	TLSCert       string `json:"tls-cert"`
-	TLSKey        string `json:"tls-key"`
-	LogLevel      string `json:"log-level"`
-	JWKSMaxAge    string `json:"jwks-max-age"`
+	// AllowPrivateJWKS: see --allow-private-jwks.
+	AllowPrivateJWKS bool   `json:"allow-private-jwks"`
+	TLSCert          string `json:"tls-cert"`
+	TLSKey           string `json:"tls-key"`
+	LogLevel         string `json:"log-level"`
+	JWKSMaxAge       string `json:"jwks-max-age"`
 	// StoreMaxConns and StoreTimeout size the store's connection pool and
 	// bound every store call; 0 keeps the backend's default.
 	StoreMaxConns int           `json:"store-max-conns"`
@@ -82,8 +84,8 @@ func newServeCmd(env Env) *cobra.Command {
 				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout,
 				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
-				MasterKey:       masterKey,
-				Log:             log, Stdout: env.Stdout,
+				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS,
+				Log: log, Stdout: env.Stdout,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -108,6 +110,8 @@ func newServeCmd(env Env) *cobra.Command {
 	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; admin API calls must be signed for it)")
 	f.StringVar(&fc.MasterKeyFile, "master-key-file", "",
 		"file holding the master key that seals the store's secrets (32 bytes, base64; env KEYLESS_MASTER_KEY holds the key itself); required with PostgreSQL, the same on every replica; default for SQLite: --data-dir/master.key, generated once")
+	f.BoolVar(&fc.AllowPrivateJWKS, "allow-private-jwks", false,
+		"let providers' jwks_uri point at loopback, link-local or private addresses (by default only a provider itself on such an address may)")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")

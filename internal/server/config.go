@@ -44,6 +44,10 @@ type Config struct {
 	Stdout           io.Writer // where generated root credentials are printed
 	Now              func() time.Time
 	FetchDialContext DialFunc // tests: replace the dialer of the JWKS fetcher
+	// AllowPrivateJWKS lets a provider's jwks_uri point at loopback,
+	// link-local or private addresses even when the provider is not itself
+	// on such an address.
+	AllowPrivateJWKS bool
 }
 
 func (c *Config) setDefaults() error {

@@ -163,6 +163,34 @@ func TestStoreCopyYieldsNoSecret(t *testing.T) {
 	})
 }
 
+// TestStoreCopyWithMasterKeyRestores restores a copy of the store together
+// with its master key, as docs/deploy.md says: the new server opens the
+// sealed secrets, keeps the root credentials and mints with the issuer.
+func TestStoreCopyWithMasterKeyRestores(t *testing.T) {
+	srv := servertest.Start(t, generatedRoot)
+	id, _ := readRootFile(t, srv.DataDir)
+	ctx := context.Background()
+	const org = "6d3f1a2e-0000-4000-8000-0000000000c3"
+	if _, err := srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
+		t.Fatal(err)
+	}
+	cp := copyStore(t, srv.DataDir)
+	key, err := os.ReadFile(filepath.Join(srv.DataDir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cp, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restored := servertest.Start(t, generatedRoot, func(c *server.Config) { c.DataDir = cp })
+	if restored.RootAccessKeyID != id {
+		t.Fatalf("restored root access key id %s, want %s", restored.RootAccessKeyID, id)
+	}
+	if _, err := restored.Issuers().Mint(ctx, org, issuer.MintRequest{Params: ciclaims.Params{ProjectID: "p"}}); err != nil {
+		t.Fatalf("mint on the restored copy: %v", err)
+	}
+}
+
 // oldCommit is main before the master key: its data dirs hold generated
 // root credentials in plain JSON and keys sealed under a root-derived key.
 const oldCommit = "822ab08"
