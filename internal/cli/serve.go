@@ -29,6 +29,7 @@ type fileConfig struct {
 	MasterKeyFile string `json:"master-key-file"`
 	// AllowPrivateJWKS: see --allow-private-jwks.
 	AllowPrivateJWKS bool   `json:"allow-private-jwks"`
+	MaxIssuers       int    `json:"max-issuers"`
 	TLSCert          string `json:"tls-cert"`
 	TLSKey           string `json:"tls-key"`
 	LogLevel         string `json:"log-level"`
@@ -84,7 +85,7 @@ func newServeCmd(env Env) *cobra.Command {
 				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout,
 				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
-				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS,
+				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS, MaxIssuers: fc.MaxIssuers,
 				Log: log, Stdout: env.Stdout,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
@@ -112,6 +113,7 @@ func newServeCmd(env Env) *cobra.Command {
 		"file holding the master key that seals the store's secrets (32 bytes, base64; env KEYLESS_MASTER_KEY holds the key itself); required with PostgreSQL, the same on every replica; default for SQLite: --data-dir/master.key, generated once")
 	f.BoolVar(&fc.AllowPrivateJWKS, "allow-private-jwks", false,
 		"let providers' jwks_uri point at loopback, link-local or private addresses (by default only a provider itself on such an address may)")
+	f.IntVar(&fc.MaxIssuers, "max-issuers", 1000, "most hosted issuers this server's store may hold")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")

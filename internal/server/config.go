@@ -48,6 +48,8 @@ type Config struct {
 	// link-local or private addresses even when the provider is not itself
 	// on such an address.
 	AllowPrivateJWKS bool
+	// MaxIssuers caps the hosted issuers (0: issuer.DefaultMaxIssuers).
+	MaxIssuers int
 }
 
 func (c *Config) setDefaults() error {

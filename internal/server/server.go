@@ -128,7 +128,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
-		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log})
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, MaxIssuers: cfg.MaxIssuers})
 	if err != nil {
 		return err
 	}
@@ -214,6 +214,24 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Store returns the server's store (tests and `keyless quickstart`).
 func (s *Server) Store() store.Store { return s.store }
 
+// refreshCaches returns the cache poll: the directory's caches and the
+// issuers' path index are dropped when another writer moved the store
+// version.
+func (s *Server) refreshCaches() func(context.Context) error {
+	var last int64 = -1
+	return func(ctx context.Context) error {
+		v, err := s.store.Version(ctx)
+		if err != nil {
+			return fmt.Errorf("read store version: %w", err)
+		}
+		if v != last {
+			last = v
+			s.issuers.Invalidate()
+		}
+		return s.dir.Refresh(ctx)
+	}
+}
+
 // Issuers returns the issuer service (for in-process callers such as quickstart).
 func (s *Server) Issuers() *issuer.Service { return s.issuers }
 
@@ -255,7 +273,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
-	go s.loop(bg, s.cfg.CacheCheck, "cache refresh", s.dir.Refresh)
+	go s.loop(bg, s.cfg.CacheCheck, "cache refresh", s.refreshCaches())
 	go s.loop(bg, s.cfg.IssuerTick, "issuer tick", s.issuers.Tick)
 	go s.loop(bg, s.cfg.UsageFlush, "role last-used flush", s.usage.flush)
 	errc := make(chan error, 1)
