@@ -67,7 +67,8 @@
 //     policy value match nothing.
 //
 // Actions match case-insensitively with '*' and '?'. Principals: "*" matches
-// anyone; {"AWS":"*"} any AWS principal; a Federated or Service value matches
+// anyone, and {"AWS":"*"} is documented as its equivalent (a web identity
+// or a service included); a Federated or Service value matches
 // that provider ARN or service name exactly; an AWS role ARN matches the role
 // and every session of it; an assumed-role session ARN matches that session;
 // a root ARN or a bare 12-digit account id matches every AWS principal of
