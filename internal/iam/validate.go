@@ -8,6 +8,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -166,4 +167,15 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// checkTrustPolicy validates a trust policy being written: the grammar, then
+// IAM's identity-provider controls for shared OIDC providers. Only writes are
+// checked; roles already stored are not re-validated, as on AWS.
+func checkTrustPolicy(doc string) error {
+	p, err := policy.Parse(doc, policy.Trust)
+	if err != nil {
+		return err
+	}
+	return p.CheckSharedProviders()
 }
