@@ -19,8 +19,8 @@ const (
 )
 
 type createProviderResult struct {
-	OpenIDConnectProviderArn string   `xml:"OpenIDConnectProviderArn"`
-	Tags                     []xmlTag `xml:"Tags>member,omitempty"`
+	OpenIDConnectProviderArn string     `xml:"OpenIDConnectProviderArn"`
+	Tags                     xmlTagList `xml:"Tags,omitempty"`
 }
 
 func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
@@ -215,11 +215,11 @@ func (s *Service) lookupProvider(ctx context.Context, v *awsquery.Validator, c *
 }
 
 type getProviderResult struct {
-	URL            string   `xml:"Url"`
-	ClientIDList   []string `xml:"ClientIDList>member"`
-	ThumbprintList []string `xml:"ThumbprintList>member"`
-	CreateDate     string   `xml:"CreateDate"`
-	Tags           []xmlTag `xml:"Tags>member,omitempty"`
+	URL            string     `xml:"Url"`
+	ClientIDList   []string   `xml:"ClientIDList>member"`
+	ThumbprintList []string   `xml:"ThumbprintList>member"`
+	CreateDate     string     `xml:"CreateDate"`
+	Tags           xmlTagList `xml:"Tags,omitempty"`
 }
 
 func (s *Service) getOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {

@@ -211,7 +211,7 @@ func TestProviderLifecycle(t *testing.T) {
 	if diff := cmp.Diff(listTagsResult{Tags: []xmlTag{{"A", "3"}}}, tags); diff != "" {
 		t.Errorf("tags (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]xmlTag{{"A", "3"}}, get().Tags); diff != "" {
+	if diff := cmp.Diff(xmlTagList{{"A", "3"}}, get().Tags); diff != "" {
 		t.Errorf("Get tags (-want +got):\n%s", diff)
 	}
 

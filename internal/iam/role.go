@@ -30,7 +30,7 @@ type xmlRole struct {
 	Description              string       `xml:"Description,omitempty"`
 	MaxSessionDuration       *int         `xml:"MaxSessionDuration,omitempty"`
 	PermissionsBoundary      *xmlBoundary `xml:"PermissionsBoundary,omitempty"`
-	Tags                     []xmlTag     `xml:"Tags>member,omitempty"`
+	Tags                     xmlTagList   `xml:"Tags,omitempty"`
 	RoleLastUsed             *xmlLastUsed `xml:"RoleLastUsed,omitempty"`
 }
 
