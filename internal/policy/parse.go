@@ -79,6 +79,9 @@ func Parse(doc string, kind Kind) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkIAM(root, kind); err != nil {
+		return nil, err
+	}
 	return compile(root, kind)
 }
 
