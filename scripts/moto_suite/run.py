@@ -175,11 +175,10 @@ def main():
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     })
-    try:
-        import pytest
-    except ImportError:
-        sys.path.append("/usr/lib/python3/dist-packages")  # Debian's python3-pytest
-        import pytest
+    # Debian's python3-pytest and python3-freezegun, for a python that lacks
+    # them; appended, so this python's own packages come first.
+    sys.path.append("/usr/lib/python3/dist-packages")
+    import pytest
 
     # moto's mock_aws would replace the credentials with FOOBARKEY/FOOBARSECRET,
     # which keyless (rightly) refuses; sign with keyless's root key instead.
@@ -220,8 +219,11 @@ def main():
     print("\n== summary: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for nodeid in stale:
         print(f"note: {nodeid} passes but is classified moto-specific; drop it from classification.txt")
-    print(f"server logs: {logdir}")
-    return 1 if counts["differs-from-AWS"] else 0
+    if counts["differs-from-AWS"]:
+        print(f"server logs: {logdir}")
+        return 1
+    shutil.rmtree(logdir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
