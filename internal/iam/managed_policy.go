@@ -97,7 +97,7 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Managed); err != nil {
+	if _, err := policy.ParseNew(doc, policy.Managed); err != nil {
 		return nil, err
 	}
 	policyARN := arn.Policy(s.account, path, name)

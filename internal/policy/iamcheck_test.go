@@ -66,7 +66,7 @@ func TestIAMDocumentChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(tt.doc, tt.kind)
+			_, err := ParseNew(tt.doc, tt.kind)
 			if tt.msg == "" {
 				if err != nil {
 					t.Fatalf("rejected: %v\n%s", err, tt.doc)
@@ -78,5 +78,22 @@ func TestIAMDocumentChecks(t *testing.T) {
 				t.Fatalf("got %v\nwant MalformedPolicyDocument %q\n%s", err, tt.msg, tt.doc)
 			}
 		})
+	}
+}
+
+// A document stored before a write-time check existed keeps loading: AWS
+// does not re-validate stored policies, and the server loads them with Parse.
+func TestStoredDocumentsNotRechecked(t *testing.T) {
+	for _, doc := range []string{
+		`{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}`,
+		`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:eu-west-1::bucket"}}`,
+		`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get:Object","Resource":"*"}}`,
+	} {
+		if _, err := ParseNew(doc, Managed); err == nil {
+			t.Fatalf("ParseNew accepted %s", doc)
+		}
+		if _, err := Parse(doc, Managed); err != nil {
+			t.Errorf("Parse of a stored document: %v\n%s", err, doc)
+		}
 	}
 }
