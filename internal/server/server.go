@@ -123,7 +123,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
-		DialContext: cfg.FetchDialContext})
+		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout})
 	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
 		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
