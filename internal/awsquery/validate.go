@@ -79,6 +79,13 @@ func (v *Validator) ListMembers(member string, values []string, constraints ...s
 		redact(strings.Join(values, ", "), member), lowerFirst(member), strings.Join(constraints, ", ")))
 }
 
+// ListLength records a list parameter with more than max members; Coral
+// shows no value for it.
+func (v *Validator) ListLength(member string, max int) {
+	v.errs = append(v.errs, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d",
+		lowerFirst(member), max))
+}
+
 // Err returns the collected violations as one ValidationError, or nil.
 func (v *Validator) Err() error {
 	switch len(v.errs) {
