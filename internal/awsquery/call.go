@@ -16,14 +16,25 @@ type Caller struct {
 	// Sessions only.
 	RoleARN        string // the role's IAM ARN (with its path)
 	RoleName       string
+	RoleID         string // the role's unique id (AROA…) when the session was minted
 	SessionName    string
 	SourceIdentity string
+	Issued         time.Time // when the credentials were minted (aws:TokenIssueTime)
 	Expiration     time.Time
+	// Tags are the session tags; TransitiveTagKeys those of them that pass
+	// on to sessions this one creates by role chaining.
+	Tags              []Tag
+	TransitiveTagKeys []string
+	// ProviderARN, Subject and Audience record a web identity origin.
+	ProviderARN, Subject, Audience string
 	// SessionPolicy and PolicyARNs are the session policies the session was
 	// created with; they bound what it may do.
 	SessionPolicy string
 	PolicyARNs    []string
 }
+
+// Tag is a session tag.
+type Tag struct{ Key, Value string }
 
 // Call is one decoded, authenticated request handed to an action.
 type Call struct {

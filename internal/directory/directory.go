@@ -42,6 +42,12 @@ type Role struct {
 	Trust *policy.Policy
 	// Permissions are the inline and attached managed policies.
 	Permissions []*policy.Policy
+	// Boundary is the compiled permissions boundary (nil when the role has
+	// none). BoundaryErr is set when the role names a boundary that cannot
+	// be read or compiled; callers then deny everything the role's
+	// sessions ask (a bound that cannot be known is not no bound).
+	Boundary    *policy.Policy
+	BoundaryErr error
 }
 
 // Config configures a Directory.
@@ -173,6 +179,19 @@ func (d *Directory) loadRole(ctx context.Context, name string) (*Role, error) {
 			return nil, fmt.Errorf("compile managed policy %s: %w", p.ARN, err)
 		}
 		r.Permissions = append(r.Permissions, cp)
+	}
+	if sr.PermissionsBoundary != "" {
+		bp, err := d.st.GetPolicy(ctx, sr.PermissionsBoundary)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			r.BoundaryErr = fmt.Errorf("permissions boundary %s: %w", sr.PermissionsBoundary, err)
+		case err != nil:
+			return nil, fmt.Errorf("get permissions boundary %s of %q: %w", sr.PermissionsBoundary, sr.Name, err)
+		default:
+			if r.Boundary, err = policy.Parse(bp.Document, policy.Managed); err != nil {
+				r.BoundaryErr = fmt.Errorf("compile permissions boundary %s: %w", bp.ARN, err)
+			}
+		}
 	}
 	return r, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/sts"
 )
 
 // maxAdminBody caps admin request bodies (the issuer handler caps again).
@@ -28,7 +29,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
 		return
 	}
-	caller, _, err := h.srv.auth.authenticate(r, body, "")
+	caller, signed, err := h.srv.auth.authenticate(r, body, "")
 	if err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
@@ -36,7 +37,8 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	if err := h.srv.auth.authorize(r.Context(), caller, sourceIP(r), r.TLS != nil, action, resource); err != nil {
+	if err := h.srv.auth.authorize(r.Context(), caller,
+		sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region}, action, resource); err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)

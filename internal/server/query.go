@@ -9,6 +9,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/sts"
 )
 
 // service is one AWS service's action table.
@@ -95,7 +96,8 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		caller, call.Caller, call.Region = c, c, signed.Region
 	}
 	call.Authorize = func(ctx context.Context, action, resource string) error {
-		err := h.auth.authorize(ctx, call.Caller, call.SourceIP, call.Secure, action, resource)
+		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region},
+			action, resource)
 		if err != nil {
 			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,
 				"reason", err.Error())

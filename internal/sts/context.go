@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
@@ -103,28 +102,6 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	if in.SourceID != "" {
 		c.Set("sts:SourceIdentity", in.SourceID)
 	}
-	return c
-}
-
-// CallerContext returns the condition keys of a signed request that come
-// from its caller (principal ARN, account, type, user id, source identity)
-// and from the request itself (time, source address). Both the server's
-// authorizer and AssumeRole start from it.
-func CallerContext(caller *awsquery.Caller, sourceIP string, secure bool, now time.Time) *policy.Context {
-	c := policy.NewContext()
-	if caller.Root {
-		c.Set("aws:PrincipalArn", caller.ARN)
-		c.Set("aws:PrincipalType", "Account")
-	} else {
-		c.Set("aws:PrincipalArn", caller.RoleARN)
-		c.Set("aws:PrincipalType", "AssumedRole")
-	}
-	c.Set("aws:PrincipalAccount", caller.Account)
-	c.Set("aws:userid", caller.UserID)
-	if caller.SourceIdentity != "" {
-		c.Set("aws:SourceIdentity", caller.SourceIdentity)
-	}
-	setGlobal(c, now, sourceIP, secure)
 	return c
 }
 
