@@ -40,6 +40,9 @@ func RewriteAWSPrincipals(doc string, fn func(value string) (string, bool)) (str
 		off0 := int(dec.InputOffset())
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
+			if len(stack) > 0 {
+				return "", errors.New("rewrite principals: unexpected end of document")
+			}
 			break
 		}
 		if err != nil {
