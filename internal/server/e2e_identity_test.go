@@ -215,6 +215,13 @@ func TestAuthzSessionTags(t *testing.T) {
 		_, err := assume(untagged, hop1ARN, map[string]string{"a": "1"}, "b")
 		wantCode(t, err, "InvalidParameterValue")
 	})
+	t.Run("tag key outside the allowed characters", func(t *testing.T) {
+		_, err := assume(untagged, hop1ARN, map[string]string{"bad*key": "1"})
+		wantCode(t, err, "ValidationError")
+		_, err = f.assume(ctx, f.mint(t, ciclaims.Params{Extra: map[string]string{
+			"https://aws.amazon.com/tags": `{"principal_tags":{"bad*key":["1"]}}`}}), nil)
+		wantCode(t, err, "IDPRejectedClaim")
+	})
 	t.Run("more than 50 tags", func(t *testing.T) {
 		many := map[string]string{}
 		for i := range 51 {
