@@ -27,6 +27,9 @@ type Caller struct {
 	TransitiveTagKeys []string
 	// ProviderARN, Subject and Audience record a web identity origin.
 	ProviderARN, Subject, Audience string
+	// Runner credentials only: the issuer they mint for and the role whose
+	// session created them (empty when root did).
+	IssuerID, CreatorRoleName, CreatorRoleID string
 	// SessionPolicy and PolicyARNs are the session policies the session was
 	// created with; they bound what it may do.
 	SessionPolicy string

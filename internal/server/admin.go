@@ -45,8 +45,12 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", action, "resource", resource)
-	if id, ok := runnerCredentialsPath(r); ok {
-		h.srv.runnerCredentials(w, r, id, body)
+	if id, revoke, ok := runnerCredentialsPath(r); ok {
+		if revoke {
+			h.srv.revokeRunnerCredentials(w, r, caller, id, body)
+		} else {
+			h.srv.runnerCredentials(w, r, caller, id, body)
+		}
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -67,6 +71,8 @@ func adminAction(method, path, account string) (action, resource string) {
 		return "keyless:MintToken", res + parts[0]
 	case len(parts) == 2 && parts[1] == "runner-credentials":
 		return "keyless:CreateRunnerCredentials", res + parts[0]
+	case len(parts) == 3 && parts[1] == "runner-credentials" && parts[2] == "revoke":
+		return "keyless:RevokeRunnerCredentials", res + parts[0]
 	case len(parts) == 2 && parts[1] == "rotate":
 		return "keyless:RotateIssuer", res + parts[0]
 	case method == http.MethodDelete:
@@ -75,14 +81,19 @@ func adminAction(method, path, account string) (action, resource string) {
 	return "keyless:GetIssuer", res + parts[0]
 }
 
-// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials.
-func runnerCredentialsPath(r *http.Request) (string, bool) {
+// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials
+// and .../runner-credentials/revoke.
+func runnerCredentialsPath(r *http.Request) (id string, revoke, ok bool) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/_keyless/issuers/")
 	if !ok || r.Method != http.MethodPost {
-		return "", false
+		return "", false, false
 	}
-	id, ok := strings.CutSuffix(rest, "/runner-credentials")
-	return id, ok && id != "" && !strings.Contains(id, "/")
+	if id, ok = strings.CutSuffix(rest, "/runner-credentials/revoke"); ok {
+		revoke = true
+	} else {
+		id, ok = strings.CutSuffix(rest, "/runner-credentials")
+	}
+	return id, revoke, ok && id != "" && !strings.Contains(id, "/")
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -57,6 +58,11 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 			return nil, nil, invalidToken()
 		}
 		secret = sec
+		if sess.RoleName == "" {
+			if err := a.checkRunner(r.Context(), sess, signed.AccessKeyID); err != nil {
+				return nil, nil, err
+			}
+		}
 		caller = sessionCaller(sess, signed.AccessKeyID)
 	default:
 		return nil, nil, invalidToken()
@@ -65,6 +71,23 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 		return nil, nil, err
 	}
 	return caller, signed, nil
+}
+
+// checkRunner refuses runner credentials that were revoked (one by one or
+// with all of their issuer's), and those sealed before runner credentials
+// named their issuer (they cannot be revoked, so they are not honoured).
+func (a *authenticator) checkRunner(ctx context.Context, sess creds.Session, accessKeyID string) error {
+	if sess.IssuerID == "" {
+		return invalidToken().Wrap(errors.New("runner credentials from before revocation existed; issue new ones"))
+	}
+	revoked, err := a.dir.RunnerRevoked(ctx, sess.IssuerID, accessKeyID, sess.Issued, a.now())
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if revoked {
+		return invalidToken().Wrap(fmt.Errorf("runner credentials of issuer %s revoked", sess.IssuerID))
+	}
+	return nil
 }
 
 func invalidToken() *awserr.Error {
@@ -83,6 +106,7 @@ func sessionCaller(sess creds.Session, accessKeyID string) *awsquery.Caller {
 		c.Tags = append(c.Tags, awsquery.Tag{Key: t.Key, Value: t.Value})
 	}
 	if sess.RoleName == "" {
+		c.IssuerID, c.CreatorRoleName, c.CreatorRoleID = sess.IssuerID, sess.CreatorRoleName, sess.CreatorRoleID
 		c.ARN = "arn:aws:sts::" + sess.Account + ":federated-user/" + sess.SessionName
 		c.UserID = sess.Account + ":" + sess.SessionName
 		return c

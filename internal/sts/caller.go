@@ -39,12 +39,25 @@ var ErrCallerGone = errors.New("the session's role no longer exists")
 //   - its permissions boundary, when it has one;
 //   - the session policies the credentials were minted with.
 //
+// Runner credentials have no role: their session policy is all they may
+// do, and only while the role whose session created them (if one did)
+// still exists with the same unique id.
+//
 // policy.EvaluateSet combines them as AWS does: identity ∩ boundary ∩
 // session, an explicit Deny in any of them wins. Root is not a caller here
 // (it may do anything). A missing boundary or session policy is an error:
 // a bound that can no longer be known denies.
 func CallerSet(ctx context.Context, dir Directory, caller *awsquery.Caller) (policy.Set, *directory.Role, error) {
 	if caller.RoleName == "" { // runner credentials: the session policy is all they may do
+		if caller.CreatorRoleName != "" {
+			creator, err := dir.Role(ctx, caller.CreatorRoleName)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && creator.ID != caller.CreatorRoleID) {
+				return policy.Set{}, nil, fmt.Errorf("runner credentials' creator role %s: %w", caller.CreatorRoleName, ErrCallerGone)
+			}
+			if err != nil {
+				return policy.Set{}, nil, err
+			}
+		}
 		perms, err := dir.SessionPolicies(ctx, caller.SessionPolicy, nil)
 		if err != nil {
 			return policy.Set{}, nil, fmt.Errorf("runner session policy: %w", err)
