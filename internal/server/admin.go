@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/sts"
 )
 
@@ -37,8 +38,19 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	if err := h.srv.auth.authorize(r.Context(), caller,
-		sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region}, action, resource); err != nil {
+	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region}
+	if action == "keyless:CreateIssuer" {
+		// keyless:IssuerUrl: the URL the new issuer would claim, so a grant
+		// can be scoped to URLs (StringLike "https://ci.example.com/*"). A
+		// body that does not decode is refused by the issuer handler.
+		var req issuer.CreateRequest
+		if json.Unmarshal(body, &req) == nil {
+			if u := issuer.ClaimedURL(req); u != "" {
+				ri.Keys = map[string]string{"keyless:IssuerUrl": u}
+			}
+		}
+	}
+	if err := h.srv.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)

@@ -3,11 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -145,4 +147,61 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 		}
 	})
 
+}
+
+// TestAuthzIssuerURLTakeover: a hosted issuer cannot claim the URL of a
+// registered external provider (compared as IAM compares provider URLs:
+// host case, default port, trailing slash), and keyless:CreateIssuer can be
+// scoped by the URL it would claim (condition key keyless:IssuerUrl).
+func TestAuthzIssuerURLTakeover(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	root := &aws.Credentials{AccessKeyID: servertest.RootAccessKeyID, SecretAccessKey: servertest.RootSecretKey}
+	if _, err := f.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: aws.String("https://ci.example.com/tenant"),
+		ClientIDList: []string{"sts.amazonaws.com"}, ThumbprintList: []string{"0123456789abcdef0123456789abcdef01234567"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.putRolePolicy(t, "circleci-deploy", "issuers", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"keyless:CreateIssuer",
+	  "Resource":"*","Condition":{"StringLike":{"keyless:IssuerUrl":["https://ci.example.com/*","https://mine.example.com/*"]}}}]}`)
+	sess := f.webSession(t, "", ciclaims.Params{}, nil)
+	sessCreds := &aws.Credentials{AccessKeyID: aws.ToString(sess.creds.AccessKeyId), SecretAccessKey: aws.ToString(sess.creds.SecretAccessKey),
+		SessionToken: aws.ToString(sess.creds.SessionToken)}
+	create := func(cr *aws.Credentials, id, url string) (int, string) {
+		status, body := adminCall(t, f.srv.URL, http.MethodPost, "/_keyless/issuers", `{"profile":"generic","id":"`+id+`","url":"`+url+`"}`, cr)
+		code, _ := body["code"].(string)
+		return status, code
+	}
+	tests := []struct {
+		name, id, url string
+		cr            *aws.Credentials
+		status        int
+		code          string
+	}{
+		{"the provider's exact URL", "t1", "https://ci.example.com/tenant", sessCreds, 409, "EntityAlreadyExists"},
+		{"host in another case", "t2", "https://CI.Example.COM/tenant", sessCreds, 409, "EntityAlreadyExists"},
+		{"default port and trailing slash", "t3", "https://ci.example.com:443/tenant/", sessCreds, 409, "EntityAlreadyExists"},
+		{"root is refused too", "t4", "https://ci.example.com/tenant", root, 409, "EntityAlreadyExists"},
+		{"a path in another case is another provider", "t5", "https://ci.example.com/Tenant", sessCreds, 201, ""},
+		{"another port is another provider", "t6", "https://ci.example.com:8443/tenant", root, 201, ""},
+		{"a URL the grant allows", "t7", "https://mine.example.com/a", sessCreds, 201, ""},
+		{"a URL the grant does not allow", "t8", "https://other.example.com/a", sessCreds, 403, "AccessDenied"},
+		{"a circleci org URL the grant does not allow", "", "", sessCreds, 403, "AccessDenied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, code := create(tt.cr, tt.id, tt.url)
+			if tt.url == "" {
+				st, body := adminCall(t, f.srv.URL, http.MethodPost, "/_keyless/issuers", `{"profile":"circleci","org_id":"ffffffff-0000-4000-8000-000000000001"}`, tt.cr)
+				status, code = st, fmt.Sprint(body["code"])
+			}
+			if status != tt.status || code != tt.code {
+				t.Errorf("create %s: %d %s, want %d %s", tt.url, status, code, tt.status, tt.code)
+			}
+		})
+	}
+	t.Run("the real provider's tokens still verify", func(t *testing.T) {
+		if _, err := f.srv.Issuers().Get(ctx, "t1"); err == nil {
+			t.Error("the colliding issuer exists")
+		}
+	})
 }

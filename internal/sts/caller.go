@@ -25,6 +25,8 @@ type RequestInfo struct {
 	Secure   bool   // came over TLS
 	Region   string // the region the request was signed for
 	Now      time.Time
+	// Keys are the action's own condition keys (e.g. keyless:IssuerUrl).
+	Keys map[string]string
 }
 
 // ErrCallerGone is returned (wrapped) by CallerSet when the role a session
@@ -156,5 +158,8 @@ func CallerContext(caller *awsquery.Caller, role *directory.Role, ri RequestInfo
 		c.Set("aws:RequestedRegion", ri.Region)
 	}
 	setGlobal(c, ri.Now, ri.SourceIP, ri.Secure)
+	for k, v := range ri.Keys {
+		c.Set(k, v)
+	}
 	return c
 }
