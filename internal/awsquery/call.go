@@ -49,7 +49,9 @@ type Call struct {
 	SourceIP string
 	Secure   bool   // the request came over TLS (aws:SecureTransport)
 	Region   string // the region the client signed for ("" when unsigned)
-	Now      time.Time
+	// UserAgent is the User-Agent header (aws:UserAgent).
+	UserAgent string
+	Now       time.Time
 	// Authorize decides whether Caller may perform action on resource; it
 	// returns an AccessDenied *awserr.Error when not. Root may do anything.
 	Authorize func(ctx context.Context, action, resource string) error

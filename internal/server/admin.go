@@ -38,7 +38,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region}
+	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
 	if action == "keyless:CreateIssuer" {
 		// keyless:IssuerUrl: the URL the new issuer would claim, so a grant
 		// can be scoped to URLs (StringLike "https://ci.example.com/*"). A

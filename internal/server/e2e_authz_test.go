@@ -226,6 +226,8 @@ func TestAuthzGlobalConditionKeys(t *testing.T) {
 		{"provider sub key carries over", `{"StringLike":{"` + f.providerURL + `:sub":"org/` + f.org + `/project/` + f.project + `/*"}}`,
 			`{"StringLike":{"` + f.providerURL + `:sub":"org/other/*"}}`},
 		{"aws:PrincipalIsAWSService", `{"Bool":{"aws:PrincipalIsAWSService":"false"}}`, `{"Bool":{"aws:PrincipalIsAWSService":"true"}}`},
+		{"aws:UserAgent", `{"StringLike":{"aws:UserAgent":"*aws-sdk-go-v2*"}}`, `{"StringLike":{"aws:UserAgent":"curl/*"}}`},
+		{"aws:ViaAWSService", `{"Bool":{"aws:ViaAWSService":"false"}}`, `{"Bool":{"aws:ViaAWSService":"true"}}`},
 		{"aws:username is for IAM users only", `{"Null":{"aws:username":"true"}}`, `{"Null":{"aws:username":"false"}}`},
 	}
 	probe := func(cond string) error {

@@ -86,7 +86,8 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action = q.Action
-	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil, Now: h.srv.cfg.Now()}
+	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil,
+		UserAgent: r.UserAgent(), Now: h.srv.cfg.Now()}
 	if !svc.unsigned[q.Action] {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name)
 		if err != nil {
@@ -96,7 +97,8 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		caller, call.Caller, call.Region = c, c, signed.Region
 	}
 	call.Authorize = func(ctx context.Context, action, resource string) error {
-		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region},
+		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region,
+			UserAgent: call.UserAgent},
 			action, resource)
 		if err != nil {
 			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,

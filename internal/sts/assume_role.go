@@ -91,7 +91,8 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	set.Trust = role.Trust
 
 	now := s.now()
-	pctx := CallerContext(caller, callerRole, RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region, Now: now})
+	pctx := CallerContext(caller, callerRole, RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region,
+		UserAgent: c.UserAgent, Now: now})
 	pctx.Set("sts:RoleSessionName", in.sessionName)
 	if extID != "" {
 		pctx.Set("sts:ExternalId", extID)

@@ -21,10 +21,11 @@ import (
 
 // RequestInfo is what a signed request says about itself.
 type RequestInfo struct {
-	SourceIP string
-	Secure   bool   // came over TLS
-	Region   string // the region the request was signed for
-	Now      time.Time
+	SourceIP  string
+	Secure    bool   // came over TLS
+	Region    string // the region the request was signed for
+	UserAgent string
+	Now       time.Time
 	// Keys are the action's own condition keys (e.g. keyless:IssuerUrl).
 	Keys map[string]string
 }
@@ -105,7 +106,8 @@ func CallerPrincipal(caller *awsquery.Caller) policy.Principal {
 //   - aws:PrincipalTag/<key>: the role's tags, overridden by session tags
 //     of the same key (compared case-insensitively);
 //   - aws:RequestedRegion, aws:CurrentTime, aws:EpochTime,
-//     aws:SecureTransport, aws:SourceIp, aws:ViaAWSService (false).
+//     aws:SecureTransport, aws:SourceIp, aws:UserAgent, aws:ViaAWSService
+//     (false).
 //
 // role is the caller's role (nil for root and runner credentials).
 // aws:username is absent: it is filled for IAM users only, and keyless has
@@ -156,6 +158,9 @@ func CallerContext(caller *awsquery.Caller, role *directory.Role, ri RequestInfo
 	}
 	if ri.Region != "" {
 		c.Set("aws:RequestedRegion", ri.Region)
+	}
+	if ri.UserAgent != "" {
+		c.Set("aws:UserAgent", ri.UserAgent)
 	}
 	setGlobal(c, ri.Now, ri.SourceIP, ri.Secure)
 	for k, v := range ri.Keys {
