@@ -25,8 +25,9 @@ type Config struct {
 	RootAccessKeyID string
 	RootSecretKey   string
 
-	CAFile          string // extra roots for fetching providers' JWKS
-	TLSCert, TLSKey string // serve HTTPS when both are set
+	CAFile          string        // extra roots for fetching providers' JWKS
+	FetchTimeout    time.Duration // bound on one discovery + JWKS fetch (0: 5s)
+	TLSCert, TLSKey string        // serve HTTPS when both are set
 	JWKSMaxAge      time.Duration
 	IssuerTick      time.Duration // how often issuer rotation schedules run, default 1m
 	CacheCheck      time.Duration // how often the store version is polled, default 500ms
