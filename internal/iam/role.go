@@ -184,12 +184,16 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 			return nil, err
 		}
 	}
+	bound, err := s.bindTrust(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
 	id, err := s.newID("AROA")
 	if err != nil {
 		return nil, storeErr(err, "")
 	}
 	r := store.Role{
-		Name: name, Path: path, ID: id, TrustPolicy: doc, Description: desc,
+		Name: name, Path: path, ID: id, TrustPolicy: bound, Description: desc,
 		MaxSessionDuration: maxSession, PermissionsBoundary: boundary, Tags: tags,
 		CreateDate: s.now().UTC(),
 	}
@@ -200,6 +204,7 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, storeErr(err, "")
 	}
 	s.onChange()
+	r.TrustPolicy = doc // every role it names exists: shown as given
 	return createRoleResult{Role: s.xmlRole(r, viewCreate)}, nil
 }
 
@@ -229,6 +234,9 @@ func (s *Service) getRole(ctx context.Context, c *awsquery.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r, err = s.showRole(ctx, r); err != nil {
+		return nil, err
+	}
 	return getRoleResult{Role: s.xmlRole(r, viewGet)}, nil
 }
 
@@ -254,9 +262,13 @@ func (s *Service) listRoles(ctx context.Context, c *awsquery.Call) (any, error) 
 	}
 	roles = filter(roles, func(r store.Role) bool { return strings.HasPrefix(r.Path, prefix) })
 	got, next := paginate(roles, func(r store.Role) string { return strings.ToLower(r.Name) }, pg)
+	byID, err := s.roleARNsByID(ctx, got...)
+	if err != nil {
+		return nil, err
+	}
 	res := listRolesResult{Roles: make([]xmlRole, 0, len(got)), IsTruncated: next != "", Marker: next}
 	for _, r := range got {
-		res.Roles = append(res.Roles, s.xmlRole(r, viewList))
+		res.Roles = append(res.Roles, s.xmlRole(shown(r, byID), viewList))
 	}
 	return res, nil
 }

@@ -73,6 +73,9 @@ func (s *Service) updateRoleDescription(ctx context.Context, c *awsquery.Call) (
 	if err != nil {
 		return nil, err
 	}
+	if updated, err = s.showRole(ctx, updated); err != nil {
+		return nil, err
+	}
 	return updateRoleDescriptionResult{Role: s.xmlRole(updated, viewGet)}, nil
 }
 
@@ -89,8 +92,12 @@ func (s *Service) updateAssumeRolePolicy(ctx context.Context, c *awsquery.Call) 
 	if _, err := s.authorizeRole(ctx, c, "iam:UpdateAssumeRolePolicy", name); err != nil {
 		return nil, err
 	}
+	bound, err := s.bindTrust(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
 	return nil, s.updateRole(ctx, name, func(r *store.Role) error {
-		r.TrustPolicy = doc
+		r.TrustPolicy = bound
 		return nil
 	})
 }

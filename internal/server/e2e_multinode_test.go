@@ -302,6 +302,27 @@ func TestMultiNodePostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("runner credentials revoked on A are refused by B", func(t *testing.T) {
+		var rc struct{ AccessKeyId, SecretAccessKey, SessionToken string }
+		if err := json.Unmarshal([]byte(keylessCLI(t, a.url, "issuer", "runner-credentials", org, "--ttl", "1h", "--output", "json")), &rc); err != nil {
+			t.Fatal(err)
+		}
+		runner := &aws.Credentials{AccessKeyID: rc.AccessKeyId, SecretAccessKey: rc.SecretAccessKey, SessionToken: rc.SessionToken}
+		mint := `{"project_id":"` + project + `"}`
+		if status, body := adminCall(t, b.url, http.MethodPost, "/_keyless/issuers/"+org+"/token", mint, runner); status != 200 {
+			t.Fatalf("runner mints on B: %d %v", status, body)
+		}
+		keylessCLI(t, a.url, "issuer", "revoke-runner-credentials", org, "--all")
+		if _, err := byRefresh(t, b, func() error {
+			if status, body := adminCall(t, b.url, http.MethodPost, "/_keyless/issuers/"+org+"/token", mint, runner); status != 403 {
+				return fmt.Errorf("B still honours revoked runner credentials: %d %v", status, body)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+
 	t.Run("key rotation on A is in B's JWKS", func(t *testing.T) {
 		jwks := "/_keyless/issuers/" + org + "/.well-known/jwks.json"
 		before := mnKIDs(t, b.url+jwks)

@@ -114,7 +114,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
-		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log})
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store})
 	if err != nil {
 		return err
 	}
