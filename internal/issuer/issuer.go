@@ -68,6 +68,11 @@ type Config struct {
 	// Providers, when set, lists the registered external OIDC providers:
 	// Create refuses an issuer URL that one of them already claims.
 	Providers ProviderLister
+	// BeforeDelete, when set, runs before an issuer is deleted; an error
+	// stops the deletion. The server revokes the issuer's runner
+	// credentials there: an issuer is known by its id alone, so credentials
+	// of a deleted issuer would otherwise mint for a new one of the same id.
+	BeforeDelete func(ctx context.Context, id string) error
 }
 
 // Defaults.
@@ -91,8 +96,9 @@ type Service struct {
 	maxAge    time.Duration
 	maxTTL    time.Duration
 
-	log       *slog.Logger
-	providers ProviderLister
+	log          *slog.Logger
+	providers    ProviderLister
+	beforeDelete func(ctx context.Context, id string) error
 
 	mu      sync.Mutex
 	signers map[string]*signer // by issuer id + "/" + kid
@@ -133,7 +139,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("issuer: rotation period %v must exceed the JWKS max-age %v plus %v", cfg.RotationPeriod, cfg.JWKSMaxAge, margin)
 	}
 	return &Service{
-		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers,
+		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers, beforeDelete: cfg.BeforeDelete,
 		rotPeriod: cfg.RotationPeriod, log: cfg.Logger, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
 		signers: map[string]*signer{},
 	}, nil
@@ -249,6 +255,14 @@ func (s *Service) List(ctx context.Context) ([]store.Issuer, error) {
 // Delete removes an issuer and its keys. Tokens it minted stop verifying.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	defer s.keySets.clear()
+	if s.beforeDelete != nil {
+		if _, err := s.store.GetIssuer(ctx, id); err != nil {
+			return fmt.Errorf("delete issuer %q: %w", id, err)
+		}
+		if err := s.beforeDelete(ctx, id); err != nil {
+			return fmt.Errorf("delete issuer %q: %w", id, err)
+		}
+	}
 	if err := s.store.DeleteIssuer(ctx, id); err != nil {
 		return fmt.Errorf("delete issuer %q: %w", id, err)
 	}

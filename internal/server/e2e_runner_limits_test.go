@@ -146,6 +146,35 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 			t.Errorf("credentials issued after the revocation: %d %s", status, code)
 		}
 	})
+	t.Run("dead with their issuer, even when one of the same id replaces it", func(t *testing.T) {
+		// An issuer is known by its id only: credentials of a deleted issuer
+		// must not mint for a new issuer created under the same id.
+		if _, err := f.srv.Issuers().Create(ctx, issuerCreate("reborn-org")); err != nil {
+			t.Fatal(err)
+		}
+		old := newRunner(t, f, "reborn-org", "", root)
+		mint := func(r runnerCreds) (int, any) {
+			status, body := adminCall(t, f.srv.URL, http.MethodPost, "/_keyless/issuers/reborn-org/token", `{"project_id":"p"}`, &r.cr)
+			return status, body["code"]
+		}
+		if status, code := mint(old); status != 200 {
+			t.Fatalf("before deleting the issuer: %d %v", status, code)
+		}
+		if err := f.srv.Issuers().Delete(ctx, "reborn-org"); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(4 * time.Second) // a new issuer, and new credentials, later on
+		defer f.clock.Set(0)
+		if _, err := f.srv.Issuers().Create(ctx, issuerCreate("reborn-org")); err != nil {
+			t.Fatal(err)
+		}
+		if status, code := mint(old); status != 403 || code != "InvalidClientTokenId" {
+			t.Errorf("credentials of the deleted issuer minting for its namesake: %d %v", status, code)
+		}
+		if status, code := mint(newRunner(t, f, "reborn-org", "", root)); status != 200 {
+			t.Errorf("credentials of the new issuer: %d %v", status, code)
+		}
+	})
 
 }
 
