@@ -303,7 +303,13 @@ func normalizeURL(raw string) (string, error) {
 	if strings.Contains(u.Path, "/.well-known") {
 		return "", fmt.Errorf("issuer url %q must not contain /.well-known", raw)
 	}
-	return strings.TrimRight(raw, "/"), nil
+	// The scheme is case-insensitive (RFC 3986 §3.1) and url.Parse lower-cases
+	// it: keep that form, so "HTTPS://host" is compared, authorized
+	// (keyless:IssuerUrl) and stored as the "https://host" it means.
+	if !strings.EqualFold(raw[:len(u.Scheme)], u.Scheme) {
+		return "", fmt.Errorf("issuer url %q: want https://host[:port][/path] without query or fragment", raw)
+	}
+	return strings.TrimRight(u.Scheme+raw[len(u.Scheme):], "/"), nil
 }
 
 func validID(id string) bool {

@@ -209,6 +209,8 @@ func TestAuthzIssuerURLTakeover(t *testing.T) {
 		{"the provider's exact URL", "t1", "https://ci.example.com/tenant", sessCreds, 409, "EntityAlreadyExists"},
 		{"host in another case", "t2", "https://CI.Example.COM/tenant", sessCreds, 409, "EntityAlreadyExists"},
 		{"default port and trailing slash", "t3", "https://ci.example.com:443/tenant/", sessCreds, 409, "EntityAlreadyExists"},
+		{"scheme in capitals", "t9", "HTTPS://ci.example.com/tenant", root, 409, "EntityAlreadyExists"},
+		{"scheme in capitals, outside the grant", "t10", "HTTPS://other.example.com/a", sessCreds, 403, "AccessDenied"},
 		{"root is refused too", "t4", "https://ci.example.com/tenant", root, 409, "EntityAlreadyExists"},
 		{"a path in another case is another provider", "t5", "https://ci.example.com/Tenant", sessCreds, 201, ""},
 		{"another port is another provider", "t6", "https://ci.example.com:8443/tenant", root, 201, ""},
