@@ -146,6 +146,27 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 			t.Errorf("credentials issued after the revocation: %d %s", status, code)
 		}
 	})
+	t.Run("cannot assume roles", func(t *testing.T) {
+		// Like GetFederationToken's credentials, which "cannot call any STS
+		// operations except GetCallerIdentity": not even through a trust
+		// policy naming their federated-user ARN.
+		r := newRunner(t, f, "other-org", "", root) // f.org's were all revoked above
+		c := stsClient(f.srv.URL, r.cr.AccessKeyID, r.cr.SecretAccessKey, r.cr.SessionToken)
+		id, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("GetCallerIdentity: %v", err)
+		}
+		if _, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("runner-target"),
+			AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+			  "Principal":{"AWS":"` + aws.ToString(id.Arn) + `"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/runner-target"),
+			RoleSessionName: aws.String("escape")})
+		if code := apiCode(err); code != "AccessDenied" {
+			t.Errorf("runner credentials assuming a role: %v, want AccessDenied", err)
+		}
+	})
 	t.Run("dead with their issuer, even when one of the same id replaces it", func(t *testing.T) {
 		// An issuer is known by its id only: credentials of a deleted issuer
 		// must not mint for a new issuer created under the same id.
