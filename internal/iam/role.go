@@ -8,7 +8,6 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awsquery"
-	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -31,7 +30,7 @@ type xmlRole struct {
 	Description              string       `xml:"Description,omitempty"`
 	MaxSessionDuration       *int         `xml:"MaxSessionDuration,omitempty"`
 	PermissionsBoundary      *xmlBoundary `xml:"PermissionsBoundary,omitempty"`
-	Tags                     []xmlTag     `xml:"Tags>member,omitempty"`
+	Tags                     xmlTagList   `xml:"Tags,omitempty"`
 	RoleLastUsed             *xmlLastUsed `xml:"RoleLastUsed,omitempty"`
 }
 
@@ -173,7 +172,7 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Trust); err != nil {
+	if err := checkTrustPolicy(doc); err != nil {
 		return nil, err
 	}
 	roleARN := arn.Role(s.account, path, name)

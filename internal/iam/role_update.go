@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/keylessci/keyless/internal/awsquery"
-	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -87,7 +86,7 @@ func (s *Service) updateAssumeRolePolicy(ctx context.Context, c *awsquery.Call) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Trust); err != nil {
+	if err := checkTrustPolicy(doc); err != nil {
 		return nil, err
 	}
 	if _, err := s.authorizeRole(ctx, c, "iam:UpdateAssumeRolePolicy", name); err != nil {

@@ -33,6 +33,15 @@
 // role's inline policies spans several documents and is enforced by the
 // caller with Size.
 //
+// Documents being written go through ParseNew, which first applies IAM's
+// phased checks of identity and managed policies (checkIAM: Version
+// 2012-10-17 for managed policies, "The policy failed legacy parsing",
+// resource formats, action prefixes, each with AWS's message), and trust
+// policies being written through Policy.CheckSharedProviders (AWS's 2025
+// identity-provider controls for shared OIDC providers, table
+// SharedProviders). Stored documents load with Parse, which applies
+// neither: AWS does not re-validate what it stores.
+//
 // # Evaluating one policy
 //
 // Policy.Evaluate follows AWS's evaluation logic
@@ -67,7 +76,8 @@
 //     policy value match nothing.
 //
 // Actions match case-insensitively with '*' and '?'. Principals: "*" matches
-// anyone; {"AWS":"*"} any AWS principal; a Federated or Service value matches
+// anyone, and {"AWS":"*"} is documented as its equivalent (a web identity
+// or a service included); a Federated or Service value matches
 // that provider ARN or service name exactly; an AWS role ARN matches the role
 // and every session of it, and so does the role's unique id (AROA…), the
 // form IAM stores a named role in (so a re-created role of the same name is

@@ -139,13 +139,19 @@ func (p *principals) match(r *Principal) principalMatch {
 		if r.RoleID != "" && contains(p.ids, r.RoleID) {
 			best = pmRole
 		}
-		if best == pmNone && (p.awsAny || (r.Account != "" && contains(p.accounts, r.Account))) {
+		if best == pmNone && r.Account != "" && contains(p.accounts, r.Account) {
 			best = pmAccount
 		}
 	case PrincipalCanonical:
 		if contains(p.canonical, r.ID) {
 			return pmIdentity
 		}
+	}
+	// AWS documents {"AWS":"*"} as equivalent to "*" (reference_policies_elements_principal,
+	// "All principals"): it admits every principal, a web identity or a
+	// service included, once nothing more specific has matched.
+	if best == pmNone && p.awsAny {
+		best = pmAccount
 	}
 	return best
 }
