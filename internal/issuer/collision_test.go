@@ -34,6 +34,7 @@ func TestClaimedURL(t *testing.T) {
 		want string
 	}{
 		{"generic", CreateRequest{Profile: "generic", URL: "https://CI.example.com:443/a/"}, "https://ci.example.com/a"},
+		{"scheme in capitals", CreateRequest{Profile: "generic", URL: "HTTPS://ci.example.com:443/a"}, "https://ci.example.com/a"},
 		{"circleci default", CreateRequest{OrgID: "o-1"}, "https://oidc.circleci.com/org/o-1"},
 		{"github default", CreateRequest{Profile: "github"}, "https://token.actions.githubusercontent.com"},
 		{"generated id", CreateRequest{Profile: "circleci"}, ""},

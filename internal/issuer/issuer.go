@@ -71,6 +71,11 @@ type Config struct {
 	// Providers, when set, lists the registered external OIDC providers:
 	// Create refuses an issuer URL that one of them already claims.
 	Providers ProviderLister
+	// BeforeDelete, when set, runs before an issuer is deleted; an error
+	// stops the deletion. The server revokes the issuer's runner
+	// credentials there: an issuer is known by its id alone, so credentials
+	// of a deleted issuer would otherwise mint for a new one of the same id.
+	BeforeDelete func(ctx context.Context, id string) error
 }
 
 // Defaults.
@@ -95,8 +100,9 @@ type Service struct {
 	maxAge    time.Duration
 	maxTTL    time.Duration
 
-	log       *slog.Logger
-	providers ProviderLister
+	log          *slog.Logger
+	providers    ProviderLister
+	beforeDelete func(ctx context.Context, id string) error
 
 	mu      sync.Mutex
 	signers map[string]*signer // by issuer id + "/" + kid
@@ -146,7 +152,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("issuer: rotation period %v must exceed the JWKS max-age %v plus %v", cfg.RotationPeriod, cfg.JWKSMaxAge, margin)
 	}
 	return &Service{
-		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers,
+		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers, beforeDelete: cfg.BeforeDelete,
 		rotPeriod: cfg.RotationPeriod, log: cfg.Logger, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
 		signers: map[string]*signer{}, maxIssuers: cfg.MaxIssuers,
 	}, nil
@@ -267,6 +273,14 @@ func (s *Service) List(ctx context.Context) ([]store.Issuer, error) {
 func (s *Service) Delete(ctx context.Context, id string) error {
 	defer s.keySets.clear()
 	defer s.index.invalidate()
+	if s.beforeDelete != nil {
+		if _, err := s.store.GetIssuer(ctx, id); err != nil {
+			return fmt.Errorf("delete issuer %q: %w", id, err)
+		}
+		if err := s.beforeDelete(ctx, id); err != nil {
+			return fmt.Errorf("delete issuer %q: %w", id, err)
+		}
+	}
 	if err := s.store.DeleteIssuer(ctx, id); err != nil {
 		return fmt.Errorf("delete issuer %q: %w", id, err)
 	}
@@ -307,7 +321,13 @@ func normalizeURL(raw string) (string, error) {
 	if strings.Contains(u.Path, "/.well-known") {
 		return "", fmt.Errorf("issuer url %q must not contain /.well-known", raw)
 	}
-	return strings.TrimRight(raw, "/"), nil
+	// The scheme is case-insensitive (RFC 3986 §3.1) and url.Parse lower-cases
+	// it: keep that form, so "HTTPS://host" is compared, authorized
+	// (keyless:IssuerUrl) and stored as the "https://host" it means.
+	if !strings.EqualFold(raw[:len(u.Scheme)], u.Scheme) {
+		return "", fmt.Errorf("issuer url %q: want https://host[:port][/path] without query or fragment", raw)
+	}
+	return strings.TrimRight(u.Scheme+raw[len(u.Scheme):], "/"), nil
 }
 
 func validID(id string) bool {

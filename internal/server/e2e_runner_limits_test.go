@@ -146,6 +146,56 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 			t.Errorf("credentials issued after the revocation: %d %s", status, code)
 		}
 	})
+	t.Run("cannot assume roles", func(t *testing.T) {
+		// Like GetFederationToken's credentials, which "cannot call any STS
+		// operations except GetCallerIdentity": not even through a trust
+		// policy naming their federated-user ARN.
+		r := newRunner(t, f, "other-org", "", root) // f.org's were all revoked above
+		c := stsClient(f.srv.URL, r.cr.AccessKeyID, r.cr.SecretAccessKey, r.cr.SessionToken)
+		id, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			t.Fatalf("GetCallerIdentity: %v", err)
+		}
+		if _, err := f.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("runner-target"),
+			AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+			  "Principal":{"AWS":"` + aws.ToString(id.Arn) + `"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/runner-target"),
+			RoleSessionName: aws.String("escape")})
+		if code := apiCode(err); code != "AccessDenied" {
+			t.Errorf("runner credentials assuming a role: %v, want AccessDenied", err)
+		}
+	})
+	t.Run("dead with their issuer, even when one of the same id replaces it", func(t *testing.T) {
+		// An issuer is known by its id only: credentials of a deleted issuer
+		// must not mint for a new issuer created under the same id.
+		if _, err := f.srv.Issuers().Create(ctx, issuerCreate("reborn-org")); err != nil {
+			t.Fatal(err)
+		}
+		old := newRunner(t, f, "reborn-org", "", root)
+		mint := func(r runnerCreds) (int, any) {
+			status, body := adminCall(t, f.srv.URL, http.MethodPost, "/_keyless/issuers/reborn-org/token", `{"project_id":"p"}`, &r.cr)
+			return status, body["code"]
+		}
+		if status, code := mint(old); status != 200 {
+			t.Fatalf("before deleting the issuer: %d %v", status, code)
+		}
+		if err := f.srv.Issuers().Delete(ctx, "reborn-org"); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(4 * time.Second) // a new issuer, and new credentials, later on
+		defer f.clock.Set(0)
+		if _, err := f.srv.Issuers().Create(ctx, issuerCreate("reborn-org")); err != nil {
+			t.Fatal(err)
+		}
+		if status, code := mint(old); status != 403 || code != "InvalidClientTokenId" {
+			t.Errorf("credentials of the deleted issuer minting for its namesake: %d %v", status, code)
+		}
+		if status, code := mint(newRunner(t, f, "reborn-org", "", root)); status != 200 {
+			t.Errorf("credentials of the new issuer: %d %v", status, code)
+		}
+	})
 
 }
 
@@ -180,6 +230,8 @@ func TestAuthzIssuerURLTakeover(t *testing.T) {
 		{"the provider's exact URL", "t1", "https://ci.example.com/tenant", sessCreds, 409, "EntityAlreadyExists"},
 		{"host in another case", "t2", "https://CI.Example.COM/tenant", sessCreds, 409, "EntityAlreadyExists"},
 		{"default port and trailing slash", "t3", "https://ci.example.com:443/tenant/", sessCreds, 409, "EntityAlreadyExists"},
+		{"scheme in capitals", "t9", "HTTPS://ci.example.com/tenant", root, 409, "EntityAlreadyExists"},
+		{"scheme in capitals, outside the grant", "t10", "HTTPS://other.example.com/a", sessCreds, 403, "AccessDenied"},
 		{"root is refused too", "t4", "https://ci.example.com/tenant", root, 409, "EntityAlreadyExists"},
 		{"a path in another case is another provider", "t5", "https://ci.example.com/Tenant", sessCreds, 201, ""},
 		{"another port is another provider", "t6", "https://ci.example.com:8443/tenant", root, 201, ""},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,23 +127,35 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 	if !s.issuerExists(w, r, issuerID) {
 		return
 	}
-	now := s.cfg.Now()
-	rev := store.Revocation{IssuerID: issuerID, AccessKeyID: req.AccessKeyID, Expires: now.Add(s.cfg.RunnerMaxTTL)}
-	if req.All {
-		// Credentials are minted with second precision: the next second on
-		// is never revoked by this call.
-		rev.IssuedBefore = now.Truncate(time.Second).Add(time.Second)
-	}
-	if err := s.store.PutRevocation(r.Context(), rev); err != nil {
+	if err := s.revokeRunners(r.Context(), issuerID, req.AccessKeyID); err != nil {
 		s.log.Error("revoke runner credentials", "error", err.Error())
 		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
 		return
 	}
-	s.dir.Invalidate()
 	s.log.Info("runner credentials revoked", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
 		"access_key_id", req.AccessKeyID, "all", req.All)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"issuer": issuerID, "access_key_id": req.AccessKeyID, "all": req.All})
+}
+
+// revokeRunners revokes the runner credentials accessKeyID of issuerID, or
+// all of them issued until now when accessKeyID is empty. Revocations are
+// kept as long as the credentials they cover could live (RunnerMaxTTL).
+// Deleting an issuer revokes all of its credentials this way (the issuer
+// service's BeforeDelete).
+func (s *Server) revokeRunners(ctx context.Context, issuerID, accessKeyID string) error {
+	now := s.cfg.Now()
+	rev := store.Revocation{IssuerID: issuerID, AccessKeyID: accessKeyID, Expires: now.Add(s.cfg.RunnerMaxTTL)}
+	if accessKeyID == "" {
+		// Credentials are minted with second precision: the next second on
+		// is never revoked by this call.
+		rev.IssuedBefore = now.Truncate(time.Second).Add(time.Second)
+	}
+	if err := s.store.PutRevocation(ctx, rev); err != nil {
+		return fmt.Errorf("revoke runner credentials of issuer %s: %w", issuerID, err)
+	}
+	s.dir.Invalidate()
+	return nil
 }
 
 // decodeAdminBody decodes an optional JSON body strictly into v, answering

@@ -128,7 +128,8 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
-		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers})
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers,
+		BeforeDelete: func(ctx context.Context, id string) error { return s.revokeRunners(ctx, id, "") }})
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,8 @@ type AssumeRoleResult struct {
 
 const actionAssumeRole = "sts:AssumeRole"
 
-// AssumeRole lets a signed caller (session credentials; root may not assume
-// roles, as in AWS) assume a role. In this account the caller needs the
+// AssumeRole lets a signed caller (role session credentials; neither root
+// nor runner credentials may assume roles, as in AWS) assume a role. In this account the caller needs the
 // trust policy to allow it and, unless the trust policy names the caller's
 // role or session directly, its identity policies too; a session's own
 // session policies bound both. A session assuming a role is role chaining:
@@ -60,6 +60,14 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if caller.Root {
 		return nil, log.deny(awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
 			"Roles may not be assumed by root accounts."), "root caller")
+	}
+	if caller.RoleName == "" {
+		// Runner credentials are federated-user credentials (like
+		// GetFederationToken's, which "cannot call any STS operations except
+		// GetCallerIdentity"): they may not assume roles, whatever a trust
+		// policy says.
+		return nil, log.deny(awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
+			"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.roleARN), "runner credentials")
 	}
 	if caller.SourceIdentity != "" {
 		if srcID != "" && srcID != caller.SourceIdentity {
