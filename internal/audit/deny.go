@@ -142,7 +142,10 @@ func globMatch(p, s string) bool {
 // message is the one sentence saying who gets in.
 func (a *analysis) message(url string, prov *Provider, c *candidate, st int, rule string) string {
 	sub := fmt.Sprint(c.claims["sub"])
-	owner := a.ownerOr()
+	owner := a.owner
+	if owner == "" {
+		owner = "its owner"
+	}
 	inferred := ""
 	if a.ownerInferred {
 		inferred = " (owner inferred from the policy)"
