@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/policy"
 )
 
 // Rule ids.
@@ -87,10 +88,12 @@ func (a *analysis) provider(url string) {
 			c.claims[k] = v
 		}
 		a.cands = append(a.cands, c)
-		if !a.admits(a.pol, url, c.claims) {
+		req := a.request(url, c.claims)
+		if a.pol.Evaluate(req) != policy.Allow {
 			continue
 		}
-		st := a.admittingStatement(url, c.claims)
+		c.admitted = true
+		st := a.admittingStatement(req)
 		if st < 0 {
 			continue
 		}
@@ -148,14 +151,30 @@ func sortedInts[V any](m map[int]V) []int {
 }
 
 // admittingStatement returns the 0-based index of the first Allow statement
-// that matches the witness, from the evaluator's trace.
-func (a *analysis) admittingStatement(url string, claims map[string]any) int {
-	tr := a.pol.Explain(a.request(url, claims))
-	for _, pt := range tr.Policies {
-		for _, s := range pt.Statements {
-			if s.Matched && s.Effect == "Allow" {
-				return s.Index - 1
+// that admits the request on its own (with the policy's Deny statements).
+func (a *analysis) admittingStatement(req *policy.Request) int {
+	if a.single == nil {
+		a.single = make([]*policy.Policy, len(a.doc.statements))
+		for i, st := range a.doc.statements {
+			if !strings.EqualFold(fmt.Sprint(lookup(st, "Effect")), "Allow") {
+				continue
 			}
+			d := a.doc.clone()
+			keep := []map[string]any{d.statements[i]}
+			for j, o := range d.statements {
+				if j != i && !strings.EqualFold(fmt.Sprint(lookup(o, "Effect")), "Allow") {
+					keep = append(keep, o)
+				}
+			}
+			d.statements = keep
+			if b, err := d.marshal(); err == nil {
+				a.single[i], _ = policy.Parse(string(b), policy.Trust)
+			}
+		}
+	}
+	for i, p := range a.single {
+		if p != nil && p.Evaluate(req) == policy.Allow {
+			return i
 		}
 	}
 	return -1

@@ -146,6 +146,7 @@ type analysis struct {
 	seen            map[string]bool
 	cands           []*candidate // every candidate of every provider, for the Deny check
 	literalRepos    map[string]bool
+	single          []*policy.Policy // each Allow statement alone (with the Denies), for attribution
 	literalOwners   map[string]bool
 	literalOwnerIDs map[string]bool
 }

@@ -13,6 +13,8 @@ type candidate struct {
 	prov   *Provider
 	id     Identity
 	claims map[string]any
+	// admitted is set once the whole policy admits the candidate.
+	admitted bool
 }
 
 // Names the audit uses for identities an outsider or insider creates.

@@ -75,7 +75,7 @@ func (a *analysis) ineffectiveDenies() {
 			continue
 		}
 		for _, c := range a.cands {
-			if !a.admits(a.pol, c.url, c.claims) || a.admits(fixed, c.url, c.claims) {
+			if !c.admitted || a.admits(fixed, c.url, c.claims) {
 				continue
 			}
 			fix := json.RawMessage(b)

@@ -1,32 +1,36 @@
 package audit
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash/fnv"
+	"math/rand/v2"
 )
 
-// detRand is a deterministic byte stream (SHA-256 in counter mode over a
-// seed), so that a witness is the same on every run: reports are stable and
-// golden files do not churn. It is not a secret and not used as one.
+// detRand is a deterministic byte stream (PCG seeded from a hash of a
+// seed string), so that a witness is the same on every run: reports are
+// stable and diffs do not churn. Witness identifiers are not secrets.
 type detRand struct {
-	seed string
-	n    uint64
-	buf  []byte
+	pcg *rand.PCG
+	buf [8]byte
+	n   int
 }
 
-func newRand(seed string) *detRand { return &detRand{seed: seed} }
+func newRand(seed string) *detRand {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(seed))
+	s := h.Sum64()
+	return &detRand{pcg: rand.NewPCG(s, s^0x9e3779b97f4a7c15)}
+}
 
 func (r *detRand) Read(p []byte) (int, error) {
 	for i := range p {
-		if len(r.buf) == 0 {
-			var c [8]byte
-			binary.BigEndian.PutUint64(c[:], r.n)
-			r.n++
-			h := sha256.Sum256(append([]byte(r.seed), c[:]...))
-			r.buf = h[:]
+		if r.n == 0 {
+			binary.LittleEndian.PutUint64(r.buf[:], r.pcg.Uint64())
+			r.n = 8
 		}
-		p[i], r.buf = r.buf[0], r.buf[1:]
+		r.n--
+		p[i] = r.buf[r.n]
 	}
 	return len(p), nil
 }

@@ -149,3 +149,44 @@ func TestAuditProveCorpus(t *testing.T) {
 	}
 	t.Logf("%d roles, %d findings proven by exchanging their witnesses", len(rep.Roles), proven)
 }
+
+// TestAuditThousandRolesThroughIAM audits a keyless account of 1,000 roles
+// through ListRoles paging (and ListAttachedRolePolicies per role).
+func TestAuditThousandRolesThroughIAM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 1,000 roles through the IAM API; skipped with -short")
+	}
+	srv := servertest.Start(t)
+	ctx := context.Background()
+	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.RootAccessKeyID, servertest.RootSecretKey, "")})
+	const n = 1000
+	open := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::` + servertest.Account +
+		`:oidc-provider/token.actions.githubusercontent.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"token.actions.githubusercontent.com:aud":"sts.amazonaws.com"}}}]}`
+	pinned := strings.Replace(open, `"sts.amazonaws.com"}`, `"sts.amazonaws.com","token.actions.githubusercontent.com:sub":"repo:acme/infra:ref:refs/heads/main"}`, 1)
+	for i := 0; i < n; i++ {
+		doc := pinned
+		if i%10 == 0 {
+			doc = open
+		}
+		if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fmt.Sprintf("role-%04d", i)), AssumeRolePolicyDocument: aws.String(doc)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": servertest.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY": servertest.RootSecretKey}
+	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "-o", "json", "--max-attempts", "1")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	rep := decodeReport(t, out)
+	findings := 0
+	for _, r := range rep.Roles {
+		findings += len(r.Findings)
+		if open := strings.HasSuffix(r.Name, "0"); open != (len(r.Findings) == 1) {
+			t.Errorf("%s: %d findings", r.Name, len(r.Findings))
+		}
+	}
+	if len(rep.Roles) != n || findings != n/10 || len(rep.Errors) != 0 {
+		t.Errorf("%d roles, %d findings, errors %v; want %d roles, %d findings", len(rep.Roles), findings, rep.Errors, n, n/10)
+	}
+}
