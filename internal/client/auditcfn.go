@@ -99,7 +99,7 @@ func resolveIntrinsics(v any, params map[string]any) (any, error) {
 					if p, ok := params[name]; ok {
 						return p, nil
 					}
-					return nil, fmt.Errorf("Ref %s has no known value", name)
+					return nil, fmt.Errorf("ref %s has no known value", name)
 				case "Fn::Sub":
 					return resolveSub(arg, params)
 				case "Fn::Join":
