@@ -23,9 +23,9 @@ import (
 const corpusAccount = "111122223333"
 
 type corpusFile struct {
-	Role        string          `json:"role"`
-	Owner       string          `json:"owner"`
-	Permissions []string        `json:"permissions"`
+	Role        string   `json:"role"`
+	Owner       string   `json:"owner"`
+	Permissions []string `json:"permissions"`
 	Want        []struct {
 		Rule      string `json:"rule"`
 		Statement int    `json:"statement"`
