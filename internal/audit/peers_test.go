@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/keylessci/keyless/internal/policy"
 )
 
 var updateDocs = flag.Bool("update", false, "rewrite the comparison table in docs/audit.md")
@@ -72,48 +74,12 @@ func checkovCKV358(doc *document) bool {
 	return false
 }
 
-// guardrailProviders are the shared providers of AWS's 2025 guardrail table
-// that the corpus uses, with the claims it accepts as scoping.
-var guardrailProviders = map[string][]string{
-	"token.actions.githubusercontent.com": {"sub", "job_workflow_ref"},
-	"gitlab.com":                          {"sub"},
-	"app.terraform.io":                    {"sub"},
-	"agent.buildkite.com":                 {"sub"},
-}
-
 // awsGuardrail reports whether IAM's CreateRole guardrail (June 2025)
-// rejects the policy: a statement trusting a shared provider must have a
-// StringEquals/StringLike/StringEqualsIgnoreCase condition on the scoping
-// claim that is "not scoped to all"; as observed, only the first value is
-// examined and only a bare "*" counts as scoped to all.
-func awsGuardrail(doc *document) bool {
-	for _, st := range webIdentityStatements(doc) {
-		arns, _ := federated(st)
-		for _, a := range arns {
-			_, u, ok := providerOf(a)
-			claims, shared := guardrailProviders[u]
-			if !ok || !shared {
-				continue
-			}
-			ok = false
-			for _, c := range conditions(st) {
-				switch c.Op {
-				case "StringEquals", "StringLike", "StringEqualsIgnoreCase":
-				default:
-					continue
-				}
-				for _, cl := range claims {
-					if strings.EqualFold(c.Key, u+":"+cl) && len(c.Values) > 0 && c.Values[0] != "*" {
-						ok = true
-					}
-				}
-			}
-			if !ok {
-				return true
-			}
-		}
-	}
-	return false
+// rejects the policy, with keyless's own implementation of it
+// (policy.CheckSharedProviders, which keyless IAM enforces on CreateRole).
+func awsGuardrail(doc string) bool {
+	p, err := policy.Parse(doc, policy.Trust)
+	return err == nil && p.CheckSharedProviders() != nil
 }
 
 // presenceOfSub flags a web identity statement without any condition on a
@@ -158,7 +124,7 @@ func TestPeerComparison(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flags := [4]bool{len(res.Findings) > 0, checkovCKV358(doc), awsGuardrail(doc), presenceOfSub(doc)}
+		flags := [4]bool{len(res.Findings) > 0, checkovCKV358(doc), awsGuardrail(string(c.Policy)), presenceOfSub(doc)}
 		add := func(tl *tally) {
 			tl.n++
 			for i, f := range flags {

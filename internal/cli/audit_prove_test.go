@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,6 +18,7 @@ import (
 	"github.com/keylessci/keyless/internal/audit"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/store"
 )
 
 // corpusAccount is the account the audit corpus's provider ARNs name.
@@ -50,6 +52,7 @@ func TestAuditProveCorpus(t *testing.T) {
 	want := map[string][]string{} // role name -> rules
 	providers := map[string]bool{}
 	var adminPolicy string
+	legacyRoles := 0
 	for i, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -77,8 +80,10 @@ func TestAuditProveCorpus(t *testing.T) {
 		}
 		sort.Strings(rules)
 		want[name] = rules
-		if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(c.Policy))}); err != nil {
+		if legacy, err := createRole(ctx, srv, ic, name, string(c.Policy)); err != nil {
 			t.Fatalf("create role %s (%s): %v", name, f, err)
+		} else if legacy {
+			legacyRoles++
 		}
 		for _, p := range c.Permissions {
 			if adminPolicy == "" {
@@ -99,15 +104,24 @@ func TestAuditProveCorpus(t *testing.T) {
 		url, aud, _ := strings.Cut(k, "\x00")
 		clientIDs[url] = append(clientIDs[url], aud)
 	}
+	env := map[string]string{
+		"AWS_ACCESS_KEY_ID": servertest.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY": servertest.RootSecretKey,
+		"KEYLESS_ROOT_ACCESS_KEY_ID": servertest.RootAccessKeyID, "KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
+	}
+	// The issuers that impersonate the providers come first: a provider
+	// registered before a hosted issuer at its URL is an external one.
+	for url := range clientIDs {
+		var out, errb strings.Builder
+		e := Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+		if code := Main(ctx, e, []string{"issuer", "create", "--endpoint-url", srv.URL, "--profile", "generic", "--issuer-url", "https://" + url}); code != 0 {
+			t.Fatalf("issuer create %s: %s", url, errb.String())
+		}
+	}
 	for url, ids := range clientIDs {
 		if _, err := ic.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 			Url: aws.String("https://" + url), ClientIDList: ids}); err != nil {
 			t.Fatalf("create provider %s: %v", url, err)
 		}
-	}
-	env := map[string]string{
-		"AWS_ACCESS_KEY_ID": servertest.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY": servertest.RootSecretKey,
-		"KEYLESS_ROOT_ACCESS_KEY_ID": servertest.RootAccessKeyID, "KEYLESS_ROOT_SECRET_ACCESS_KEY": servertest.RootSecretKey,
 	}
 	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "--prove", "-o", "json", "--max-attempts", "1")
 	if code != 1 {
@@ -147,7 +161,22 @@ func TestAuditProveCorpus(t *testing.T) {
 	if proven == 0 {
 		t.Fatal("nothing proven")
 	}
-	t.Logf("%d roles, %d findings proven by exchanging their witnesses", len(rep.Roles), proven)
+	t.Logf("%d roles (%d created as pre-guardrail roles), %d findings proven by exchanging their witnesses", len(rep.Roles), legacyRoles, proven)
+}
+
+// createRole creates a role through IAM. A trust policy IAM's 2025
+// shared-provider guardrail refuses (aud-only GitHub roles and the like)
+// is written straight to the store instead: such roles still exist in
+// accounts from before June 2025, which AWS never re-validated, and they
+// are exactly what audit is for. It reports whether it did so.
+func createRole(ctx context.Context, srv *servertest.Server, ic *iam.Client, name, doc string) (legacy bool, err error) {
+	_, err = ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(doc)})
+	if err == nil || !strings.Contains(err.Error(), "which is not scoped to all") {
+		return false, err
+	}
+	id := fmt.Sprintf("AROA%017X", len(name)*1_000_003+int(name[len(name)-1])*7919+len(doc))
+	return true, srv.Server.Store().CreateRole(ctx, store.Role{Name: name, Path: "/", ID: id, TrustPolicy: doc,
+		MaxSessionDuration: 3600, CreateDate: time.Now().UTC().Add(-2 * 365 * 24 * time.Hour)})
 }
 
 // TestAuditThousandRolesThroughIAM audits a keyless account of 1,000 roles
@@ -169,7 +198,7 @@ func TestAuditThousandRolesThroughIAM(t *testing.T) {
 		if i%10 == 0 {
 			doc = open
 		}
-		if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(fmt.Sprintf("role-%04d", i)), AssumeRolePolicyDocument: aws.String(doc)}); err != nil {
+		if _, err := createRole(ctx, srv, ic, fmt.Sprintf("role-%04d", i), doc); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -62,7 +62,7 @@ func proveOne(ctx context.Context, admin *adminClient, c *client.Client, byURL m
 	if !ok {
 		var v issuer.IssuerView
 		if err := admin.do(ctx, http.MethodPost, "/_keyless/issuers", issuer.CreateRequest{Profile: "generic", URL: iss}, &v); err != nil {
-			return "", fmt.Errorf("create an issuer at %s: %w", iss, err)
+			return "", fmt.Errorf("create an issuer at %s (when the server already trusts that URL as an external provider, create the issuer first: keyless issuer create --profile generic --issuer-url %s, then register the provider): %w", iss, iss, err)
 		}
 		id = v.ID
 		byURL[iss] = id
