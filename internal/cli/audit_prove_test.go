@@ -123,7 +123,7 @@ func TestAuditProveCorpus(t *testing.T) {
 			t.Fatalf("create provider %s: %v", url, err)
 		}
 	}
-	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "--prove", "-o", "json", "--max-attempts", "1")
+	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "--prove", "-o", "json")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
@@ -203,7 +203,7 @@ func TestAuditThousandRolesThroughIAM(t *testing.T) {
 		}
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": servertest.RootAccessKeyID, "AWS_SECRET_ACCESS_KEY": servertest.RootSecretKey}
-	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "-o", "json", "--max-attempts", "1")
+	code, out, errOut := runAudit(t, "", env, "--endpoint-url", srv.URL, "-o", "json")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
