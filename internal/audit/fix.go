@@ -156,13 +156,9 @@ func (a *analysis) scopeOwner(d *document, st int, url string, prov *Provider) b
 	if !hasSub {
 		cs = append(cs, cond{Op: "StringLike", Key: url + ":sub", Values: []string{prov.ownerScope(owner)}})
 	}
-	setConditions(d.statements[st], mergeOps(cs))
+	setConditions(d.statements[st], cs) // a repeated operator/key pair merges its values
 	return true
 }
-
-// mergeOps keeps one entry per operator/key (setConditions appends values of
-// a repeated pair, which is what adding a value to a condition means).
-func mergeOps(cs []cond) []cond { return cs }
 
 func anyWildcard(vs []string) bool {
 	for _, v := range vs {
