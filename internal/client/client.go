@@ -1,7 +1,9 @@
 // Package client is the client side of keyless: it exchanges a CI job's
 // OIDC token for AWS credentials (assume), provisions an OIDC provider and a
 // least-privilege role (setup), and explains why an exchange is denied
-// (explain). It talks to real AWS by default and to a keyless server when an
+// (explain), and reads the roles `keyless audit` analyses (IAM ListRoles,
+// trust policy files, CloudFormation templates, Terraform plans). It talks to
+// real AWS by default and to a keyless server when an
 // endpoint is given, through aws-sdk-go-v2.
 //
 // It owns the AWS calls, the retry policy, token discovery, session-name
