@@ -15,6 +15,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Env is what a command may touch outside its arguments.
@@ -76,6 +77,15 @@ as AWS does, and the client commands that use them (or real AWS).`,
 		root.AddCommand(f(env))
 	}
 	rejectUnknown(root)
+	// cobra sends pflag's deprecation notes to a buffer nobody reads;
+	// say them on stderr.
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if f.Deprecated != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "keyless: flag --%s is deprecated: %s\n", f.Name, f.Deprecated)
+			}
+		})
+	}
 	return root
 }
 
