@@ -148,7 +148,9 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 	revoke := &cobra.Command{
 		Use:   "revoke-runner-credentials ID (--access-key-id ASIA… | --all)",
 		Short: "Revoke runner credentials of an issuer: one set, or all issued so far",
-		Args:  cobra.ExactArgs(1),
+		Example: `  keyless issuer revoke-runner-credentials ci --access-key-id "$ACCESS_KEY_ID"
+  keyless issuer revoke-runner-credentials ci --all`,
+		Args: cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			if (revokeKey == "") == !revokeAll {
 				return fmt.Errorf("give either --access-key-id or --all")
