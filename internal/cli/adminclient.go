@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/spf13/cobra"
 )
 
@@ -49,13 +52,36 @@ func (f *adminFlags) run(env Env, body func(cmd *cobra.Command, args []string, c
 	}
 }
 
-func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) {
-	ep := f.endpoint
+// resolveEndpoint is the keyless server URL: the flag, else
+// KEYLESS_ENDPOINT, else DefaultEndpoint. A URL without http:// or
+// https:// is refused with the spelling to use.
+func resolveEndpoint(flag string, env Env) (string, error) {
+	ep, from := flag, "--endpoint-url"
 	if ep == "" {
-		ep = env.Getenv("KEYLESS_ENDPOINT")
+		ep, from = env.Getenv("KEYLESS_ENDPOINT"), "KEYLESS_ENDPOINT"
 	}
 	if ep == "" {
-		ep = DefaultEndpoint
+		return DefaultEndpoint, nil
+	}
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s %q is not a URL: give the scheme too, e.g. http://%s", from, ep, strings.TrimPrefix(strings.TrimPrefix(ep, "//"), "://"))
+	}
+	return strings.TrimRight(ep, "/"), nil
+}
+
+// unreachable explains a failure to reach the keyless server at endpoint.
+func unreachable(endpoint string, err error) error {
+	return fmt.Errorf("cannot reach a keyless server at %s (%v): is `keyless serve` running there? Set --endpoint-url or KEYLESS_ENDPOINT if it listens elsewhere", endpoint, err)
+}
+
+// noCredentials is the next step when no credentials sign admin calls.
+const noCredentials = "no credentials to sign with: set KEYLESS_ROOT_ACCESS_KEY_ID and KEYLESS_ROOT_SECRET_ACCESS_KEY to the server's root credentials, or point AWS_SHARED_CREDENTIALS_FILE at <data-dir>/root-credentials with AWS_PROFILE=keyless"
+
+func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) {
+	ep, err := resolveEndpoint(f.endpoint, env)
+	if err != nil {
+		return nil, err
 	}
 	// The admin API accepts only signatures scoped to service "keyless" in
 	// the server's region, which is not the caller's AWS region.
@@ -66,12 +92,12 @@ func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) 
 	if region == "" {
 		region = "us-east-1"
 	}
-	c := &adminClient{endpoint: strings.TrimRight(ep, "/"), region: region, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &adminClient{endpoint: ep, region: region, http: &http.Client{Timeout: 30 * time.Second}}
 	if id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
 		c.creds = credentials.NewStaticCredentialsProvider(id, secret, "")
 		return c, nil
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	if err != nil {
 		return nil, fmt.Errorf("load AWS credentials: %w", err)
 	}
@@ -96,11 +122,13 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.creds == nil {
-		return fmt.Errorf("no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (the server's root credentials)")
+		return errors.New(noCredentials)
 	}
 	cr, err := c.creds.Retrieve(ctx)
 	if err != nil {
-		return fmt.Errorf("retrieve AWS credentials: %w", err)
+		// The SDK's chain error lists every provider it tried, IMDS
+		// included; what the user needs is which ones keyless reads.
+		return errors.New(noCredentials)
 	}
 	sum := sha256.Sum256(body)
 	if err := v4.NewSigner().SignHTTP(ctx, cr, req, hex.EncodeToString(sum[:]), "keyless", c.region, time.Now()); err != nil {
@@ -108,7 +136,7 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("call %s: %w", c.endpoint, err)
+		return unreachable(c.endpoint, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

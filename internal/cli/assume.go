@@ -77,6 +77,7 @@ AWS_IAM_ROLE_ARN.`,
 	f.StringVar(&o.chainRoleARN, "chain-role-arn", "", "then assume this role with the first role's credentials (role chaining)")
 	f.Int32Var(&o.chainDuration, "chain-duration-seconds", 0, "chained session duration, at most 3600")
 	f.StringVar(&o.output, "output", "env", "env | json | credential-process | profile | github-output")
+	enumCompletion(cmd, "output", "env", "json", "credential-process", "profile", "github-output")
 	f.BoolVar(&o.bashEnv, "bash-env", false, "env output: append the export lines to $BASH_ENV instead of stdout")
 	f.StringVar(&o.profile, "profile", "", "profile output: profile name to write into the AWS config/credentials files")
 	f.BoolVar(&o.webIdentity, "web-identity-profile", false, "profile output: write a web_identity_token_file profile SDKs refresh by themselves")

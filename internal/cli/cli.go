@@ -15,6 +15,7 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Env is what a command may touch outside its arguments.
@@ -68,12 +69,41 @@ AWS-compatible IAM/STS that really verifies tokens and evaluates trust policies
 as AWS does, and the client commands that use them (or real AWS).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("keyless {{.Version}}\n")
 	root.AddCommand(newServeCmd(env), newIssuerCmd(env), newTokenCmd(env))
 	for _, f := range extraCommands {
 		root.AddCommand(f(env))
 	}
+	rejectUnknown(root)
+	// cobra sends pflag's deprecation notes to a buffer nobody reads;
+	// say them on stderr.
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if f.Deprecated != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "keyless: flag --%s is deprecated: %s\n", f.Name, f.Deprecated)
+			}
+		})
+	}
 	return root
+}
+
+// rejectUnknown makes every command group fail on an unknown subcommand or
+// argument ("keyless issuer lst") instead of printing help and exiting 0.
+func rejectUnknown(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q; run '%s --help' for the list", args[0], cmd.CommandPath(), cmd.CommandPath())
+			}
+			return cmd.Help()
+		}
+	}
+	for _, sub := range c.Commands() {
+		rejectUnknown(sub)
+	}
 }
 
 // extraCommands lets other files of this package register commands.

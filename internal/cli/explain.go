@@ -18,7 +18,7 @@ func newExplainCmd(env Env) *cobra.Command {
 	var af awsFlags
 	var in client.ExplainInput
 	var policyFile, tokenFile string
-	var asJSON bool
+	var output string
 	cmd := &cobra.Command{
 		Use:   "explain",
 		Short: "Explain why a token may or may not assume a role (exit 0 allow, 1 deny, 2 error)",
@@ -31,7 +31,7 @@ condition by condition, the closest miss and a concrete fix.
 The role is read with GetRole (IAM credentials from the standard chain), or
 given with --trust-policy-file. Exit status: 0 allow, 1 deny, 2 error.`,
 		Example: `  keyless explain --role-arn arn:aws:iam::123456789012:role/deploy --web-identity-token "$CIRCLE_OIDC_TOKEN_V2"
-  keyless explain --role-arn ARN --trust-policy-file trust.json --web-identity-token-file token.jwt --json`,
+  keyless explain --role-arn ARN --trust-policy-file trust.json --web-identity-token-file token.jwt -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fail := func(err error) error { return &ExitError{Code: 2, Err: err} }
@@ -63,7 +63,7 @@ given with --trust-policy-file. Exit status: 0 allow, 1 deny, 2 error.`,
 			if err != nil {
 				return fail(err)
 			}
-			if asJSON {
+			if output == "json" {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(rep); err != nil {
@@ -85,7 +85,7 @@ given with --trust-policy-file. Exit status: 0 allow, 1 deny, 2 error.`,
 	f.StringVar(&in.Token, "web-identity-token", "", "the OIDC token")
 	f.StringVar(&tokenFile, "web-identity-token-file", "", "file holding the OIDC token")
 	f.StringVar(&in.SessionName, "role-session-name", "", "session name to evaluate with (sts:RoleSessionName)")
-	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	outputFlag(cmd, f, &output, "text", "json")
 	return cmd
 }
 

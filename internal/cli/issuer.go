@@ -20,17 +20,18 @@ import (
 
 func newIssuerCmd(env Env) *cobra.Command {
 	var af adminFlags
-	var asJSON bool
+	var output string
 	cmd := &cobra.Command{
-		Use:   "issuer",
-		Short: "Manage CI OIDC issuers hosted by a keyless server",
+		Use:     "issuer",
+		Example: "  keyless issuer create --profile circleci --org-id \"$ORG\"\n  keyless issuer list -o json",
+		Short:   "Manage CI OIDC issuers hosted by a keyless server",
 		Long: `Manage the CI OIDC issuers a keyless server hosts. Tokens they mint are trusted by
 that keyless server (which resolves their keys in process, even for
 https://oidc.circleci.com/org/<org> URLs) and, for an issuer published on your own
 HTTPS host (issuer publish), by real AWS.`,
 	}
 	af.register(cmd)
-	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
+	outputFlag(cmd, cmd.PersistentFlags(), &output, "text", "json")
 
 	var cr issuer.CreateRequest
 	create := &cobra.Command{
@@ -44,18 +45,20 @@ HTTPS host (issuer publish), by real AWS.`,
 			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers", cr, &v); err != nil {
 				return err
 			}
-			return printIssuer(env.Stdout, v, asJSON)
+			return printIssuer(env.Stdout, v, output == "json")
 		}),
 	}
 	create.Flags().StringVar(&cr.Profile, "profile", "circleci", "circleci | github | gitlab | generic")
+	enumCompletion(create, "profile", "circleci", "github", "gitlab", "generic")
 	create.Flags().StringVar(&cr.OrgID, "org-id", "", "organization id (CircleCI); generated when empty")
 	create.Flags().StringVar(&cr.ID, "id", "", "issuer id (default: the org id, or generated)")
 	create.Flags().StringVar(&cr.URL, "issuer-url", "", "issuer URL (iss); default from the profile")
 	create.Flags().StringVar(&cr.Alg, "alg", "RS256", "signing algorithm: RS256 | ES256")
-	create.Flags().StringSliceVar(&cr.Audience, "aud", nil, "default audience of minted tokens (default from the profile)")
+	create.Flags().StringSliceVar(&cr.Audience, "audience", nil, "default audience of minted tokens (default from the profile)")
+	deprecatedAlias(create.Flags(), "aud", "audience")
 
 	list := &cobra.Command{
-		Use: "list", Short: "List issuers", Args: cobra.NoArgs,
+		Use: "list", Example: "  keyless issuer list\n  keyless issuer list -o json", Short: "List issuers", Args: cobra.NoArgs,
 		RunE: af.run(env, func(cmd *cobra.Command, _ []string, c *adminClient) error {
 			var out struct {
 				Issuers []issuer.IssuerView `json:"issuers"`
@@ -63,7 +66,7 @@ HTTPS host (issuer publish), by real AWS.`,
 			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers", nil, &out); err != nil {
 				return err
 			}
-			if asJSON {
+			if output == "json" {
 				return writeJSONOut(env.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -75,17 +78,17 @@ HTTPS host (issuer publish), by real AWS.`,
 		}),
 	}
 	show := &cobra.Command{
-		Use: "show ID", Short: "Show an issuer and its keys", Args: cobra.ExactArgs(1),
+		Use: "show ID", Example: "  keyless issuer show gh -o json", Short: "Show an issuer and its keys", Args: cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			var v issuer.IssuerView
 			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, &v); err != nil {
 				return err
 			}
-			return printIssuer(env.Stdout, v, asJSON)
+			return printIssuer(env.Stdout, v, output == "json")
 		}),
 	}
 	del := &cobra.Command{
-		Use: "delete ID", Short: "Delete an issuer and its keys", Args: cobra.ExactArgs(1),
+		Use: "delete ID", Example: "  keyless issuer delete gh", Short: "Delete an issuer and its keys", Args: cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			if err := c.do(cmd.Context(), http.MethodDelete, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, nil); err != nil {
 				return err
@@ -95,13 +98,13 @@ HTTPS host (issuer publish), by real AWS.`,
 		}),
 	}
 	rotate := &cobra.Command{
-		Use: "rotate ID", Short: "Publish a new signing key now; it starts signing once caches have seen it", Args: cobra.ExactArgs(1),
+		Use: "rotate ID", Example: "  keyless issuer rotate gh", Short: "Publish a new signing key now; it starts signing once caches have seen it", Args: cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			var v issuer.IssuerView
 			if err := c.do(cmd.Context(), http.MethodPost, "/_keyless/issuers/"+url.PathEscape(args[0])+"/rotate", nil, &v); err != nil {
 				return err
 			}
-			return printIssuer(env.Stdout, v, asJSON)
+			return printIssuer(env.Stdout, v, output == "json")
 		}),
 	}
 	var runnerTTL, runnerOut string
@@ -145,7 +148,9 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 	revoke := &cobra.Command{
 		Use:   "revoke-runner-credentials ID (--access-key-id ASIA… | --all)",
 		Short: "Revoke runner credentials of an issuer: one set, or all issued so far",
-		Args:  cobra.ExactArgs(1),
+		Example: `  keyless issuer revoke-runner-credentials ci --access-key-id "$ACCESS_KEY_ID"
+  keyless issuer revoke-runner-credentials ci --all`,
+		Args: cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
 			if (revokeKey == "") == !revokeAll {
 				return fmt.Errorf("give either --access-key-id or --all")
@@ -170,10 +175,12 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 	revoke.Flags().StringVar(&revokeKey, "access-key-id", "", "the access key id (ASIA…) of the credentials to revoke")
 	revoke.Flags().BoolVar(&revokeAll, "all", false, "revoke every runner credential of the issuer issued until now")
 	runner.Flags().StringVar(&runnerOut, "output", "env", "env | json (credential_process format)")
+	enumCompletion(runner, "output", "env", "json")
 	var outDir string
 	publish := &cobra.Command{
-		Use:   "publish ID --out DIR",
-		Short: "Write the issuer's discovery document and JWKS for a static HTTPS host",
+		Use:     "publish ID --out DIR",
+		Example: "  keyless issuer publish ci --out ./site",
+		Short:   "Write the issuer's discovery document and JWKS for a static HTTPS host",
 		Long: `Write <path>/.well-known/openid-configuration and the JWKS of an issuer into DIR,
 laid out as its issuer URL expects, so any static HTTPS host (a bucket, a CDN, a web
 server) can serve them. Real AWS then trusts tokens this issuer mints. Publish again

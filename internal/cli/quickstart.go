@@ -38,8 +38,9 @@ const quickstartAccount = "123456789012"
 func newQuickstartCmd(env Env) *cobra.Command {
 	var keep bool
 	cmd := &cobra.Command{
-		Use:   "quickstart",
-		Short: "Run the CircleCI → AWS OIDC flow end to end on a throwaway server, and explain each step",
+		Use:     "quickstart",
+		Example: "  keyless quickstart",
+		Short:   "Run the CircleCI → AWS OIDC flow end to end on a throwaway server, and explain each step",
 		Long: `quickstart starts a keyless server in this process (fresh data directory, removed
 at the end) and walks through the whole CircleCI → AWS OIDC setup with real AWS SDK
 calls over HTTP: an issuer for a new organization, the IAM OIDC provider, a role

@@ -25,11 +25,11 @@ Running it again changes nothing. --dry-run prints what would change; --emit
 writes the same setup as Terraform, CloudFormation or JSON instead.
 
 CircleCI: aud = the org id, sub StringLike org/<org>/project/<project>/* per
---project-id. GitHub: aud sts.amazonaws.com, sub pinned to --repo and --branch
-or --environment. GitLab: aud the issuer URL, sub pinned to --repo and --branch.`,
+--project-id. GitHub: aud sts.amazonaws.com, sub pinned to --repository and --branch
+or --environment. GitLab: aud the issuer URL, sub pinned to --repository and --branch.`,
 		Example: `  keyless setup --ci circleci --org-id $ORG --project-id $PROJ --role-name circleci-deploy \
       --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess
-  keyless setup --ci github --repo acme/app --branch main --role-name gha-deploy --emit terraform`,
+  keyless setup --ci github --repository acme/app --branch main --role-name gha-deploy --emit terraform`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			plan, err := client.NewPlan(spec)
@@ -76,7 +76,8 @@ or --environment. GitLab: aud the issuer URL, sub pinned to --repo and --branch.
 	f.StringVar(&spec.CI, "ci", "circleci", "circleci | github | gitlab")
 	f.StringVar(&spec.OrgID, "org-id", "", "CircleCI organization id")
 	f.StringSliceVar(&spec.ProjectIDs, "project-id", nil, "CircleCI project id allowed to assume the role; repeatable")
-	f.StringVar(&spec.Repo, "repo", "", "GitHub owner/repo or GitLab group/project")
+	f.StringVar(&spec.Repo, "repository", "", "GitHub owner/repo or GitLab group/project")
+	deprecatedAlias(f, "repo", "repository")
 	f.StringSliceVar(&spec.Branches, "branch", nil, "branch allowed (GitHub, GitLab); repeatable")
 	f.StringSliceVar(&spec.Environments, "environment", nil, "GitHub environment allowed; repeatable")
 	f.StringVar(&spec.IssuerURL, "issuer-url", "", "issuer URL (default: the CI's)")
@@ -87,6 +88,8 @@ or --environment. GitLab: aud the issuer URL, sub pinned to --repo and --branch.
 	f.StringSliceVar(&spec.Thumbprints, "thumbprint", nil, "provider certificate thumbprint (optional for most issuers)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change without changing anything")
 	f.StringVar(&emit, "emit", "", "terraform | cloudformation | json: print the setup as code instead of applying it")
+	enumCompletion(cmd, "emit", "terraform", "cloudformation", "json")
+	enumCompletion(cmd, "ci", "circleci", "github", "gitlab")
 	f.StringVar(&account, "account-id", "", "--emit json: account for the provider ARN (default ACCOUNT_ID)")
 	return cmd
 }

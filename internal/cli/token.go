@@ -22,7 +22,7 @@ func newTokenCmd(env Env) *cobra.Command {
 		Use:   "token",
 		Short: "Mint a CI job token from a hosted issuer and print it",
 		Long: `Mint a job token exactly like the CI would hand it to a job, and print only the
-token (or, with --format env, CIRCLE_OIDC_TOKEN= and CIRCLE_OIDC_TOKEN_V2= lines).`,
+token (or, with -o env, CIRCLE_OIDC_TOKEN= and CIRCLE_OIDC_TOKEN_V2= lines).`,
 		Example: `  keyless token --org-id $ORG --project-id $PROJ --user-id $USER --v2 \
       --vcs-origin github.com/acme/app --vcs-ref refs/heads/main
   keyless token --issuer gh --repository acme/app --ref refs/heads/main --claim environment=prod`,
@@ -83,10 +83,13 @@ token (or, with --format env, CIRCLE_OIDC_TOKEN= and CIRCLE_OIDC_TOKEN_V2= lines
 	af.register(cmd)
 	f := cmd.Flags()
 	f.StringVar(&issuerID, "issuer", "", "issuer id (default: --org-id)")
-	f.StringVar(&format, "format", "token", "token | env")
+	f.StringVarP(&format, "output", "o", "token", "token | env")
+	deprecatedAlias(f, "format", "output")
+	enumCompletion(cmd, "output", "token", "env")
 	f.DurationVar(&ttl, "ttl", time.Hour, "token lifetime (at most 5h)")
 	f.StringArrayVar(&claims, "claim", nil, "extra claim k=v (JSON-typed when it parses as JSON); repeatable")
-	f.StringSliceVar(&p.Audience, "aud", nil, "audience (default: the profile's, e.g. the org id)")
+	f.StringSliceVar(&p.Audience, "audience", nil, "audience (default: the profile's, e.g. the org id)")
+	deprecatedAlias(f, "aud", "audience")
 	f.StringVar(&p.OrgID, "org-id", "", "CircleCI organization id")
 	f.StringVar(&p.ProjectID, "project-id", "", "CircleCI project id (GitLab: numeric project id)")
 	f.StringVar(&p.UserID, "user-id", "", "CircleCI user id")

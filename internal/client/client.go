@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/keylessci/keyless/internal/oidc"
 )
 
 // Config configures a Client. The zero value talks to real AWS with no
@@ -53,6 +55,9 @@ type Config struct {
 	OnRetry func(attempt int, err error, delay time.Duration)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ClockSkew is explain's tolerance on exp/nbf/iat; default
+	// oidc.DefaultClockSkew, the server's.
+	ClockSkew time.Duration
 }
 
 // Client calls STS and IAM.
@@ -90,6 +95,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClockSkew == 0 {
+		cfg.ClockSkew = oidc.DefaultClockSkew
 	}
 	awsCfg := aws.Config{
 		Region:      cfg.Region,

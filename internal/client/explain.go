@@ -90,21 +90,32 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	provURL, isHTTPS := strings.CutPrefix(tok.Issuer, "https://")
 	providerARN := arn.OIDCProvider(role.Account, provURL)
 	audience := firstAudience(tok)
-	var thumbprints []string
+	// The provider is read here; the audience, signature and time checks
+	// are the server's own (oidc.Token.Check), clock skew included.
+	checks := oidc.Checks{Now: now, Skew: c.cfg.ClockSkew, All: true, AudienceUnknown: true}
+	var ids []string
+	var source string // where the keys came from
 	if !isHTTPS {
 		add("provider", CheckFail, "iss %q is not an https URL; AWS accepts only https issuers", tok.Issuer)
 		r.Fix = append(r.Fix, "issue tokens from an https:// issuer URL")
-	} else if ids, tps, found, err := c.provider(ctx, providerARN); err != nil {
+	} else if pids, tps, found, err := c.provider(ctx, providerARN); err != nil {
 		add("provider", CheckSkipped, "could not list OIDC providers (%v); not checked", err)
 		add("audience", CheckSkipped, "client id list unknown; not checked")
+		checks.Keys = c.keySource(tok, nil, &source)
 	} else if !found {
 		add("provider", CheckFail, "no OIDC provider %s is registered for iss %s", providerARN, tok.Issuer)
 		r.Fix = append(r.Fix, fmt.Sprintf("register the provider: aws iam create-open-id-connect-provider --url %s --client-id-list %s (or keyless setup)",
 			tok.Issuer, strings.Join(tok.Audience, ",")))
+		checks.Keys = c.keySource(tok, nil, &source)
 	} else {
-		thumbprints = tps
+		ids = pids
 		add("provider", CheckOK, "%s is registered (client ids %s)", providerARN, strings.Join(ids, ", "))
-		if err := tok.CheckAudience(ids); err != nil {
+		checks.ClientIDs, checks.AudienceUnknown = ids, false
+		checks.Keys = c.keySource(tok, tps, &source)
+	}
+	res := tok.Check(ctx, checks)
+	if res.Ran[oidc.StepAudience] {
+		if res.Audience != nil {
 			add("audience", CheckFail, "token aud %q (azp %q) is not in the client id list %q", tok.Audience, tok.AZP, ids)
 			r.Fix = append(r.Fix, fmt.Sprintf("add the token's audience to the provider: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s",
 				providerARN, audience))
@@ -113,13 +124,25 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 			add("audience", CheckOK, "%q is in the client id list", audience)
 		}
 	}
-	if err := tok.CheckTime(now, 0); err != nil {
-		add("expiry", CheckFail, "%v (exp %s, now %s)", err, time.Unix(tok.Expiry, 0).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	exp := time.Unix(tok.Expiry, 0).UTC()
+	if res.Time != nil {
+		add("expiry", CheckFail, "%v (exp %s, now %s, clock skew allowed %s)", res.Time, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), checks.Skew)
 		r.Fix = append(r.Fix, "use a fresh token: CI tokens live one hour (CircleCI) or less")
+	} else if left := exp.Sub(now); left > 0 {
+		add("expiry", CheckOK, "valid until %s (%s left)", exp.Format(time.RFC3339), left.Round(time.Second))
 	} else {
-		add("expiry", CheckOK, "valid until %s (%s left)", time.Unix(tok.Expiry, 0).UTC().Format(time.RFC3339), time.Unix(tok.Expiry, 0).Sub(now).Round(time.Second))
+		add("expiry", CheckOK, "expired at %s, %s ago, but within the %s clock skew the server allows", exp.Format(time.RFC3339), (-left).Round(time.Second), checks.Skew)
 	}
-	c.checkSignature(ctx, tok, thumbprints, add)
+	switch {
+	case !res.Ran[oidc.StepKeys]:
+		add("signature", CheckSkipped, "the issuer is not https, so its keys were not fetched")
+	case res.Keys != nil:
+		add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", res.Keys)
+	case res.Signature != nil:
+		add("signature", CheckFail, "signature does not verify against %s: %v", source, res.Signature)
+	default:
+		add("signature", CheckOK, "verified with %s", source)
+	}
 
 	tags, transitive, sourceID, err := sts.TokenSessionAttributes(tok)
 	if err != nil {
@@ -151,7 +174,7 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 			}
 			add("trust policy", CheckFail, "%s", detail)
 		} else {
-			add("trust policy", CheckOK, "%s allowed by %s", req.Action, tr.Deciding)
+			add("trust policy", CheckOK, "%s: %s", req.Action, tr.Deciding)
 		}
 	}
 	r.Verdict = "allow"
@@ -189,39 +212,30 @@ func (c *Client) provider(ctx context.Context, providerARN string) (ids, thumbpr
 	return nil, nil, false, nil
 }
 
-// checkSignature verifies the token when its keys can be fetched: first
-// from the configured endpoint when it hosts the issuer (a keyless server),
-// then from the issuer itself.
-func (c *Client) checkSignature(ctx context.Context, tok *oidc.Token, thumbprints []string, add func(name, status, format string, args ...any)) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var errs []error
-	if ep := c.cfg.STSEndpoint; ep != "" {
-		keys, err := c.hostedKeys(ctx, ep, tok.Issuer)
-		if err == nil {
-			if verr := tok.Verify(keys); verr != nil {
-				add("signature", CheckFail, "signature does not verify against the keys %s publishes for %s: %v", ep, tok.Issuer, verr)
-				return
+// keySource returns where the token's keys are looked up: first the
+// configured endpoint when it hosts the issuer (a keyless server), then the
+// issuer itself. *source is set to a description of where they came from.
+func (c *Client) keySource(tok *oidc.Token, thumbprints []string, source *string) func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	return func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var errs []error
+		if ep := c.cfg.STSEndpoint; ep != "" {
+			keys, err := c.hostedKeys(ctx, ep, tok.Issuer)
+			if err == nil {
+				*source = fmt.Sprintf("the keys %s publishes for %s", ep, tok.Issuer)
+				return keys, nil
 			}
-			add("signature", CheckOK, "verified with the keys %s publishes for %s", ep, tok.Issuer)
-			return
+			errs = append(errs, err)
 		}
-		errs = append(errs, err)
-	}
-	if strings.HasPrefix(tok.Issuer, "https://") {
 		f := oidc.NewFetcher(oidc.FetcherConfig{Timeout: 5 * time.Second, Now: c.cfg.Now})
 		keys, err := f.Keys(ctx, tok.Issuer, thumbprints, tok.KID)
 		if err == nil {
-			if verr := tok.Verify(keys); verr != nil {
-				add("signature", CheckFail, "signature does not verify against %s's keys: %v", tok.Issuer, verr)
-				return
-			}
-			add("signature", CheckOK, "verified with %s's published keys", tok.Issuer)
-			return
+			*source = tok.Issuer + "'s published keys"
+			return keys, nil
 		}
-		errs = append(errs, err)
+		return nil, errors.Join(append(errs, err)...)
 	}
-	add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", errors.Join(errs...))
 }
 
 // hostedKeys reads the issuer's key set from a keyless endpoint, which

@@ -82,8 +82,15 @@ func TestExplain(t *testing.T) {
 		{name: "other project", mod: func(c map[string]any) { c["sub"] = "org/o/project/q/user/u" }, wantVerdict: "deny",
 			wantChecks: map[string]string{"trust policy": CheckFail, "signature": CheckOK},
 			wantFix:    `sub is "org/o/project/q/user/u", the policy expects "org/o/project/p/*"`},
-		{name: "expired", mod: func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }, wantVerdict: "deny",
+		{name: "expired beyond the clock skew", mod: func(c map[string]any) { c["exp"] = now.Add(-6 * time.Minute).Unix() }, wantVerdict: "deny",
 			wantChecks: map[string]string{"expiry": CheckFail, "trust policy": CheckOK}, wantFix: "fresh token"},
+		// The server allows 5 minutes of clock skew; explain decides as it does.
+		{name: "expired within the clock skew", mod: func(c map[string]any) { c["exp"] = now.Add(-2 * time.Minute).Unix() }, wantVerdict: "allow",
+			wantChecks: map[string]string{"expiry": CheckOK, "signature": CheckOK, "trust policy": CheckOK}},
+		{name: "issued in the future within the clock skew", mod: func(c map[string]any) { c["iat"] = now.Add(4 * time.Minute).Unix() }, wantVerdict: "allow",
+			wantChecks: map[string]string{"expiry": CheckOK}},
+		{name: "issued in the future beyond the clock skew", mod: func(c map[string]any) { c["iat"] = now.Add(6 * time.Minute).Unix() }, wantVerdict: "deny",
+			wantChecks: map[string]string{"expiry": CheckFail}},
 		{name: "tampered", tamper: true, wantVerdict: "deny", wantChecks: map[string]string{"signature": CheckFail}},
 		{name: "bad session tag", mod: func(c map[string]any) { c["https://aws.amazon.com/tags"] = "nope" }, wantVerdict: "deny",
 			wantChecks: map[string]string{"session attributes": CheckFail}},
@@ -122,6 +129,11 @@ func TestExplain(t *testing.T) {
 			}
 			if tc.wantFix != "" && !strings.Contains(fmt.Sprint(rep.Fix), tc.wantFix) {
 				t.Errorf("fix = %q, want it to contain %q", rep.Fix, tc.wantFix)
+			}
+			for _, ch := range rep.Checks {
+				if strings.Contains(ch.Detail, "allowed by allowed by") {
+					t.Errorf("check %s repeats itself: %q", ch.Name, ch.Detail)
+				}
 			}
 			if tc.wantVerdict == "allow" && len(rep.Fix) != 0 {
 				t.Errorf("allow with fixes %q", rep.Fix)

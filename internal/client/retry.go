@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -32,19 +34,22 @@ func Retryable(err error) bool {
 			return strings.Contains(api.ErrorMessage(), "Couldn't retrieve verification key")
 		}
 	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		if s := re.HTTPStatusCode(); s >= 500 || s == 429 {
-			return true
-		}
-		return false
-	}
+	// A request that never got an answer (connection refused, reset, EOF)
+	// is checked before the status: the SDK wraps a send failure in a
+	// ResponseError whose status is 0.
 	var send *smithyhttp.RequestSendError
-	if errors.As(err, &send) {
+	var ne net.Error
+	if errors.As(err, &send) || errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 		return true
 	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		s := re.HTTPStatusCode()
+		return s >= 500 || s == 429
+	}
+	return false
 }
 
 // backoff is the full-jitter delay before attempt n+1 (n ≥ 1).

@@ -19,6 +19,7 @@ import (
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -88,7 +89,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.ClockSkew == 0 {
-		cfg.ClockSkew = 5 * time.Minute
+		cfg.ClockSkew = oidc.DefaultClockSkew
 	}
 	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
 		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed}, nil

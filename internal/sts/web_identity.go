@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
@@ -64,18 +66,12 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	providerARN := arn.OIDCProvider(s.account, prov.URL)
 	log.add("provider", providerARN)
-	if err := tok.CheckAudience(prov.ClientIDs); err != nil {
-		return nil, log.deny(err, "audience rejected")
-	}
-	keys, err := s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
-	if err != nil {
-		return nil, log.deny(err, "verification keys unavailable")
-	}
-	if err := tok.Verify(keys); err != nil {
-		return nil, log.deny(err, "signature rejected")
-	}
-	if err := tok.CheckTime(now, s.skew); err != nil {
-		return nil, log.deny(err, "token time rejected")
+	res := tok.Check(ctx, oidc.Checks{ClientIDs: prov.ClientIDs, Now: now, Skew: s.skew,
+		Keys: func(ctx context.Context) (*jose.JSONWebKeySet, error) {
+			return s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
+		}})
+	if step, err := res.Err(); err != nil {
+		return nil, log.deny(err, denyReason[step])
 	}
 	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
 	if err != nil {
@@ -112,6 +108,14 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	return &WebIdentityResult{SessionResult: sr, SubjectFromWebIdentityToken: tok.Subject,
 		Provider: providerARN, Audience: input.Audience}, nil
+}
+
+// denyReason is the decision log's reason for each failed verification step.
+var denyReason = map[string]string{
+	oidc.StepAudience:  "audience rejected",
+	oidc.StepKeys:      "verification keys unavailable",
+	oidc.StepSignature: "signature rejected",
+	oidc.StepTime:      "token time rejected",
 }
 
 // matchedAudience is the client id the token was accepted for: azp when
