@@ -83,6 +83,16 @@ var migrations = [][]string{
 		)`,
 		`CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)`,
 	},
+	{
+		// Runner credential revocations (security round 2).
+		`CREATE TABLE revocations (
+			issuer_id TEXT NOT NULL,
+			access_key_id TEXT NOT NULL, -- '' revokes every set issued before issued_before
+			issued_before BIGINT,
+			expires BIGINT NOT NULL,
+			PRIMARY KEY (issuer_id, access_key_id)
+		)`,
+	},
 }
 
 // schemaVersion reads the applied version through the read pool.
