@@ -2,6 +2,7 @@ package ciclaims
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -42,6 +43,11 @@ type Params struct {
 	Repository        string `json:"repository,omitempty"` // owner/repo
 	RepositoryID      string `json:"repository_id,omitempty"`
 	RepositoryOwnerID string `json:"repository_owner_id,omitempty"`
+	// SubjectFormat chooses GitHub's default sub: SubjectByName ("" too)
+	// repo:OWNER/REPO:…, or SubjectByID, the immutable form
+	// repo:OWNER@OWNER_ID/REPO@REPO_ID:… that GitHub gives repositories
+	// created or renamed from 2026-07-15 on, and others that opt in.
+	SubjectFormat     string `json:"subject_format,omitempty"`
 	Ref               string `json:"ref,omitempty"`
 	RefType           string `json:"ref_type,omitempty"` // branch | tag
 	SHA               string `json:"sha,omitempty"`
@@ -169,10 +175,40 @@ func buildCircleCI(c map[string]any, in *Params, g *gen) error {
 	return nil
 }
 
+// GitHub subject formats (Params.SubjectFormat).
+const (
+	SubjectByName = "name"
+	SubjectByID   = "id"
+)
+
 func buildGitHub(c map[string]any, in *Params, g *gen) error {
-	owner, _, ok := strings.Cut(in.Repository, "/")
-	if !ok || owner == "" || strings.HasSuffix(in.Repository, "/") {
+	owner, name, ok := strings.Cut(in.Repository, "/")
+	if !ok || owner == "" || name == "" || strings.ContainsAny(in.Repository, "@:") {
 		return fmt.Errorf("github: repository must be owner/repo, got %q", in.Repository)
+	}
+	byID := false
+	switch in.SubjectFormat {
+	case "", SubjectByName:
+	case SubjectByID:
+		byID = true
+	default:
+		return fmt.Errorf("github: subject format must be %s or %s, got %q", SubjectByName, SubjectByID, in.SubjectFormat)
+	}
+	ownerID, repoID := in.RepositoryOwnerID, in.RepositoryID
+	for _, id := range []*string{&ownerID, &repoID} {
+		if *id != "" && !isDecimalID(*id) {
+			return fmt.Errorf("github: repository and owner ids are positive decimal numbers, got %q", *id)
+		}
+	}
+	if ownerID == "" {
+		ownerID = DerivedGitHubID(owner)
+	}
+	if repoID == "" {
+		repoID = DerivedGitHubID(in.Repository)
+	}
+	subjectRepo := in.Repository
+	if byID {
+		subjectRepo = owner + "@" + ownerID + "/" + name + "@" + repoID
 	}
 	event := or(in.EventName, constant("push"))
 	ref := in.Ref
@@ -196,19 +232,19 @@ func buildGitHub(c map[string]any, in *Params, g *gen) error {
 	esc := func(s string) string { return strings.ReplaceAll(s, ":", "%3A") }
 	switch {
 	case in.Environment != "":
-		c["sub"] = "repo:" + in.Repository + ":environment:" + esc(in.Environment)
+		c["sub"] = "repo:" + subjectRepo + ":environment:" + esc(in.Environment)
 		c["environment"] = in.Environment
 	case event == "pull_request":
-		c["sub"] = "repo:" + in.Repository + ":pull_request"
+		c["sub"] = "repo:" + subjectRepo + ":pull_request"
 	default:
-		c["sub"] = "repo:" + in.Repository + ":ref:" + esc(ref)
+		c["sub"] = "repo:" + subjectRepo + ":ref:" + esc(ref)
 	}
 	sha := or(in.SHA, g.sha)
 	workflowRef := in.Repository + "/.github/workflows/ci.yml@" + ref
 	c["repository"] = in.Repository
-	c["repository_id"] = or(in.RepositoryID, g.number)
+	c["repository_id"] = repoID
 	c["repository_owner"] = owner
-	c["repository_owner_id"] = or(in.RepositoryOwnerID, g.number)
+	c["repository_owner_id"] = ownerID
 	c["repository_visibility"] = "private"
 	c["ref"] = ref
 	c["ref_type"] = refType
@@ -360,6 +396,28 @@ func (g *gen) int() int64 {
 
 // number returns a numeric id as a string, the way GitHub and GitLab send them.
 func (g *gen) number() string { return strconv.FormatInt(g.int(), 10) }
+
+// DerivedGitHubID is the numeric id keyless gives a GitHub owner ("acme")
+// or repository ("acme/app") whose id is not given: the first 8 bytes of
+// SHA-256 of the lower-cased name, reduced to 9 digits (100000000 to
+// 999999999). A repository thus keeps one id across tokens, as on GitHub, and
+// a trust policy for the immutable subject can be written before any token.
+func DerivedGitHubID(name string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(name)))
+	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])%900_000_000+100_000_000, 10)
+}
+
+func isDecimalID(s string) bool {
+	if s == "" || len(s) > 19 || s[0] == '0' {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // sha returns a random 40-hex-digit commit id.
 func (g *gen) sha() string { return hex.EncodeToString(g.read(20)) }

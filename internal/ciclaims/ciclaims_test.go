@@ -153,6 +153,74 @@ func TestBuildGitHub(t *testing.T) {
 	}
 }
 
+func TestBuildGitHubSubjectFormat(t *testing.T) {
+	ownerID, repoID := DerivedGitHubID("octo"), DerivedGitHubID("octo/app")
+	byID := "repo:octo@" + ownerID + "/app@" + repoID
+	tests := []struct {
+		name    string
+		p       Params
+		wantSub string
+		wantIDs [2]string // repository_owner_id, repository_id
+	}{
+		{name: "name form by default", p: Params{}, wantSub: "repo:octo/app:ref:refs/heads/main", wantIDs: [2]string{ownerID, repoID}},
+		{name: "name form asked for", p: Params{SubjectFormat: SubjectByName}, wantSub: "repo:octo/app:ref:refs/heads/main", wantIDs: [2]string{ownerID, repoID}},
+		{name: "id form branch", p: Params{SubjectFormat: SubjectByID}, wantSub: byID + ":ref:refs/heads/main", wantIDs: [2]string{ownerID, repoID}},
+		{name: "id form tag", p: Params{SubjectFormat: SubjectByID, Ref: "refs/tags/v1"}, wantSub: byID + ":ref:refs/tags/v1", wantIDs: [2]string{ownerID, repoID}},
+		{name: "id form environment", p: Params{SubjectFormat: SubjectByID, Environment: "prod"}, wantSub: byID + ":environment:prod", wantIDs: [2]string{ownerID, repoID}},
+		{name: "id form pull request", p: Params{SubjectFormat: SubjectByID, EventName: "pull_request"}, wantSub: byID + ":pull_request", wantIDs: [2]string{ownerID, repoID}},
+		{name: "id form given ids", p: Params{SubjectFormat: SubjectByID, RepositoryOwnerID: "123456", RepositoryID: "456789"},
+			wantSub: "repo:octo@123456/app@456789:ref:refs/heads/main", wantIDs: [2]string{"123456", "456789"}},
+		{name: "name form given ids", p: Params{RepositoryOwnerID: "123456", RepositoryID: "456789"},
+			wantSub: "repo:octo/app:ref:refs/heads/main", wantIDs: [2]string{"123456", "456789"}},
+		{name: "derived ids ignore case", p: Params{Repository: "Octo/App", SubjectFormat: SubjectByID},
+			wantSub: "repo:Octo@" + ownerID + "/App@" + repoID + ":ref:refs/heads/main", wantIDs: [2]string{ownerID, repoID}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.p.Repository == "" {
+				tc.p.Repository = "octo/app"
+			}
+			got, err := Build(GitHub, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got["sub"] != tc.wantSub {
+				t.Errorf("sub = %v, want %s", got["sub"], tc.wantSub)
+			}
+			if got["repository_owner_id"] != tc.wantIDs[0] || got["repository_id"] != tc.wantIDs[1] {
+				t.Errorf("repository_owner_id, repository_id = %v, %v, want %v", got["repository_owner_id"], got["repository_id"], tc.wantIDs)
+			}
+		})
+	}
+	if ownerID == repoID || DerivedGitHubID("octo/other") == repoID {
+		t.Errorf("derived ids collide: owner %s repo %s", ownerID, repoID)
+	}
+	if !regexp.MustCompile(`^[1-9][0-9]{8}$`).MatchString(repoID) {
+		t.Errorf("derived id %q, want 9 digits", repoID)
+	}
+}
+
+func TestBuildGitHubSubjectFormatErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Params
+	}{
+		{"unknown format", Params{Repository: "octo/app", SubjectFormat: "immutable"}},
+		{"non-numeric repository id", Params{Repository: "octo/app", RepositoryID: "abc"}},
+		{"leading zero owner id", Params{Repository: "octo/app", RepositoryOwnerID: "0123"}},
+		{"negative id", Params{Repository: "octo/app", RepositoryID: "-1"}},
+		{"id already in the name", Params{Repository: "octo@1/app@2", SubjectFormat: SubjectByID}},
+		{"no repository name", Params{Repository: "octo/"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Build(GitHub, tc.p); err == nil {
+				t.Errorf("Build(%+v) succeeded, want an error", tc.p)
+			}
+		})
+	}
+}
+
 func TestBuildGitLab(t *testing.T) {
 	tests := []struct {
 		name string

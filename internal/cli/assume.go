@@ -321,10 +321,27 @@ func writeProfile(env Env, o *assumeOpts, roleARN, session string, tok client.To
 	if r := o.aws.regionFor(env); r != "" {
 		conf = append(conf, client.KV{Key: "region", Value: r})
 	}
-	if ep := o.aws.endpointFor(env, "STS"); ep != "" {
-		conf = append(conf, client.KV{Key: "endpoint_url", Value: ep})
+	// Endpoints go to a services section, the one place every SDK reads for
+	// the STS call of a web identity profile: aws-sdk-go-v2 resolves
+	// credentials before a profile-level endpoint_url, so only a service's
+	// own endpoint reaches its web identity exchange (docs/client.md).
+	var svcs []client.KV
+	for _, svc := range []string{"STS", "IAM"} {
+		if ep := o.aws.endpointFor(env, svc); ep != "" {
+			svcs = append(svcs, client.KV{Key: strings.ToLower(svc), Sub: []client.KV{{Key: "endpoint_url", Value: ep}}})
+		}
 	}
-	if err := updateINI(configFile, client.ConfigSection(o.profile), conf); err != nil {
+	svcName := "keyless-" + o.profile
+	if len(svcs) > 0 {
+		conf = append(conf, client.KV{Key: "services", Value: svcName})
+	}
+	content, err := os.ReadFile(configFile)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	updated := client.SetSection(string(content), client.ConfigSection(o.profile), conf)
+	updated = client.SetSection(updated, client.ServicesSection(svcName), svcs)
+	if err := writeFile0600(configFile, []byte(updated)); err != nil {
 		return fmt.Errorf("update %s: %w", configFile, err)
 	}
 	where := "profile " + o.profile + " written to " + credsFile + " and " + configFile

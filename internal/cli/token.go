@@ -25,7 +25,8 @@ func newTokenCmd(env Env) *cobra.Command {
 token (or, with -o env, CIRCLE_OIDC_TOKEN= and CIRCLE_OIDC_TOKEN_V2= lines).`,
 		Example: `  keyless token --org-id $ORG --project-id $PROJ --user-id $USER --v2 \
       --vcs-origin github.com/acme/app --vcs-ref refs/heads/main
-  keyless token --issuer gh --repository acme/app --ref refs/heads/main --claim environment=prod`,
+  keyless token --issuer gh --repository acme/app --ref refs/heads/main --claim environment=prod
+  keyless token --issuer gh --repository acme/app --subject-format id --repository-owner-id 123456 --repository-id 456789`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if issuerID == "" {
@@ -99,6 +100,9 @@ token (or, with -o env, CIRCLE_OIDC_TOKEN= and CIRCLE_OIDC_TOKEN_V2= lines).`,
 	f.BoolVar(&p.V2, "v2", false, "CircleCI v2 subject (with vcs-origin and vcs-ref)")
 	f.BoolVar(&p.SSHRerun, "ssh-rerun", false, "CircleCI ssh-rerun claim")
 	f.StringVar(&p.Repository, "repository", "", "GitHub owner/repo")
+	f.StringVar(&p.SubjectFormat, "subject-format", "name", "GitHub sub: name (repo:OWNER/REPO:…) | id (immutable repo:OWNER@OWNER_ID/REPO@REPO_ID:…)")
+	f.StringVar(&p.RepositoryID, "repository-id", "", "GitHub repository id (default: derived from owner/repo, see docs/github-actions.md)")
+	f.StringVar(&p.RepositoryOwnerID, "repository-owner-id", "", "GitHub owner id (default: derived from the owner name)")
 	f.StringVar(&p.Ref, "ref", "", "GitHub ref (refs/heads/main) or GitLab ref (main)")
 	f.StringVar(&p.RefType, "ref-type", "", "branch | tag")
 	f.StringVar(&p.Environment, "environment", "", "GitHub/GitLab environment")

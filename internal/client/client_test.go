@@ -140,12 +140,15 @@ func TestSetSection(t *testing.T) {
 		kvs                    []KV
 		want                   string
 	}{
-		{"replace middle", base, "profile a", []KV{{"region", "z"}},
+		{"replace middle", base, "profile a", []KV{{Key: "region", Value: "z"}},
 			"[default]\nregion = x\n\n[profile a]\nregion = z\n[profile b]\nregion = y\n"},
-		{"append", base, "profile c", []KV{{"k", "v"}}, base + "\n[profile c]\nk = v\n"},
+		{"append", base, "profile c", []KV{{Key: "k", Value: "v"}}, base + "\n[profile c]\nk = v\n"},
 		{"remove", base, "profile b", nil, "[default]\nregion = x\n\n[profile a]\nrole_arn = old\nweb_identity_token_file = f\n"},
-		{"empty file", "", "x", []KV{{"k", "v"}}, "[x]\nk = v\n"},
-		{"spaced header", "[ profile  a ]\nk = 1\n", "profile a", []KV{{"k", "2"}}, "[profile a]\nk = 2\n"},
+		{"empty file", "", "x", []KV{{Key: "k", Value: "v"}}, "[x]\nk = v\n"},
+		{"nested services block", "[services old]\niam =\n  endpoint_url = a\n", "services old",
+			[]KV{{Key: "sts", Sub: []KV{{Key: "endpoint_url", Value: "http://127.0.0.1:1"}}}},
+			"[services old]\nsts =\n  endpoint_url = http://127.0.0.1:1\n"},
+		{"spaced header", "[ profile  a ]\nk = 1\n", "profile a", []KV{{Key: "k", Value: "2"}}, "[profile a]\nk = 2\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,8 +5,15 @@ import (
 	"strings"
 )
 
-// KV is one key = value line of an AWS shared config or credentials file.
-type KV struct{ Key, Value string }
+// KV is one key = value line of an AWS shared config or credentials file,
+// or, with Sub, a nested block as a services section holds it:
+//
+//	sts =
+//	  endpoint_url = http://127.0.0.1:8787
+type KV struct {
+	Key, Value string
+	Sub        []KV
+}
 
 // SetSection returns content (an INI file as the AWS CLI writes them) with
 // section [name] replaced by the given keys, or appended when absent; other
@@ -22,7 +29,14 @@ func SetSection(content, name string, kvs []KV) string {
 		}
 		b := []string{header}
 		for _, kv := range kvs {
-			b = append(b, kv.Key+" = "+kv.Value)
+			if len(kv.Sub) == 0 {
+				b = append(b, kv.Key+" = "+kv.Value)
+				continue
+			}
+			b = append(b, kv.Key+" =")
+			for _, s := range kv.Sub {
+				b = append(b, "  "+s.Key+" = "+s.Value)
+			}
 		}
 		return b
 	}
@@ -71,6 +85,10 @@ func ConfigSection(profile string) string {
 	}
 	return "profile " + profile
 }
+
+// ServicesSection is the config-file section holding a profile's
+// per-service endpoints: [services NAME], referenced by "services = NAME".
+func ServicesSection(name string) string { return "services " + name }
 
 // ValidProfileName refuses names the shared files cannot hold.
 func ValidProfileName(p string) error {
