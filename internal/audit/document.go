@@ -186,13 +186,14 @@ func setConditions(st map[string]any, cs []cond) {
 }
 
 // federated returns the statement's Federated principals and whether it
-// names every principal ("*").
+// names every principal: "*", or {"AWS": "*"}, which AWS documents as the
+// same principal (and the evaluator admits web identity through it).
 func federated(st map[string]any) (arns []string, star bool) {
 	switch p := lookup(st, "Principal").(type) {
 	case string:
 		return nil, p == "*"
 	case map[string]any:
-		return strs(lookup(p, "Federated")), false
+		return strs(lookup(p, "Federated")), contains(strs(lookup(p, "AWS")), "*")
 	}
 	return nil, false
 }

@@ -166,6 +166,8 @@ impersonates the provider and exchanged, and the assumed-role ARN reported.`,
 	fl.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above: critical | high | medium | low")
 	fl.StringVar(&expectFile, "expect", "", "JSON file with the claim sets (each with iss) every fix must keep admitting")
 	fl.BoolVar(&prove, "prove", false, "mint each witness with an impersonating issuer on the keyless endpoint and exchange it")
+	enumCompletion(cmd, "output", "text", "json", "sarif")
+	enumCompletion(cmd, "fail-on", "critical", "high", "medium", "low")
 	return cmd
 }
 
