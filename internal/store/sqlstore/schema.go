@@ -83,6 +83,13 @@ var migrations = [][]string{
 		)`,
 		`CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)`,
 	},
+	// 2: managed policy versions. Rows written before it read back with one
+	// version, v1 (versions '' means exactly that).
+	{
+		`ALTER TABLE policies ADD COLUMN default_version TEXT NOT NULL DEFAULT 'v1'`,
+		`ALTER TABLE policies ADD COLUMN last_version BIGINT NOT NULL DEFAULT 1`,
+		`ALTER TABLE policies ADD COLUMN versions TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // schemaVersion reads the applied version through the read pool.

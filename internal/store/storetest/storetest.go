@@ -144,6 +144,12 @@ func managed(name string) store.ManagedPolicy {
 		Tags:        []store.Tag{{Key: "owner", Value: "me"}},
 		CreateDate:  base,
 		UpdateDate:  base.Add(time.Hour),
+		DefaultVersion: "v2",
+		Versions: []store.PolicyVersion{
+			{ID: "v1", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, CreateDate: base},
+			{ID: "v2", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`, CreateDate: base.Add(time.Hour)},
+		},
+		LastVersion: 3, // v3 was created and deleted
 	}
 }
 
