@@ -1,4 +1,4 @@
-package server_test
+package tflifecycle_test
 
 import (
 	"bytes"
@@ -161,10 +161,6 @@ provider "aws" {
   }
 }
 `, version, endpoint, endpoint)
-}
-
-func newIAM(endpoint string) *iam.Client {
-	return iamClient(endpoint, "AKIAKEYLESSTEST00001", "keylessTestRootSecretKey0000000000000000", "")
 }
 
 // tfLeft lists what Terraform created that is still in the account: roles

@@ -1,6 +1,7 @@
-package server_test
+package tflifecycle_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/cli"
+	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server/servertest"
 )
 
@@ -201,7 +204,7 @@ func TestTerraformLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := strings.NewReplacer("KEYLESS_ENDPOINT", f.srv.URL, "KEYLESS_ROLE_ARN", f.roleARN,
-		"KEYLESS_TOKEN", f.mint(t, ciclaims.Params{})).Replace(tfLifecycle)
+		"KEYLESS_TOKEN", f.mint(t, f.org, f.project)).Replace(tfLifecycle)
 	d := newTFDir(t, mirror)
 	d.write("main.tf", tfProviderBlock(version, f.srv.URL)+cfg)
 	d.must("init", "-input=false")
@@ -247,14 +250,15 @@ func TestTerraformLifecycle(t *testing.T) {
 	d.noChanges("-var", "v=2")
 
 	// Import: forget everything, adopt it back by id, and nothing differs.
-	out := d.must("state", "list")
-	for _, addr := range strings.Fields(out) {
+	rm := []string{"state", "rm"}
+	for _, addr := range strings.Fields(d.must("state", "list")) {
 		if !strings.HasPrefix(addr, "data.") {
-			d.must("state", "rm", addr)
+			rm = append(rm, addr)
 		}
 	}
+	d.must(rm...)
 	d.write("imports.tf", tfImports)
-	out = d.must("apply", "-input=false", "-auto-approve", "-var", "v=2")
+	out := d.must("apply", "-input=false", "-auto-approve", "-var", "v=2")
 	if !strings.Contains(out, "9 imported, 0 added, 0 changed, 0 destroyed") {
 		t.Errorf("apply with imports did not import all 9 resources unchanged:\n%s", out)
 	}
@@ -264,6 +268,52 @@ func TestTerraformLifecycle(t *testing.T) {
 	if left := tfLeft(t, f.iam); len(left) > 0 {
 		t.Errorf("left after terraform destroy: %v", left)
 	}
+
+	t.Run("setup emit", func(t *testing.T) { testTerraformSetupEmit(t, f, mirror, version) })
+}
+
+// testTerraformSetupEmit applies what keyless setup --emit terraform
+// prints, checks that plan then shows no changes and that the role admits a
+// job token of the project, and destroys it.
+func testTerraformSetupEmit(t *testing.T, f *fixture, mirror, version string) {
+	ctx := context.Background()
+	org, project := "6d3f1a2e-0000-4000-8000-0000000000e1", "aaaaaaaa-0000-4000-8000-0000000000e2"
+	pol, err := f.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("setup-readonly"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	if code := cli.Main(ctx, env, []string{"setup", "--ci", "circleci", "--org-id", org, "--project-id", project,
+		"--role-name", "tfsetup", "--policy-arn", aws.ToString(pol.Policy.Arn), "--emit", "terraform"}); code != 0 {
+		t.Fatalf("keyless setup --emit terraform: exit %d\n%s", code, stderr.String())
+	}
+	d := newTFDir(t, mirror)
+	d.write("main.tf", tfProviderBlock(version, f.srv.URL)+stdout.String())
+	d.must("init", "-input=false")
+	d.must("apply", "-input=false", "-auto-approve")
+	d.noChanges()
+
+	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.mint(t, org, project)
+	roleARN := d.outputs()["role_arn"]
+	if _, err := anonSTS(f.srv.URL).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("CircleCI"), WebIdentityToken: aws.String(tok)}); err != nil {
+		t.Errorf("the emitted role refuses its project's job token: %v", err)
+	}
+
+	d.must("destroy", "-input=false", "-auto-approve")
+	if _, err := f.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("tfsetup")}); err == nil {
+		t.Error("role tfsetup is left after destroy")
+	} else {
+		wantCode(t, err, "NoSuchEntity")
+	}
+	_, err = f.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{
+		OpenIDConnectProviderArn: aws.String("arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/" + org)})
+	wantCode(t, err, "NoSuchEntity")
 }
 
 // outputs reads terraform's string outputs.
