@@ -70,6 +70,22 @@ func (v *Validator) Range(member string, n, min, max int) bool {
 	return true
 }
 
+// ListMembers records a constraint on the members of a list parameter, which
+// Coral renders with the whole list and every constraint of the member shape:
+// Value '[a, b]' at 'clientIDList' failed to satisfy constraint: Member must
+// satisfy constraint: [Member must have length less than or equal to 255, …].
+func (v *Validator) ListMembers(member string, values []string, constraints ...string) {
+	v.errs = append(v.errs, fmt.Sprintf("Value '[%s]' at '%s' failed to satisfy constraint: Member must satisfy constraint: [%s]",
+		redact(strings.Join(values, ", "), member), lowerFirst(member), strings.Join(constraints, ", ")))
+}
+
+// ListLength records a list parameter with more than max members; Coral
+// shows no value for it.
+func (v *Validator) ListLength(member string, max int) {
+	v.errs = append(v.errs, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d",
+		lowerFirst(member), max))
+}
+
 // Err returns the collected violations as one ValidationError, or nil.
 func (v *Validator) Err() error {
 	switch len(v.errs) {

@@ -143,8 +143,12 @@ func (l Load) Run(ctx context.Context) Stats {
 		}()
 	}
 	if l.Progress != nil {
-		stop := make(chan struct{})
+		// The reporter is joined before Run returns: Progress usually writes
+		// to a shared writer, and a report racing the caller's next write
+		// is a data race (seen under load in TestQuickRun).
+		stop, stopped := make(chan struct{}), make(chan struct{})
 		go func() {
+			defer close(stopped)
 			t := time.NewTicker(250 * time.Millisecond)
 			defer t.Stop()
 			for {
@@ -156,7 +160,7 @@ func (l Load) Run(ctx context.Context) Stats {
 				}
 			}
 		}()
-		defer close(stop)
+		defer func() { close(stop); <-stopped }()
 	}
 	wg.Wait()
 	elapsed := time.Since(start)

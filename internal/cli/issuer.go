@@ -110,8 +110,9 @@ HTTPS host (issuer publish), by real AWS.`,
 		Short: "Issue credentials that may only mint tokens of this issuer (for a CI system to hold)",
 		Long: `Issue temporary credentials whose only permission is keyless:MintToken on one issuer,
 so a CI system can mint job tokens (keyless token --issuer ID) without holding root
-credentials. They expire after --ttl and cannot be revoked one by one: keep the ttl
-short and issue new ones on a schedule.`,
+credentials. They expire after --ttl (at most the server's --runner-max-ttl, and never
+after the session that creates them), die with the role whose session created them,
+and can be revoked: keyless issuer revoke-runner-credentials.`,
 		Example: `  eval "$(keyless issuer runner-credentials $ORG --ttl 24h)"   # exports AWS_* for keyless token`,
 		Args:    cobra.ExactArgs(1),
 		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
@@ -120,7 +121,11 @@ short and issue new ones on a schedule.`,
 				AccessKeyId, SecretAccessKey, SessionToken, Expiration string
 			}
 			path := "/_keyless/issuers/" + url.PathEscape(args[0]) + "/runner-credentials"
-			if err := c.do(cmd.Context(), http.MethodPost, path, map[string]string{"ttl": runnerTTL}, &out); err != nil {
+			body := map[string]string{}
+			if runnerTTL != "" {
+				body["ttl"] = runnerTTL
+			}
+			if err := c.do(cmd.Context(), http.MethodPost, path, body, &out); err != nil {
 				return err
 			}
 			switch runnerOut {
@@ -134,7 +139,36 @@ short and issue new ones on a schedule.`,
 			return fmt.Errorf("--output must be env or json")
 		}),
 	}
-	runner.Flags().StringVar(&runnerTTL, "ttl", "720h", "lifetime, from 15m to 8760h")
+	runner.Flags().StringVar(&runnerTTL, "ttl", "", "lifetime, from 15m to the server's --runner-max-ttl (default: that maximum)")
+	var revokeKey string
+	var revokeAll bool
+	revoke := &cobra.Command{
+		Use:   "revoke-runner-credentials ID (--access-key-id ASIA… | --all)",
+		Short: "Revoke runner credentials of an issuer: one set, or all issued so far",
+		Args:  cobra.ExactArgs(1),
+		RunE: af.run(env, func(cmd *cobra.Command, args []string, c *adminClient) error {
+			if (revokeKey == "") == !revokeAll {
+				return fmt.Errorf("give either --access-key-id or --all")
+			}
+			body := map[string]any{"all": revokeAll}
+			if revokeKey != "" {
+				body = map[string]any{"access_key_id": revokeKey}
+			}
+			var out map[string]any
+			path := "/_keyless/issuers/" + url.PathEscape(args[0]) + "/runner-credentials/revoke"
+			if err := c.do(cmd.Context(), http.MethodPost, path, body, &out); err != nil {
+				return err
+			}
+			if revokeAll {
+				fmt.Fprintf(env.Stdout, "revoked every runner credential of issuer %s issued until now\n", args[0])
+			} else {
+				fmt.Fprintf(env.Stdout, "revoked runner credentials %s of issuer %s\n", revokeKey, args[0])
+			}
+			return nil
+		}),
+	}
+	revoke.Flags().StringVar(&revokeKey, "access-key-id", "", "the access key id (ASIA…) of the credentials to revoke")
+	revoke.Flags().BoolVar(&revokeAll, "all", false, "revoke every runner credential of the issuer issued until now")
 	runner.Flags().StringVar(&runnerOut, "output", "env", "env | json (credential_process format)")
 	var outDir string
 	publish := &cobra.Command{
@@ -161,7 +195,7 @@ after every rotation.`,
 		},
 	}
 	publish.Flags().StringVar(&outDir, "out", "", "output directory")
-	cmd.AddCommand(create, list, show, del, rotate, runner, publish)
+	cmd.AddCommand(create, list, show, del, rotate, runner, revoke, publish)
 	return cmd
 }
 

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 // endpoint.
 func TestScript(t *testing.T) {
 	srv := servertest.Start(t)
-	binDir = t.TempDir()
+	bin := &keylessBin{path: filepath.Join(t.TempDir(), "keyless")}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		UpdateScripts:       *updateGolden,
@@ -57,7 +57,7 @@ func TestScript(t *testing.T) {
 			"faults":      cmdFaults,
 			"stscalls":    cmdSTSCalls,
 			"nosecrets":   cmdNoSecrets,
-			"keyless-bin": cmdKeylessBin,
+			"keyless-bin": bin.cmd,
 		},
 	})
 }
@@ -254,23 +254,22 @@ func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
+// keylessBin is the binary built for one TestScript run. It lives in that
+// run's temporary directory, so each run (go test -count=N) builds its own.
+type keylessBin struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// keyless-bin: build ./cmd/keyless once per test run and set KEYLESS_BIN;
-// skips the script when go is not available.
-func cmdKeylessBin(ts *testscript.TestScript, neg bool, args []string) {
-	binOnce.Do(func() {
-		binPath = filepath.Join(binDir, "keyless")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/keylessci/keyless/cmd/keyless").CombinedOutput()
+// keyless-bin: build ./cmd/keyless once per test run and set KEYLESS_BIN.
+func (b *keylessBin) cmd(ts *testscript.TestScript, neg bool, args []string) {
+	b.once.Do(func() {
+		out, err := exec.Command("go", "build", "-o", b.path, "github.com/keylessci/keyless/cmd/keyless").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
+			b.err = fmt.Errorf("go build: %v: %s", err, out)
 		}
 	})
-	ts.Check(binErr)
-	ts.Setenv("KEYLESS_BIN", binPath)
+	ts.Check(b.err)
+	ts.Setenv("KEYLESS_BIN", b.path)
 }

@@ -33,6 +33,7 @@ type fileConfig struct {
 	// bound every store call; 0 keeps the backend's default.
 	StoreMaxConns int           `json:"store-max-conns"`
 	StoreTimeout  time.Duration `json:"store-timeout"`
+	RunnerMaxTTL  time.Duration `json:"runner-max-ttl"`
 }
 
 func newServeCmd(env Env) *cobra.Command {
@@ -73,7 +74,7 @@ func newServeCmd(env Env) *cobra.Command {
 			cfg := server.Config{
 				Addr: fc.Addr, DataDir: fc.DataDir, StoreURL: fc.Store, Account: fc.AccountID, Region: fc.Region,
 				CAFile: fc.CAFile, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey, JWKSMaxAge: maxAge,
-				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout,
+				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout, RunnerMaxTTL: fc.RunnerMaxTTL,
 				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
 				Log:             log, Stdout: env.Stdout,
@@ -103,6 +104,8 @@ func newServeCmd(env Env) *cobra.Command {
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
 	f.StringVar(&fc.LogLevel, "log-level", "info", "debug|info|warn|error")
+	f.DurationVar(&fc.RunnerMaxTTL, "runner-max-ttl", 720*time.Hour,
+		"longest lifetime of runner credentials (keyless issuer runner-credentials), and their default")
 	f.StringVar(&fc.JWKSMaxAge, "jwks-max-age", "", "Cache-Control max-age of hosted issuers' JWKS (default 5m)")
 	return cmd
 }

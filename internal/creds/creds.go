@@ -58,6 +58,11 @@ type Session struct {
 	Chained bool
 	// ProviderARN, Subject and Audience record a web identity origin ("" otherwise).
 	ProviderARN, Subject, Audience string
+	// Runner credentials (no role) only: the issuer they mint for, and the
+	// role whose session created them (empty when root did), by name and
+	// unique id. Tokens sealed before these fields existed open with them
+	// empty.
+	IssuerID, CreatorRoleName, CreatorRoleID string
 	// Issued and Expiration are kept to the second.
 	Issued, Expiration time.Time
 }

@@ -85,6 +85,8 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"full session", fullSession()},
 		{"minimal session", Session{Account: "000000000000", RoleName: "r", SessionName: "s", Expiration: t0.Add(15 * time.Minute)}},
+		{"runner session", Session{Account: "000000000000", SessionName: "runner-x", SessionPolicy: "{}", IssuerID: "org-1",
+			CreatorRoleName: "deploy", CreatorRoleID: "AROAEXAMPLEEXAMPLE01", Expiration: t0.Add(time.Hour)}},
 		{"sub-second times are truncated", Session{RoleName: "r", Issued: t0.Add(500 * time.Millisecond), Expiration: t0.Add(time.Hour + 999*time.Millisecond)}},
 	}
 	for _, tt := range tests {
@@ -450,5 +452,31 @@ func TestErrorsKeepCause(t *testing.T) {
 	_, _, err := s.Open("ASIAABCDEFGHIJKLMNOP", "!!")
 	if errors.Unwrap(err) == nil {
 		t.Fatal("no internal cause for the log")
+	}
+}
+
+// TestRunnerTailIsOptional: the runner fields are a tail that role
+// sessions never carry, so a token sealed before they existed (the same
+// layout without the tail) opens with them empty.
+func TestRunnerTailIsOptional(t *testing.T) {
+	secret := make([]byte, secretRawLen)
+	withTail := Session{Account: "000000000000", SessionName: "runner-x", IssuerID: "org-1", CreatorRoleName: "deploy",
+		CreatorRoleID: "AROAEXAMPLEEXAMPLE01", Issued: t0, Expiration: t0.Add(time.Hour)}
+	old := withTail
+	old.IssuerID, old.CreatorRoleName, old.CreatorRoleID = "", "", ""
+	full := encodeSession(nil, &withTail, secret)
+	prefix := encodeSession(nil, &old, secret)
+	if !bytes.HasPrefix(full, prefix) || len(full) == len(prefix) {
+		t.Fatalf("runner fields are not a tail of the old layout")
+	}
+	got, _, err := decodeSession(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(old, got); diff != "" {
+		t.Errorf("old layout (-want +got):\n%s", diff)
+	}
+	if _, _, err := decodeSession(full[:len(full)-1]); err == nil {
+		t.Error("a truncated tail decodes")
 	}
 }

@@ -10,6 +10,11 @@ import (
 // strings and lists, a flags byte, and times as varint Unix seconds. It is
 // only ever decoded after the AEAD has authenticated it, but the decoder is
 // still strict (every length checked, no trailing bytes).
+//
+// The runner fields (IssuerID, CreatorRoleName, CreatorRoleID) form an
+// optional tail, written only when one is set: role session tokens keep
+// the original layout, and tokens sealed before the tail existed open with
+// those fields empty.
 
 const flagChained = 1
 
@@ -45,7 +50,13 @@ func encodeSession(b []byte, s *Session, secret []byte) []byte {
 		b = appendString(b, t.Value)
 	}
 	b = appendStrings(b, s.TransitiveTagKeys)
-	return appendStrings(b, s.PolicyARNs)
+	b = appendStrings(b, s.PolicyARNs)
+	if s.IssuerID != "" || s.CreatorRoleName != "" || s.CreatorRoleID != "" {
+		for _, f := range []string{s.IssuerID, s.CreatorRoleName, s.CreatorRoleID} {
+			b = appendString(b, f)
+		}
+	}
+	return b
 }
 
 var errCorrupt = errors.New("corrupt session record")
@@ -133,6 +144,9 @@ func decodeSession(b []byte) (Session, []byte, error) {
 	}
 	s.TransitiveTagKeys = d.strings()
 	s.PolicyARNs = d.strings()
+	if d.err == nil && len(d.b) > 0 {
+		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID = d.string(), d.string(), d.string()
+	}
 	if d.err != nil {
 		return Session{}, nil, d.err
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/policy"
@@ -32,6 +33,7 @@ type Store interface {
 	ListAttachedRolePolicies(ctx context.Context, role string) ([]store.ManagedPolicy, error)
 	GetProvider(ctx context.Context, url string) (store.Provider, error)
 	GetPolicy(ctx context.Context, arn string) (store.ManagedPolicy, error)
+	ListRevocations(ctx context.Context, now time.Time) ([]store.Revocation, error)
 	Version(ctx context.Context) (int64, error)
 }
 
@@ -42,6 +44,12 @@ type Role struct {
 	Trust *policy.Policy
 	// Permissions are the inline and attached managed policies.
 	Permissions []*policy.Policy
+	// Boundary is the compiled permissions boundary (nil when the role has
+	// none). BoundaryErr is set when the role names a boundary that cannot
+	// be read or compiled; callers then deny everything the role's
+	// sessions ask (a bound that cannot be known is not no bound).
+	Boundary    *policy.Policy
+	BoundaryErr error
 }
 
 // Config configures a Directory.
@@ -62,7 +70,13 @@ type Directory struct {
 	version   int64
 	roles     map[string]roleEntry // key: lower-cased role name
 	providers map[string]providerEntry
+	revoked   map[revocationKey]time.Time // nil until loaded; value: IssuedBefore
+	gen       uint64                      // raised by every clear, so a load that raced one is not kept
 }
+
+// revocationKey names a revocation: one access key id of an issuer, or ""
+// for all of the issuer's credentials issued before a time.
+type revocationKey struct{ issuer, accessKeyID string }
 
 type roleEntry struct {
 	role *Role
@@ -93,6 +107,8 @@ func New(cfg Config) (*Directory, error) {
 func (d *Directory) clear() {
 	d.roles = map[string]roleEntry{}
 	d.providers = map[string]providerEntry{}
+	d.revoked = nil
+	d.gen++
 }
 
 // Invalidate drops everything cached. The IAM service calls it after each
@@ -174,6 +190,19 @@ func (d *Directory) loadRole(ctx context.Context, name string) (*Role, error) {
 		}
 		r.Permissions = append(r.Permissions, cp)
 	}
+	if sr.PermissionsBoundary != "" {
+		bp, err := d.st.GetPolicy(ctx, sr.PermissionsBoundary)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			r.BoundaryErr = fmt.Errorf("permissions boundary %s: %w", sr.PermissionsBoundary, err)
+		case err != nil:
+			return nil, fmt.Errorf("get permissions boundary %s of %q: %w", sr.PermissionsBoundary, sr.Name, err)
+		default:
+			if r.Boundary, err = policy.Parse(bp.Document, policy.Managed); err != nil {
+				r.BoundaryErr = fmt.Errorf("compile permissions boundary %s: %w", bp.ARN, err)
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -232,4 +261,34 @@ func (d *Directory) SessionPolicies(ctx context.Context, doc string, arns []stri
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// RunnerRevoked reports whether the runner credentials accessKeyID of
+// issuerID, issued at issued, have been revoked: one by one, or with all
+// of the issuer's credentials issued before a time. Revocations are read
+// once per store version.
+func (d *Directory) RunnerRevoked(ctx context.Context, issuerID, accessKeyID string, issued, now time.Time) (bool, error) {
+	d.mu.RLock()
+	m, gen := d.revoked, d.gen
+	d.mu.RUnlock()
+	if m == nil {
+		list, err := d.st.ListRevocations(ctx, now)
+		if err != nil {
+			return false, fmt.Errorf("list revocations: %w", err)
+		}
+		m = make(map[revocationKey]time.Time, len(list))
+		for _, r := range list {
+			m[revocationKey{r.IssuerID, r.AccessKeyID}] = r.IssuedBefore
+		}
+		d.mu.Lock()
+		if d.gen == gen {
+			d.revoked = m
+		}
+		d.mu.Unlock()
+	}
+	if _, ok := m[revocationKey{issuerID, accessKeyID}]; ok {
+		return true, nil
+	}
+	before, ok := m[revocationKey{issuerID, ""}]
+	return ok && issued.Before(before), nil
 }

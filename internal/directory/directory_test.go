@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -22,6 +23,8 @@ type fakeStore struct {
 	down      bool
 	roleReads int
 	provReads int
+	revoked   []store.Revocation
+	revReads  int
 }
 
 const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
@@ -83,6 +86,22 @@ func (f *fakeStore) GetPolicy(_ context.Context, arn string) (store.ManagedPolic
 		return p, store.ErrNotFound
 	}
 	return p, nil
+}
+
+func (f *fakeStore) ListRevocations(_ context.Context, now time.Time) ([]store.Revocation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revReads++
+	if f.down {
+		return nil, errDown
+	}
+	var out []store.Revocation
+	for _, r := range f.revoked {
+		if !r.Expires.Before(now) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeStore) Version(context.Context) (int64, error) {
@@ -224,5 +243,71 @@ func TestSessionPolicies(t *testing.T) {
 				t.Fatalf("got %d policies, err %v; want %d", len(ps), err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBoundaryIsCompiled(t *testing.T) {
+	f := newFake()
+	r := f.roles["deploy"]
+	r.PermissionsBoundary = "arn:aws:iam::123456789012:policy/bound"
+	f.roles["deploy"] = r
+	d := newDir(t, f)
+	got, err := d.Role(context.Background(), "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Boundary != nil || !errors.Is(got.BoundaryErr, store.ErrNotFound) {
+		t.Errorf("missing boundary: Boundary %v, BoundaryErr %v; want a not-found error", got.Boundary, got.BoundaryErr)
+	}
+	f.policies[r.PermissionsBoundary] = store.ManagedPolicy{ARN: r.PermissionsBoundary,
+		Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`}
+	d.Invalidate()
+	if got, err = d.Role(context.Background(), "deploy"); err != nil || got.Boundary == nil || got.BoundaryErr != nil {
+		t.Errorf("boundary not compiled: %v %v %v", got.Boundary, got.BoundaryErr, err)
+	}
+}
+
+func TestRunnerRevoked(t *testing.T) {
+	f := newFake()
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	f.revoked = []store.Revocation{
+		{IssuerID: "a", AccessKeyID: "ASIAONE", Expires: t0.Add(time.Hour)},
+		{IssuerID: "b", IssuedBefore: t0, Expires: t0.Add(time.Hour)},
+	}
+	d := newDir(t, f)
+	tests := []struct {
+		name, issuer, key string
+		issued            time.Time
+		want              bool
+	}{
+		{"revoked key", "a", "ASIAONE", t0, true},
+		{"other key of the issuer", "a", "ASIATWO", t0, false},
+		{"same key id, other issuer", "c", "ASIAONE", t0, false},
+		{"issued before an issuer-wide revocation", "b", "ASIAANY", t0.Add(-time.Second), true},
+		{"issued at or after it", "b", "ASIAANY", t0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := d.RunnerRevoked(context.Background(), tt.issuer, tt.key, tt.issued, t0)
+			if err != nil || got != tt.want {
+				t.Errorf("RunnerRevoked = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if f.revReads != 1 {
+		t.Errorf("revocations read %d times, want once per store version", f.revReads)
+	}
+	f.revoked = append(f.revoked, store.Revocation{IssuerID: "a", AccessKeyID: "ASIATWO", Expires: t0.Add(time.Hour)})
+	f.version++
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.RunnerRevoked(context.Background(), "a", "ASIATWO", t0, t0); !got {
+		t.Error("a revocation written by another replica is not seen after Refresh")
+	}
+	f.down = true
+	d.Invalidate()
+	if _, err := d.RunnerRevoked(context.Background(), "a", "ASIATWO", t0, t0); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("store down: err %v, want ErrUnavailable", err)
 	}
 }

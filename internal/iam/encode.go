@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/base64"
+	"encoding/xml"
 	"net/http"
 	"sort"
 	"strings"
@@ -57,11 +58,25 @@ type xmlTag struct {
 	Value string `xml:"Value"`
 }
 
-func xmlTags(tags []store.Tag) []xmlTag {
+// xmlTagList is a Tags member. encoding/xml writes an empty <Tags></Tags>
+// for an empty "Tags>member" slice even with omitempty; AWS omits Tags
+// when an entity has none (CreateRole, GetRole, CreatePolicy, GetOpenIDConnectProvider),
+// so the list marshals itself and a Tags,omitempty field of this type is
+// left out when empty.
+type xmlTagList []xmlTag
+
+// MarshalXML writes <Tags><member>…</member>…</Tags>.
+func (l xmlTagList) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	return e.EncodeElement(struct {
+		Member []xmlTag `xml:"member"`
+	}{l}, start)
+}
+
+func xmlTags(tags []store.Tag) xmlTagList {
 	if len(tags) == 0 {
 		return nil
 	}
-	out := make([]xmlTag, len(tags))
+	out := make(xmlTagList, len(tags))
 	for i, t := range tags {
 		out[i] = xmlTag{Key: t.Key, Value: t.Value}
 	}

@@ -15,30 +15,49 @@ import (
 
 // xmlPolicy is the Policy shape.
 type xmlPolicy struct {
-	PolicyName                    string   `xml:"PolicyName"`
-	PolicyID                      string   `xml:"PolicyId"`
-	Arn                           string   `xml:"Arn"`
-	Path                          string   `xml:"Path"`
-	DefaultVersionID              string   `xml:"DefaultVersionId"`
-	AttachmentCount               int      `xml:"AttachmentCount"`
-	PermissionsBoundaryUsageCount int      `xml:"PermissionsBoundaryUsageCount"`
-	IsAttachable                  bool     `xml:"IsAttachable"`
-	Description                   string   `xml:"Description,omitempty"`
-	CreateDate                    string   `xml:"CreateDate"`
-	UpdateDate                    string   `xml:"UpdateDate"`
-	Tags                          []xmlTag `xml:"Tags>member,omitempty"`
+	PolicyName                    string      `xml:"PolicyName"`
+	PolicyID                      string      `xml:"PolicyId"`
+	Arn                           string      `xml:"Arn"`
+	Path                          string      `xml:"Path"`
+	DefaultVersionID              string      `xml:"DefaultVersionId"`
+	AttachmentCount               int         `xml:"AttachmentCount"`
+	PermissionsBoundaryUsageCount int         `xml:"PermissionsBoundaryUsageCount"`
+	IsAttachable                  bool        `xml:"IsAttachable"`
+	Description                   string      `xml:"Description,omitempty"`
+	CreateDate                    string      `xml:"CreateDate"`
+	UpdateDate                    string      `xml:"UpdateDate"`
+	Tags                          *xmlTagList `xml:"Tags,omitempty"`
 }
 
-// xmlPolicyOf renders p. ListPolicies returns neither Description nor Tags.
-func xmlPolicyOf(p store.ManagedPolicy, list bool) xmlPolicy {
+// policyView says which call a Policy shape answers; AWS returns different
+// subsets of it (moto's aws_verified test_iam_response_attributes shows them).
+type policyView uint8
+
+const (
+	policyCreate policyView = iota // Tags only when given, never Description
+	policyGet                      // Description when set, Tags always (an empty list too)
+	policyList                     // neither Description nor Tags
+)
+
+// xmlPolicyOf renders p for view.
+func xmlPolicyOf(p store.ManagedPolicy, view policyView) xmlPolicy {
 	x := xmlPolicy{
 		PolicyName: p.Name, PolicyID: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionID: p.DefaultVersion,
 		AttachmentCount: p.AttachmentCount, IsAttachable: true,
 		CreateDate: awsquery.Timestamp(p.CreateDate), UpdateDate: awsquery.Timestamp(p.UpdateDate),
 	}
-	if !list {
+	switch view {
+	case policyCreate:
+		if tags := xmlTags(p.Tags); tags != nil {
+			x.Tags = &tags
+		}
+	case policyGet:
 		x.Description = p.Description
-		x.Tags = xmlTags(p.Tags)
+		tags := xmlTags(p.Tags)
+		if tags == nil {
+			tags = xmlTagList{}
+		}
+		x.Tags = &tags
 	}
 	return x
 }
@@ -75,7 +94,7 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Managed); err != nil {
+	if _, err := policy.ParseNew(doc, policy.Managed); err != nil {
 		return nil, err
 	}
 	policyARN := arn.Policy(s.account, path, name)
@@ -107,7 +126,7 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 		return nil, storeErr(err, "")
 	}
 	s.onChange()
-	return createPolicyResult{Policy: xmlPolicyOf(p, false)}, nil
+	return createPolicyResult{Policy: xmlPolicyOf(p, policyCreate)}, nil
 }
 
 // lookupPolicy validates the PolicyArn parameter, authorizes action on it
@@ -145,7 +164,7 @@ func (s *Service) getPolicy(ctx context.Context, c *awsquery.Call) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return getPolicyResult{Policy: xmlPolicyOf(p, false)}, nil
+	return getPolicyResult{Policy: xmlPolicyOf(p, policyGet)}, nil
 }
 
 type listPoliciesResult struct {
@@ -206,7 +225,7 @@ func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (any, erro
 	got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) }, pg)
 	res.IsTruncated, res.Marker = next != "", next
 	for _, p := range got {
-		res.Policies = append(res.Policies, xmlPolicyOf(p, true))
+		res.Policies = append(res.Policies, xmlPolicyOf(p, policyList))
 	}
 	return res, nil
 }

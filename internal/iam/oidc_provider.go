@@ -19,15 +19,25 @@ const (
 )
 
 type createProviderResult struct {
-	OpenIDConnectProviderArn string   `xml:"OpenIDConnectProviderArn"`
-	Tags                     []xmlTag `xml:"Tags>member,omitempty"`
+	OpenIDConnectProviderArn string     `xml:"OpenIDConnectProviderArn"`
+	Tags                     xmlTagList `xml:"Tags,omitempty"`
 }
 
 func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+	// Every model constraint is checked before any is reported: AWS answers
+	// "3 validation errors detected: …" for a long Url, ClientID and
+	// thumbprint together (members in the order of the request shape).
 	var v awsquery.Validator
 	raw, ok := required(&v, c, "Url")
 	if ok {
 		v.Length("Url", raw, 1, 255)
+	}
+	rawIDs, rawThumbs := c.List("ClientIDList"), c.List("ThumbprintList")
+	checkClientIDs(&v, rawIDs)
+	checkThumbprints(&v, rawThumbs)
+	tags, err := parseTags(&v, c, false)
+	if err != nil {
+		return nil, err
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -36,15 +46,11 @@ func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.C
 	if err != nil {
 		return nil, err
 	}
-	clientIDs, err := parseClientIDs(c.List("ClientIDList"))
+	clientIDs, err := parseClientIDs(rawIDs)
 	if err != nil {
 		return nil, err
 	}
-	thumbs, err := parseThumbprints(c.List("ThumbprintList"))
-	if err != nil {
-		return nil, err
-	}
-	tags, err := parseTags(&v, c, false)
+	thumbs, err := parseThumbprints(rawThumbs)
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +100,34 @@ func parseProviderURL(raw string) (string, error) {
 	return rest, nil
 }
 
-func parseClientIDs(ids []string) ([]string, error) {
+// checkClientIDs records the model constraint on ClientIDList members.
+func checkClientIDs(v *awsquery.Validator, ids []string) {
 	for _, id := range ids {
 		if len(id) < 1 || len(id) > 255 {
-			return nil, listMemberErr("ClientIDList", ids,
+			v.ListMembers("ClientIDList", ids,
 				"Member must have length less than or equal to 255", "Member must have length greater than or equal to 1")
+			return
 		}
+	}
+}
+
+// checkThumbprints records the model constraint on ThumbprintList members.
+func checkThumbprints(v *awsquery.Validator, thumbs []string) {
+	for _, t := range thumbs {
+		if len(t) != 40 {
+			v.ListMembers("ThumbprintList", thumbs,
+				"Member must have length less than or equal to 40", "Member must have length greater than or equal to 40")
+			return
+		}
+	}
+}
+
+// parseClientIDs validates a ClientIDList and returns it without duplicates.
+func parseClientIDs(ids []string) ([]string, error) {
+	var v awsquery.Validator
+	checkClientIDs(&v, ids)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	out := dedupe(ids)
 	if len(out) > maxClientIDs {
@@ -108,12 +136,12 @@ func parseClientIDs(ids []string) ([]string, error) {
 	return out, nil
 }
 
+// parseThumbprints validates a ThumbprintList and returns it without duplicates.
 func parseThumbprints(thumbs []string) ([]string, error) {
-	for _, t := range thumbs {
-		if len(t) != 40 {
-			return nil, listMemberErr("ThumbprintList", thumbs,
-				"Member must have length less than or equal to 40", "Member must have length greater than or equal to 40")
-		}
+	var v awsquery.Validator
+	checkThumbprints(&v, thumbs)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	out := dedupe(thumbs)
 	if len(out) > maxThumbprints {
@@ -187,11 +215,11 @@ func (s *Service) lookupProvider(ctx context.Context, v *awsquery.Validator, c *
 }
 
 type getProviderResult struct {
-	URL            string   `xml:"Url"`
-	ClientIDList   []string `xml:"ClientIDList>member"`
-	ThumbprintList []string `xml:"ThumbprintList>member"`
-	CreateDate     string   `xml:"CreateDate"`
-	Tags           []xmlTag `xml:"Tags>member,omitempty"`
+	URL            string     `xml:"Url"`
+	ClientIDList   []string   `xml:"ClientIDList>member"`
+	ThumbprintList []string   `xml:"ThumbprintList>member"`
+	CreateDate     string     `xml:"CreateDate"`
+	Tags           xmlTagList `xml:"Tags,omitempty"`
 }
 
 func (s *Service) getOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
@@ -236,13 +264,25 @@ func (s *Service) listOpenIDConnectProviders(ctx context.Context, c *awsquery.Ca
 	return res, nil
 }
 
+// deleteOpenIDConnectProvider is idempotent, as botocore documents it: "it
+// does not fail or return an error if you call the operation for a provider
+// that does not exist" (a malformed ARN is still InvalidInput).
 func (s *Service) deleteOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
 	var v awsquery.Validator
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:DeleteOpenIDConnectProvider")
+	providerARN, u, err := s.providerURL(&v, c)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.Authorize(ctx, "iam:DeleteOpenIDConnectProvider", providerARN); err != nil {
+		return nil, err
+	}
+	if u == "" {
+		return nil, nil // another account's or partition's provider: none here
+	}
 	if err := s.store.DeleteProvider(ctx, u); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
 		return nil, storeErr(err, providerNotFound(providerARN))
 	}
 	s.onChange()

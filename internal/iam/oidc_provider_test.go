@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -153,6 +154,15 @@ func TestProviderARNParameter(t *testing.T) {
 					p.Set("OpenIDConnectProviderArn", tt.arn)
 				}
 				_, err := h.call(a.name, p)
+				if a.name == "DeleteOpenIDConnectProvider" && tt.code == awserr.CodeNoSuchEntity {
+					// botocore: "This operation is idempotent; it does not fail or
+					// return an error if you call the operation for a provider that
+					// does not exist." (moto agrees; see TestDeleteProviderIdempotent.)
+					if err != nil {
+						t.Fatalf("delete of a missing provider: %v", err)
+					}
+					return
+				}
 				if tt.code == "" {
 					if err != nil {
 						t.Fatal(err)
@@ -201,7 +211,7 @@ func TestProviderLifecycle(t *testing.T) {
 	if diff := cmp.Diff(listTagsResult{Tags: []xmlTag{{"A", "3"}}}, tags); diff != "" {
 		t.Errorf("tags (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]xmlTag{{"A", "3"}}, get().Tags); diff != "" {
+	if diff := cmp.Diff(xmlTagList{{"A", "3"}}, get().Tags); diff != "" {
 		t.Errorf("Get tags (-want +got):\n%s", diff)
 	}
 
@@ -260,5 +270,34 @@ func TestProviderAccessDenied(t *testing.T) {
 	wantErr(t, err, awserr.CodeAccessDenied, 403, "")
 	if h.authz[1] != "iam:ListOpenIDConnectProviders *" {
 		t.Errorf("authz %v", h.authz)
+	}
+}
+
+func TestDeleteProviderIdempotent(t *testing.T) {
+	h := newHarness(t)
+	h.must("CreateOpenIDConnectProvider", "Url", ghURL)
+	h.must("DeleteOpenIDConnectProvider", "OpenIDConnectProviderArn", ghARN)
+	_, err := h.call("GetOpenIDConnectProvider", params("OpenIDConnectProviderArn", ghARN))
+	wantErr(t, err, awserr.CodeNoSuchEntity, 404, "OpenIDConnect Provider not found for arn "+ghARN)
+	h.must("DeleteOpenIDConnectProvider", "OpenIDConnectProviderArn", ghARN) // again: no error
+	_, err = h.call("DeleteOpenIDConnectProvider", params("OpenIDConnectProviderArn", "arn:aws:iam::123456789012:role/x"))
+	wantErr(t, err, awserr.CodeInvalidInput, 400, "is not valid")
+}
+
+// Coral checks every model constraint before answering, and reports them
+// together in the order of the request shape's members.
+func TestCreateProviderReportsEveryViolation(t *testing.T) {
+	h := newHarness(t)
+	_, err := h.call("CreateOpenIDConnectProvider", params("Url", strings.Repeat("b", 256),
+		"ThumbprintList.member.1", strings.Repeat("b", 41), "ClientIDList.member.1", strings.Repeat("b", 256)))
+	want := "3 validation errors detected: Value '" + strings.Repeat("b", 256) + "' at 'url' failed to satisfy constraint: Member must have length less than or equal to 255; " +
+		"Value '[" + strings.Repeat("b", 256) + "]' at 'clientIDList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 255, Member must have length greater than or equal to 1]; " +
+		"Value '[" + strings.Repeat("b", 41) + "]' at 'thumbprintList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 40, Member must have length greater than or equal to 40]"
+	var ae *awserr.Error
+	if !errors.As(err, &ae) || ae.Code != awserr.CodeValidation || ae.Message != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if len(h.store.providers) != 0 {
+		t.Error("refused provider stored")
 	}
 }

@@ -99,7 +99,7 @@ func TestManagedPolicyLifecycle(t *testing.T) {
 	created := h.must("CreatePolicy", "PolicyName", "ReadS3", "Path", "/ci/", "PolicyDocument", permDoc,
 		"Description", "read", "Tags.member.1.Key", "k", "Tags.member.1.Value", "v").(createPolicyResult).Policy
 	want := xmlPolicy{PolicyName: "ReadS3", PolicyID: created.PolicyID, Arn: policyARN, Path: "/ci/", DefaultVersionID: "v1",
-		IsAttachable: true, Description: "read", CreateDate: "2026-03-01T12:00:00Z", UpdateDate: "2026-03-01T12:00:00Z", Tags: []xmlTag{{"k", "v"}}}
+		IsAttachable: true, CreateDate: "2026-03-01T12:00:00Z", UpdateDate: "2026-03-01T12:00:00Z", Tags: &xmlTagList{{"k", "v"}}}
 	if diff := cmp.Diff(want, created); diff != "" || !strings.HasPrefix(created.PolicyID, "ANPA") || len(created.PolicyID) != 21 {
 		t.Errorf("CreatePolicy (-want +got):\n%s", diff)
 	}
@@ -107,7 +107,7 @@ func TestManagedPolicyLifecycle(t *testing.T) {
 	h.must("AttachRolePolicy", "RoleName", "deploy", "PolicyArn", policyARN)
 	h.must("AttachRolePolicy", "RoleName", "deploy", "PolicyArn", policyARN) // idempotent
 	got := h.must("GetPolicy", "PolicyArn", policyARN).(getPolicyResult).Policy
-	if got.AttachmentCount != 1 {
+	if got.AttachmentCount != 1 || got.Description != "read" {
 		t.Errorf("AttachmentCount %d", got.AttachmentCount)
 	}
 	ver := h.must("GetPolicyVersion", "PolicyArn", policyARN, "VersionId", "v1").(getPolicyVersionResult).PolicyVersion

@@ -8,7 +8,6 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awsquery"
-	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -31,7 +30,7 @@ type xmlRole struct {
 	Description              string       `xml:"Description,omitempty"`
 	MaxSessionDuration       *int         `xml:"MaxSessionDuration,omitempty"`
 	PermissionsBoundary      *xmlBoundary `xml:"PermissionsBoundary,omitempty"`
-	Tags                     []xmlTag     `xml:"Tags>member,omitempty"`
+	Tags                     xmlTagList   `xml:"Tags,omitempty"`
 	RoleLastUsed             *xmlLastUsed `xml:"RoleLastUsed,omitempty"`
 }
 
@@ -173,7 +172,7 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Trust); err != nil {
+	if err := checkTrustPolicy(doc); err != nil {
 		return nil, err
 	}
 	roleARN := arn.Role(s.account, path, name)
@@ -185,12 +184,16 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 			return nil, err
 		}
 	}
+	bound, err := s.bindTrust(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
 	id, err := s.newID("AROA")
 	if err != nil {
 		return nil, storeErr(err, "")
 	}
 	r := store.Role{
-		Name: name, Path: path, ID: id, TrustPolicy: doc, Description: desc,
+		Name: name, Path: path, ID: id, TrustPolicy: bound, Description: desc,
 		MaxSessionDuration: maxSession, PermissionsBoundary: boundary, Tags: tags,
 		CreateDate: s.now().UTC(),
 	}
@@ -201,6 +204,7 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, storeErr(err, "")
 	}
 	s.onChange()
+	r.TrustPolicy = doc // every role it names exists: shown as given
 	return createRoleResult{Role: s.xmlRole(r, viewCreate)}, nil
 }
 
@@ -230,6 +234,9 @@ func (s *Service) getRole(ctx context.Context, c *awsquery.Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r, err = s.showRole(ctx, r); err != nil {
+		return nil, err
+	}
 	return getRoleResult{Role: s.xmlRole(r, viewGet)}, nil
 }
 
@@ -255,9 +262,13 @@ func (s *Service) listRoles(ctx context.Context, c *awsquery.Call) (any, error) 
 	}
 	roles = filter(roles, func(r store.Role) bool { return strings.HasPrefix(r.Path, prefix) })
 	got, next := paginate(roles, func(r store.Role) string { return strings.ToLower(r.Name) }, pg)
+	byID, err := s.roleARNsByID(ctx, got...)
+	if err != nil {
+		return nil, err
+	}
 	res := listRolesResult{Roles: make([]xmlRole, 0, len(got)), IsTruncated: next != "", Marker: next}
 	for _, r := range got {
-		res.Roles = append(res.Roles, s.xmlRole(r, viewList))
+		res.Roles = append(res.Roles, s.xmlRole(shown(r, byID), viewList))
 	}
 	return res, nil
 }

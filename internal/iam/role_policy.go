@@ -24,7 +24,7 @@ func (s *Service) putRolePolicy(ctx context.Context, c *awsquery.Call) (any, err
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Identity); err != nil {
+	if _, err := policy.ParseNew(doc, policy.Identity); err != nil {
 		return nil, err
 	}
 	r, err := s.authorizeRole(ctx, c, "iam:PutRolePolicy", roleName)

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/keylessci/keyless/internal/awsquery"
-	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -74,6 +73,9 @@ func (s *Service) updateRoleDescription(ctx context.Context, c *awsquery.Call) (
 	if err != nil {
 		return nil, err
 	}
+	if updated, err = s.showRole(ctx, updated); err != nil {
+		return nil, err
+	}
 	return updateRoleDescriptionResult{Role: s.xmlRole(updated, viewGet)}, nil
 }
 
@@ -84,14 +86,18 @@ func (s *Service) updateAssumeRolePolicy(ctx context.Context, c *awsquery.Call) 
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := policy.Parse(doc, policy.Trust); err != nil {
+	if err := checkTrustPolicy(doc); err != nil {
 		return nil, err
 	}
 	if _, err := s.authorizeRole(ctx, c, "iam:UpdateAssumeRolePolicy", name); err != nil {
 		return nil, err
 	}
+	bound, err := s.bindTrust(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
 	return nil, s.updateRole(ctx, name, func(r *store.Role) error {
-		r.TrustPolicy = doc
+		r.TrustPolicy = bound
 		return nil
 	})
 }

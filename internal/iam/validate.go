@@ -2,12 +2,11 @@ package iam
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 
-	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -96,20 +95,6 @@ func checkPaging(v *awsquery.Validator, c *awsquery.Call) (page, error) {
 	return decodeMarker(marker, max)
 }
 
-// listMemberErr is the Coral message for a constraint on the members of a
-// list parameter. Validator has no list form, so callers return it early.
-func listMemberErr(member string, values []string, constraints ...string) error {
-	return awserr.Newf(awserr.CodeValidation, http.StatusBadRequest,
-		"1 validation error detected: Value '[%s]' at '%s' failed to satisfy constraint: Member must satisfy constraint: [%s]",
-		strings.Join(values, ", "), lowerFirst(member), strings.Join(constraints, ", "))
-}
-
-func listLengthErr(member string, max int) error {
-	return awserr.Newf(awserr.CodeValidation, http.StatusBadRequest,
-		"1 validation error detected: Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d",
-		lowerFirst(member), max)
-}
-
 // parseTags reads and validates the Tags list of structures.
 func parseTags(v *awsquery.Validator, c *awsquery.Call, requiredList bool) ([]store.Tag, error) {
 	raw := c.Structs("Tags", "Key", "Value")
@@ -117,7 +102,7 @@ func parseTags(v *awsquery.Validator, c *awsquery.Call, requiredList bool) ([]st
 		v.Required("Tags", raw != nil)
 	}
 	if len(raw) > maxTags {
-		return nil, listLengthErr("Tags", maxTags)
+		v.ListLength("Tags", maxTags)
 	}
 	tags := make([]store.Tag, 0, len(raw))
 	for i, m := range raw {
@@ -150,15 +135,19 @@ func parseTagKeys(v *awsquery.Validator, c *awsquery.Call) ([]string, error) {
 	keys := c.List("TagKeys")
 	v.Required("TagKeys", keys != nil)
 	if len(keys) > maxTags {
-		return nil, listLengthErr("TagKeys", maxTags)
+		v.ListLength("TagKeys", maxTags)
 	}
 	for _, k := range keys {
 		if len(k) == 0 || len(k) > 128 || !reTagKey.MatchString(k) {
-			return nil, listMemberErr("TagKeys", keys, "Member must have length less than or equal to 128",
+			v.ListMembers("TagKeys", keys, "Member must have length less than or equal to 128",
 				"Member must have length greater than or equal to 1", "Member must satisfy regular expression pattern: "+patTagKey)
+			break
 		}
 	}
-	return keys, v.Err()
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return keys, nil
 }
 
 func lowerFirst(s string) string {
@@ -166,4 +155,15 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// checkTrustPolicy validates a trust policy being written: the grammar, then
+// IAM's identity-provider controls for shared OIDC providers. Only writes are
+// checked; roles already stored are not re-validated, as on AWS.
+func checkTrustPolicy(doc string) error {
+	p, err := policy.Parse(doc, policy.Trust)
+	if err != nil {
+		return err
+	}
+	return p.CheckSharedProviders()
 }

@@ -65,6 +65,9 @@ type Config struct {
 	MaxTTL time.Duration
 	// Logger receives internal failures of the HTTP handlers; default discard.
 	Logger *slog.Logger
+	// Providers, when set, lists the registered external OIDC providers:
+	// Create refuses an issuer URL that one of them already claims.
+	Providers ProviderLister
 }
 
 // Defaults.
@@ -88,7 +91,8 @@ type Service struct {
 	maxAge    time.Duration
 	maxTTL    time.Duration
 
-	log *slog.Logger
+	log       *slog.Logger
+	providers ProviderLister
 
 	mu      sync.Mutex
 	signers map[string]*signer // by issuer id + "/" + kid
@@ -129,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("issuer: rotation period %v must exceed the JWKS max-age %v plus %v", cfg.RotationPeriod, cfg.JWKSMaxAge, margin)
 	}
 	return &Service{
-		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand,
+		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers,
 		rotPeriod: cfg.RotationPeriod, log: cfg.Logger, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
 		signers: map[string]*signer{},
 	}, nil
@@ -191,6 +195,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Issuer, 
 	}
 	if u, err = normalizeURL(u); err != nil {
 		return store.Issuer{}, invalid("%v", err)
+	}
+	if err := s.checkProviderCollision(ctx, u); err != nil {
+		return store.Issuer{}, err
 	}
 	cfg := issuerConfig{Audience: req.Audience}
 	if len(cfg.Audience) == 0 {

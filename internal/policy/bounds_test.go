@@ -8,7 +8,7 @@ import (
 )
 
 // TestParseMemoryBounded parses maximum-size adversarial documents and
-// checks that Parse's allocations stay proportional to the document (the
+// checks that ParseNew's (and so Parse's) allocations stay proportional to the document (the
 // fuzz property "parse→evaluate never allocates unbounded memory").
 func TestParseMemoryBounded(t *testing.T) {
 	fill := func(prefix, unit, suffix string) string {
@@ -33,7 +33,7 @@ func TestParseMemoryBounded(t *testing.T) {
 			}
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			p, err := Parse(tt.doc, Identity)
+			p, err := ParseNew(tt.doc, Identity) // Parse plus the write-time checks
 			runtime.ReadMemStats(&after)
 			if err == nil {
 				r := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Context: NewContext()}

@@ -33,6 +33,15 @@
 // role's inline policies spans several documents and is enforced by the
 // caller with Size.
 //
+// Documents being written go through ParseNew, which first applies IAM's
+// phased checks of identity and managed policies (checkIAM: Version
+// 2012-10-17 for managed policies, "The policy failed legacy parsing",
+// resource formats, action prefixes, each with AWS's message), and trust
+// policies being written through Policy.CheckSharedProviders (AWS's 2025
+// identity-provider controls for shared OIDC providers, table
+// SharedProviders). Stored documents load with Parse, which applies
+// neither: AWS does not re-validate what it stores.
+//
 // # Evaluating one policy
 //
 // Policy.Evaluate follows AWS's evaluation logic
@@ -67,9 +76,12 @@
 //     policy value match nothing.
 //
 // Actions match case-insensitively with '*' and '?'. Principals: "*" matches
-// anyone; {"AWS":"*"} any AWS principal; a Federated or Service value matches
+// anyone, and {"AWS":"*"} is documented as its equivalent (a web identity
+// or a service included); a Federated or Service value matches
 // that provider ARN or service name exactly; an AWS role ARN matches the role
-// and every session of it; an assumed-role session ARN matches that session;
+// and every session of it, and so does the role's unique id (AROA…), the
+// form IAM stores a named role in (so a re-created role of the same name is
+// another principal); an assumed-role session ARN matches that session;
 // a root ARN or a bare 12-digit account id matches every AWS principal of
 // that account.
 //
@@ -81,16 +93,18 @@
 //     alone decides ("the federated caller has no identity policy, so an
 //     Allow in the trust policy is sufficient").
 //   - Calls made with issued role credentials (no trust policy in the Set):
-//     an identity policy must allow, and when the session has session
-//     policies, one of them must allow too (session policies only limit).
+//     an identity policy must allow; when the role has a permissions
+//     boundary, the boundary must allow too; and when the session has
+//     session policies, one of them must allow too (boundaries and session
+//     policies only limit: identity ∩ boundary ∩ session).
 //   - AssumeRole by an AWS principal of the role's account: allowed when the
 //     trust policy allows and names the caller's own ARN (its session or user
-//     ARN). When it names the caller's role ARN, the session policies (if
-//     any) must also allow, since AWS adds such grants to the role's
-//     permissions before the session policy limits them. When it allows only
+//     ARN). When it names the caller's role ARN (or its unique id), the
+//     boundary and the session policies (if any) must also allow, since AWS
+//     adds such grants to the role's permissions before they limit them. When it allows only
 //     through an account principal (root ARN, bare account id, "*" or
 //     {"AWS":"*"}), or the caller is in another account, the caller's
-//     identity policies (and session policies) must allow sts:AssumeRole on
+//     identity policies (and boundary and session policies) must allow sts:AssumeRole on
 //     the role ARN as well (reference_policies_evaluation-logic-cross-account
 //     and "same account" rules). Treating "*" like an account principal is
 //     the conservative reading: it can deny where AWS might allow, never the

@@ -99,6 +99,9 @@ func ExplainSet(r *Request, s Set) *Trace {
 			t.Policies = append(t.Policies, p.explain(r, fmt.Sprintf("identity policy %d", i+1)))
 		}
 	}
+	if s.Boundary != nil {
+		t.Policies = append(t.Policies, s.Boundary.explain(r, "permissions boundary"))
+	}
 	for i, p := range s.Session {
 		if p != nil {
 			t.Policies = append(t.Policies, p.explain(r, fmt.Sprintf("session policy %d", i+1)))

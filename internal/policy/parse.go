@@ -70,14 +70,33 @@ func Size(doc string) int {
 // Parse validates doc as a policy of the given kind and compiles it. Errors
 // are *awserr.Error: MalformedPolicyDocument (400), LimitExceeded (409) for
 // the trust and managed quotas, ValidationError (400) for the raw length and
-// character set limits of the API model.
+// character set limits of the API model. Stored documents are loaded with
+// Parse; a document being written goes through ParseNew.
 func Parse(doc string, kind Kind) (*Policy, error) {
+	return parse(doc, kind, false)
+}
+
+// ParseNew is Parse for an identity or managed policy being written
+// (PutRolePolicy, CreatePolicy): it first applies IAM's phased document
+// checks (see checkIAM), whose messages AWS returns. Like AWS, keyless does
+// not apply them again to documents it already stores, so a document written
+// before a check existed keeps loading.
+func ParseNew(doc string, kind Kind) (*Policy, error) {
+	return parse(doc, kind, true)
+}
+
+func parse(doc string, kind Kind, write bool) (*Policy, error) {
 	if err := checkLimits(doc, kind); err != nil {
 		return nil, err
 	}
 	root, err := decode(doc)
 	if err != nil {
 		return nil, err
+	}
+	if write {
+		if err := checkIAM(root, kind); err != nil {
+			return nil, err
+		}
 	}
 	return compile(root, kind)
 }

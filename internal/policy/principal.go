@@ -13,6 +13,10 @@ type Principal struct {
 	ID      string // provider ARN for Federated; for AWS the caller ARN (role ARN / assumed-role session ARN / root ARN / user ARN); service name for Service
 	Account string // caller account (AWS principals)
 	RoleARN string // for an assumed-role session: the role's IAM ARN, which trust policies name
+	// RoleID is the unique id (AROA…) of the session's role. A trust
+	// policy stores a role it names by this id, as AWS does, so a role
+	// deleted and re-created under the same name is a different principal.
+	RoleID string
 }
 
 // Principal types as written in policies.
@@ -39,6 +43,7 @@ type principals struct {
 	any       bool // "*"
 	awsAny    bool // {"AWS":"*"}
 	aws       []string
+	ids       []string // unique ids (AROA…) that IAM bound role ARNs to
 	accounts  []string
 	federated []string
 	service   []string
@@ -80,6 +85,8 @@ func compilePrincipal(n *node) (*principals, error) {
 					p.awsAny = true
 				case arn.IsAccountID(v):
 					p.accounts = append(p.accounts, v)
+				case IsUniqueID(v):
+					p.ids = append(p.ids, v)
 				default:
 					a, err := arn.Parse(v)
 					if err != nil || strings.ContainsAny(v, "*?") || (a.Service != "iam" && a.Service != "sts") {
@@ -129,13 +136,22 @@ func (p *principals) match(r *Principal) principalMatch {
 				best = pmRole
 			}
 		}
-		if best == pmNone && (p.awsAny || (r.Account != "" && contains(p.accounts, r.Account))) {
+		if r.RoleID != "" && contains(p.ids, r.RoleID) {
+			best = pmRole
+		}
+		if best == pmNone && r.Account != "" && contains(p.accounts, r.Account) {
 			best = pmAccount
 		}
 	case PrincipalCanonical:
 		if contains(p.canonical, r.ID) {
 			return pmIdentity
 		}
+	}
+	// AWS documents {"AWS":"*"} as equivalent to "*" (reference_policies_elements_principal,
+	// "All principals"): it admits every principal, a web identity or a
+	// service included, once nothing more specific has matched.
+	if best == pmNone && p.awsAny {
+		best = pmAccount
 	}
 	return best
 }
@@ -147,4 +163,19 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// IsUniqueID reports whether s has the shape of an IAM unique id of a role
+// or user (AROA… or AIDA…, then upper-case letters and digits), the form
+// in which IAM stores the roles and users a policy's Principal names.
+func IsUniqueID(s string) bool {
+	if len(s) < 16 || len(s) > 128 || !(strings.HasPrefix(s, "AROA") || strings.HasPrefix(s, "AIDA")) {
+		return false
+	}
+	for _, c := range s[4:] {
+		if !('A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -8,6 +8,10 @@ type Set struct {
 	Trust    *Policy   // the role trust policy, for AssumeRole* calls
 	Identity []*Policy // the caller's identity policies (inline and managed)
 	Session  []*Policy // the session policies of the caller's credentials
+	// Boundary is the permissions boundary of the caller's role (nil when
+	// it has none). It never grants: an identity-based allow counts only
+	// where the boundary allows too.
+	Boundary *Policy
 }
 
 // EvaluateSet decides r against every policy of s, with the combining rules
@@ -30,6 +34,8 @@ const (
 	reasonNeedIdentity     = "the trust policy allows through an account principal (or a different account), so the caller's identity policies must allow too"
 	reasonIdentityNoAllow  = "no identity policy allows the request"
 	reasonSessionNoAllow   = "the identity policies allow, but the session policies do not"
+	reasonBoundaryNoAllow  = "the identity policies allow, but the permissions boundary does not"
+	reasonRoleBoundaryDeny = "the trust policy names the caller's role ARN, but the permissions boundary does not allow the request"
 	reasonIdentitySession  = "the identity policies (and any session policies) allow the request"
 	reasonTrustAndIdentity = "the trust policy and the caller's identity policies (and any session policies) allow the request"
 )
@@ -45,11 +51,16 @@ func evaluateSet(r *Request, s Set) (Decision, string) {
 	}
 	idDec, nID := evaluateAll(r, s.Identity)
 	sessDec, nSess := evaluateAll(r, s.Session)
-	if idDec == ExplicitDeny || sessDec == ExplicitDeny {
+	boundDec := Allow
+	if s.Boundary != nil {
+		boundDec, _ = s.Boundary.evaluate(r)
+	}
+	if idDec == ExplicitDeny || sessDec == ExplicitDeny || boundDec == ExplicitDeny {
 		return ExplicitDeny, reasonDeny
 	}
 	identityOK := idDec == Allow
 	sessionOK := nSess == 0 || sessDec == Allow
+	boundaryOK := boundDec == Allow
 
 	if s.Trust == nil {
 		switch {
@@ -57,6 +68,8 @@ func evaluateSet(r *Request, s Set) (Decision, string) {
 			return ImplicitDeny, reasonNoPolicy
 		case !identityOK:
 			return ImplicitDeny, reasonIdentityNoAllow
+		case !boundaryOK:
+			return ImplicitDeny, reasonBoundaryNoAllow
 		case !sessionOK:
 			return ImplicitDeny, reasonSessionNoAllow
 		}
@@ -73,15 +86,20 @@ func evaluateSet(r *Request, s Set) (Decision, string) {
 		case pmIdentity:
 			return Allow, reasonDirect
 		case pmRole:
-			if sessionOK {
-				return Allow, reasonRole
+			switch {
+			case !boundaryOK:
+				return ImplicitDeny, reasonRoleBoundaryDeny
+			case !sessionOK:
+				return ImplicitDeny, reasonRoleSessionDeny
 			}
-			return ImplicitDeny, reasonRoleSessionDeny
+			return Allow, reasonRole
 		}
 	}
 	switch {
 	case !identityOK:
 		return ImplicitDeny, reasonNeedIdentity + "; " + reasonIdentityNoAllow
+	case !boundaryOK:
+		return ImplicitDeny, reasonNeedIdentity + "; " + reasonBoundaryNoAllow
 	case !sessionOK:
 		return ImplicitDeny, reasonNeedIdentity + "; " + reasonSessionNoAllow
 	}

@@ -7,7 +7,11 @@ import "testing"
 // a resource-based policy naming the principal's ARN suffices; one naming
 // the account needs the identity policy too); [session]
 // access_policies_session ("session policies limit permissions");
-// [webid] aws_sts_spec.md §4 ("an Allow in the trust policy is sufficient").
+// [webid] aws_sts_spec.md §4 ("an Allow in the trust policy is sufficient");
+// [boundary] access_policies_boundaries ("effective permissions are the
+// intersection of identity-based policies, the boundary and session
+// policies"); [principal] reference_policies_elements_principal (role ARNs
+// are stored as the role's unique id).
 
 func TestEvaluateSet(t *testing.T) {
 	trustFor := func(principal string) *Policy {
@@ -53,6 +57,16 @@ func TestEvaluateSet(t *testing.T) {
 		{"issued credentials: session and identity allow", "[session]", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Identity: []*Policy{allowS3}, Session: []*Policy{sessionS3}}, Allow},
 		{"issued credentials: session alone grants nothing", "[session] session policies never grant", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Session: []*Policy{sessionS3}}, ImplicitDeny},
 		{"nothing applies", "[eval] default deny", &Request{Principal: caller, Action: "s3:GetObject"}, Set{}, ImplicitDeny},
+		{"boundary allows too", "[boundary] identity ∩ boundary", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Identity: []*Policy{allowS3}, Boundary: sessionS3}, Allow},
+		{"boundary does not allow", "[boundary] the boundary never grants, and limits", &Request{Principal: caller, Action: "s3:PutObject", Resource: "arn:aws:s3:::b/k"}, Set{Identity: []*Policy{allowS3}, Boundary: sessionS3}, ImplicitDeny},
+		{"boundary alone grants nothing", "[boundary]", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Boundary: sessionS3}, ImplicitDeny},
+		{"explicit deny in the boundary", "[eval] explicit deny in any policy wins", assume(caller), Set{Trust: trustFor(`{"AWS":"` + session + `"}`), Boundary: denyAssume}, ExplicitDeny},
+		{"identity ∩ boundary ∩ session", "[boundary][session]", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Identity: []*Policy{allowS3}, Boundary: allowS3, Session: []*Policy{sessionS3}}, Allow},
+		{"same account, role ARN, boundary denies", "[boundary] a grant to the role ARN is limited by the boundary", assume(caller), Set{Trust: trustFor(`{"AWS":"` + roleARN + `"}`), Boundary: sessionS3}, ImplicitDeny},
+		{"same account, session ARN, not limited by the boundary", "[boundary] a grant to the session ARN is not", assume(caller), Set{Trust: trustFor(`{"AWS":"` + session + `"}`), Boundary: sessionS3}, Allow},
+		{"account principal, boundary limits", "[boundary]", assume(caller), Set{Trust: trustFor(`{"AWS":"` + acct + `"}`), Identity: []*Policy{allowAssume}, Boundary: sessionS3}, ImplicitDeny},
+		{"trust names the role's unique id", "[principal] a stored role id matches that role's sessions", assume(withRoleID(caller, "AROAAAAAAAAAAAAAAAAAA")), Set{Trust: trustFor(`{"AWS":"AROAAAAAAAAAAAAAAAAAA"}`)}, Allow},
+		{"trust names another role's unique id", "[principal] a re-created role is another principal", assume(withRoleID(caller, "AROABBBBBBBBBBBBBBBBB")), Set{Trust: trustFor(`{"AWS":"AROAAAAAAAAAAAAAAAAAA"}`)}, ImplicitDeny},
 		{"nil members skipped", "[eval]", &Request{Principal: caller, Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k"}, Set{Identity: []*Policy{nil, allowS3}, Session: []*Policy{nil}}, Allow},
 	}
 	for _, tt := range tests {
@@ -66,4 +80,9 @@ func TestEvaluateSet(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withRoleID(p Principal, id string) Principal {
+	p.RoleID = id
+	return p
 }

@@ -161,14 +161,14 @@ func compileStatement(n *node, kind Kind, vars bool) (statement, error) {
 			}
 			st.notResource = k == "NotResource"
 			var raw []string
-			raw, err = stringList(v, false)
+			raw, err = resourceStrings(v, kind)
 			st.resources = make([]resource, 0, len(raw))
 			for _, r := range raw {
 				sv := compileString(r, vars)
 				st.resources = append(st.resources, resource{s: sv, arn: newArnPattern(sv.text, sv.mask)})
 			}
 		case "Condition":
-			st.conditions, err = compileConditions(v, vars)
+			st.conditions, err = compileConditions(v, kind, vars)
 		default:
 			return st, errSyntax
 		}
@@ -191,19 +191,26 @@ func compileStatement(n *node, kind Kind, vars bool) (statement, error) {
 	return st, nil
 }
 
-func compileConditions(n *node, vars bool) ([]condition, error) {
+func compileConditions(n *node, kind Kind, vars bool) ([]condition, error) {
 	if n.kind != nObject {
 		return nil, errSyntax
 	}
+	// IAM accepts, in identity and managed policies, an unknown operator
+	// with an empty block and condition keys without a vendor prefix (they
+	// name no request key, so they never match).
+	iamRules := kind == Identity || kind == Managed
 	var out []condition
 	for i, name := range n.keys {
 		info, q, ifExists, ok := parseOperator(name)
 		block := n.vals[i]
+		if iamRules && !ok && block.kind == nObject && len(block.keys) == 0 {
+			continue
+		}
 		if !ok || block.kind != nObject {
 			return nil, errSyntax
 		}
 		for j, key := range block.keys {
-			if !strings.Contains(key, ":") || strings.HasPrefix(key, ":") {
+			if !iamRules && (!strings.Contains(key, ":") || strings.HasPrefix(key, ":")) {
 				return nil, errVendor
 			}
 			raw, err := valueList(block.vals[j])
@@ -273,4 +280,19 @@ func alnum(s string) bool {
 		}
 	}
 	return true
+}
+
+// resourceStrings reads a Resource element; IAM skips null members of the
+// list in identity and managed policies.
+func resourceStrings(n *node, kind Kind) ([]string, error) {
+	if (kind == Identity || kind == Managed) && n.kind == nArray {
+		items := make([]*node, 0, len(n.items))
+		for _, it := range n.items {
+			if it.kind != nNull {
+				items = append(items, it)
+			}
+		}
+		n = &node{kind: nArray, items: items}
+	}
+	return stringList(n, false)
 }

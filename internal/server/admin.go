@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/sts"
 )
 
 // maxAdminBody caps admin request bodies (the issuer handler caps again).
@@ -28,7 +30,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
 		return
 	}
-	caller, _, err := h.srv.auth.authenticate(r, body, "")
+	caller, signed, err := h.srv.auth.authenticate(r, body, "")
 	if err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
@@ -36,15 +38,31 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	if err := h.srv.auth.authorize(r.Context(), caller, sourceIP(r), r.TLS != nil, action, resource); err != nil {
+	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
+	if action == "keyless:CreateIssuer" {
+		// keyless:IssuerUrl: the URL the new issuer would claim, so a grant
+		// can be scoped to URLs (StringLike "https://ci.example.com/*"). A
+		// body that does not decode is refused by the issuer handler.
+		var req issuer.CreateRequest
+		if json.Unmarshal(body, &req) == nil {
+			if u := issuer.ClaimedURL(req); u != "" {
+				ri.Keys = map[string]string{"keyless:IssuerUrl": u}
+			}
+		}
+	}
+	if err := h.srv.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)
 		return
 	}
 	h.srv.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", action, "resource", resource)
-	if id, ok := runnerCredentialsPath(r); ok {
-		h.srv.runnerCredentials(w, r, id, body)
+	if id, revoke, ok := runnerCredentialsPath(r); ok {
+		if revoke {
+			h.srv.revokeRunnerCredentials(w, r, caller, id, body)
+		} else {
+			h.srv.runnerCredentials(w, r, caller, id, body)
+		}
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -65,6 +83,8 @@ func adminAction(method, path, account string) (action, resource string) {
 		return "keyless:MintToken", res + parts[0]
 	case len(parts) == 2 && parts[1] == "runner-credentials":
 		return "keyless:CreateRunnerCredentials", res + parts[0]
+	case len(parts) == 3 && parts[1] == "runner-credentials" && parts[2] == "revoke":
+		return "keyless:RevokeRunnerCredentials", res + parts[0]
 	case len(parts) == 2 && parts[1] == "rotate":
 		return "keyless:RotateIssuer", res + parts[0]
 	case method == http.MethodDelete:
@@ -73,14 +93,19 @@ func adminAction(method, path, account string) (action, resource string) {
 	return "keyless:GetIssuer", res + parts[0]
 }
 
-// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials.
-func runnerCredentialsPath(r *http.Request) (string, bool) {
+// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials
+// and .../runner-credentials/revoke.
+func runnerCredentialsPath(r *http.Request) (id string, revoke, ok bool) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/_keyless/issuers/")
 	if !ok || r.Method != http.MethodPost {
-		return "", false
+		return "", false, false
 	}
-	id, ok := strings.CutSuffix(rest, "/runner-credentials")
-	return id, ok && id != "" && !strings.Contains(id, "/")
+	if id, ok = strings.CutSuffix(rest, "/runner-credentials/revoke"); ok {
+		revoke = true
+	} else {
+		id, ok = strings.CutSuffix(rest, "/runner-credentials")
+	}
+	return id, revoke, ok && id != "" && !strings.Contains(id, "/")
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

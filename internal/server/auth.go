@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -57,19 +58,12 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 			return nil, nil, invalidToken()
 		}
 		secret = sec
-		if sess.RoleName == "" { // runner credentials: no role, a session policy only
-			caller = &awsquery.Caller{Account: sess.Account, ARN: "arn:aws:sts::" + sess.Account + ":federated-user/" + sess.SessionName,
-				UserID: sess.Account + ":" + sess.SessionName, AccessKeyID: signed.AccessKeyID, SessionName: sess.SessionName,
-				Expiration: sess.Expiration, SessionPolicy: sess.SessionPolicy}
-			break
+		if sess.RoleName == "" {
+			if err := a.checkRunner(r.Context(), sess, signed.AccessKeyID); err != nil {
+				return nil, nil, err
+			}
 		}
-		caller = &awsquery.Caller{
-			Account: sess.Account, ARN: arn.AssumedRole(sess.Account, sess.RoleName, sess.SessionName),
-			UserID: sess.RoleID + ":" + sess.SessionName, AccessKeyID: signed.AccessKeyID,
-			RoleARN: arn.Role(sess.Account, sess.RolePath, sess.RoleName), RoleName: sess.RoleName,
-			SessionName: sess.SessionName, SourceIdentity: sess.SourceIdentity, Expiration: sess.Expiration,
-			SessionPolicy: sess.SessionPolicy, PolicyARNs: sess.PolicyARNs,
-		}
+		caller = sessionCaller(sess, signed.AccessKeyID)
 	default:
 		return nil, nil, invalidToken()
 	}
@@ -79,14 +73,56 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 	return caller, signed, nil
 }
 
+// checkRunner refuses runner credentials that were revoked (one by one or
+// with all of their issuer's), and those sealed before runner credentials
+// named their issuer (they cannot be revoked, so they are not honoured).
+func (a *authenticator) checkRunner(ctx context.Context, sess creds.Session, accessKeyID string) error {
+	if sess.IssuerID == "" {
+		return invalidToken().Wrap(errors.New("runner credentials from before revocation existed; issue new ones"))
+	}
+	revoked, err := a.dir.RunnerRevoked(ctx, sess.IssuerID, accessKeyID, sess.Issued, a.now())
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if revoked {
+		return invalidToken().Wrap(fmt.Errorf("runner credentials of issuer %s revoked", sess.IssuerID))
+	}
+	return nil
+}
+
 func invalidToken() *awserr.Error {
 	return awserr.New(awserr.CodeInvalidClientTokenID, http.StatusForbidden, "The security token included in the request is invalid.")
 }
 
-// authorize decides whether caller may perform action on resource: root may
-// do anything; a session may do what its role's identity policies allow,
-// bounded by its session policies, with explicit deny first.
-func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, sourceIP string, secure bool, action, resource string) error {
+// sessionCaller is the caller of a request signed with the credentials of
+// sess: a role session, or runner credentials (no role, a session policy
+// only, like a federation token with the account as parent).
+func sessionCaller(sess creds.Session, accessKeyID string) *awsquery.Caller {
+	c := &awsquery.Caller{Account: sess.Account, AccessKeyID: accessKeyID, SessionName: sess.SessionName,
+		SourceIdentity: sess.SourceIdentity, Issued: sess.Issued, Expiration: sess.Expiration,
+		SessionPolicy: sess.SessionPolicy, PolicyARNs: sess.PolicyARNs, TransitiveTagKeys: sess.TransitiveTagKeys,
+		ProviderARN: sess.ProviderARN, Subject: sess.Subject, Audience: sess.Audience}
+	for _, t := range sess.Tags {
+		c.Tags = append(c.Tags, awsquery.Tag{Key: t.Key, Value: t.Value})
+	}
+	if sess.RoleName == "" {
+		c.IssuerID, c.CreatorRoleName, c.CreatorRoleID = sess.IssuerID, sess.CreatorRoleName, sess.CreatorRoleID
+		c.ARN = "arn:aws:sts::" + sess.Account + ":federated-user/" + sess.SessionName
+		c.UserID = sess.Account + ":" + sess.SessionName
+		return c
+	}
+	c.ARN = arn.AssumedRole(sess.Account, sess.RoleName, sess.SessionName)
+	c.UserID = sess.RoleID + ":" + sess.SessionName
+	c.RoleARN = arn.Role(sess.Account, sess.RolePath, sess.RoleName)
+	c.RoleName, c.RoleID = sess.RoleName, sess.RoleID
+	return c
+}
+
+// authorize decides whether caller may perform action on resource. It is
+// the one place where signed calls are authorized: root may do anything;
+// any other caller may do what sts.CallerSet's policies allow, evaluated
+// against the condition keys of sts.CallerContext.
+func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, ri sts.RequestInfo, action, resource string) error {
 	if caller == nil {
 		return awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
@@ -95,39 +131,16 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	}
 	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
 		"User: %s is not authorized to perform: %s on resource: %s", caller.ARN, action, resource)
-	if isRunner(caller) {
-		// The runner's session policy is all it may do.
-		perms, err := a.dir.SessionPolicies(ctx, caller.SessionPolicy, nil)
-		if err != nil {
-			return denied.Wrap(err)
-		}
-		req := &policy.Request{Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account},
-			Action: action, Resource: resource, Context: sts.CallerContext(caller, sourceIP, secure, a.now())}
-		if policy.EvaluateSet(req, policy.Set{Identity: perms}) != policy.Allow {
-			return denied.Wrap(errors.New("runner credentials allow only keyless:MintToken on their issuer"))
-		}
-		return nil
-	}
-	role, err := a.dir.Role(ctx, caller.RoleName)
+	set, role, err := sts.CallerSet(ctx, a.dir, caller)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return denied.Wrap(errors.New("the session's role no longer exists"))
+		if errors.Is(err, store.ErrUnavailable) {
+			return storeUnavailable(err)
 		}
-		return storeUnavailable(err)
-	}
-	if role.ARN != caller.RoleARN {
-		return denied.Wrap(errors.New("the session's role was replaced"))
-	}
-	sess, err := a.dir.SessionPolicies(ctx, caller.SessionPolicy, caller.PolicyARNs)
-	if err != nil {
 		return denied.Wrap(err)
 	}
-	pc := sts.CallerContext(caller, sourceIP, secure, a.now())
-	req := &policy.Request{
-		Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
-		Action:    action, Resource: resource, Context: pc,
-	}
-	set := policy.Set{Identity: role.Permissions, Session: sess}
+	ri.Now = a.now()
+	req := &policy.Request{Principal: sts.CallerPrincipal(caller), Action: action, Resource: resource,
+		Context: sts.CallerContext(caller, role, ri)}
 	if policy.EvaluateSet(req, set) != policy.Allow {
 		return denied.Wrap(errors.New(policy.ExplainSet(req, set).Text()))
 	}

@@ -25,15 +25,19 @@ type Config struct {
 	RootAccessKeyID string
 	RootSecretKey   string
 
-	CAFile           string // extra roots for fetching providers' JWKS
-	TLSCert, TLSKey  string // serve HTTPS when both are set
-	JWKSMaxAge       time.Duration
-	IssuerTick       time.Duration // how often issuer rotation schedules run, default 1m
-	CacheCheck       time.Duration // how often the store version is polled, default 500ms
-	UsageFlush       time.Duration // how often RoleLastUsed is written, default 1m
-	StoreMaxConns    int           // most open store connections (0: 10 on PostgreSQL, 4 SQLite readers)
-	StoreTimeout     time.Duration // bound on every store call, connection wait included (0: 5s)
-	ShutdownTimeout  time.Duration // default 10s
+	CAFile          string        // extra roots for fetching providers' JWKS
+	FetchTimeout    time.Duration // bound on one discovery + JWKS fetch (0: 5s)
+	TLSCert, TLSKey string        // serve HTTPS when both are set
+	JWKSMaxAge      time.Duration
+	IssuerTick      time.Duration // how often issuer rotation schedules run, default 1m
+	CacheCheck      time.Duration // how often the store version is polled, default 500ms
+	UsageFlush      time.Duration // how often RoleLastUsed is written, default 1m
+	StoreMaxConns   int           // most open store connections (0: 10 on PostgreSQL, 4 SQLite readers)
+	StoreTimeout    time.Duration // bound on every store call, connection wait included (0: 5s)
+	ShutdownTimeout time.Duration // default 10s
+	// RunnerMaxTTL caps the lifetime of runner credentials (default 720h);
+	// it is also their default lifetime.
+	RunnerMaxTTL     time.Duration
 	Log              *slog.Logger
 	Stdout           io.Writer // where generated root credentials are printed
 	Now              func() time.Time
@@ -76,6 +80,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.UsageFlush == 0 {
 		c.UsageFlush = time.Minute
+	}
+	if c.RunnerMaxTTL == 0 {
+		c.RunnerMaxTTL = runnerDefaultMaxTTL
+	}
+	if c.RunnerMaxTTL < runnerMinTTL {
+		return fmt.Errorf("runner credentials' maximum lifetime %s is below %s", c.RunnerMaxTTL, runnerMinTTL)
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

@@ -22,6 +22,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/server"
 )
 
 // wantRefusal asserts err is InvalidIdentityToken with exactly msg.
@@ -97,7 +98,11 @@ func TestHardeningJWKSFaults(t *testing.T) {
 // external issuer all complete, and the stalled exchange ends with
 // InvalidIdentityToken once the fetch times out.
 func TestHardeningJWKSHangIsolated(t *testing.T) {
-	f := newFixture(t)
+	// The other traffic must finish while the fetch still hangs; a fetch
+	// timeout far above its duration keeps a loaded machine from ending
+	// the hang first (which would prove nothing either way).
+	const fetchTimeout = 10 * time.Second
+	f := newFixture(t, func(c *server.Config) { c.FetchTimeout = fetchTimeout })
 	ctx := context.Background()
 	slow, healthy := newExtIssuer(t), newExtIssuer(t)
 	slowRole, healthyRole := f.register(t, slow, "slow"), f.register(t, healthy, "healthy")
@@ -135,7 +140,7 @@ func TestHardeningJWKSHangIsolated(t *testing.T) {
 	var r result
 	select {
 	case r = <-stalled:
-	case <-time.After(30 * time.Second):
+	case <-time.After(fetchTimeout + 30*time.Second):
 		t.Fatal("the stalled exchange never ended: the fetch has no timeout")
 	}
 	if !r.at.After(done) {

@@ -16,6 +16,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	fetches  *prometheus.CounterVec
+	loops    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -31,8 +32,12 @@ func newMetrics() *metrics {
 		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyless_jwks_fetches_total", Help: "Remote discovery/JWKS fetches by result.",
 		}, []string{"result"}),
+		loops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyless_background_runs_total",
+			Help: "Completed runs of each background loop (cache_refresh: the store version poll) by result.",
+		}, []string{"loop", "result"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.fetches,
+	m.reg.MustRegister(m.requests, m.latency, m.fetches, m.loops,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -48,6 +53,15 @@ func (m *metrics) fetched(_ string, err error) {
 		return
 	}
 	m.fetches.WithLabelValues("ok").Inc()
+}
+
+// ran counts one completed run of a background loop.
+func (m *metrics) ran(loop string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.loops.WithLabelValues(loop, result).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/sts"
 )
 
 // service is one AWS service's action table.
@@ -85,7 +86,8 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action = q.Action
-	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil, Now: h.srv.cfg.Now()}
+	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil,
+		UserAgent: r.UserAgent(), Now: h.srv.cfg.Now()}
 	if !svc.unsigned[q.Action] {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name)
 		if err != nil {
@@ -95,7 +97,9 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		caller, call.Caller, call.Region = c, c, signed.Region
 	}
 	call.Authorize = func(ctx context.Context, action, resource string) error {
-		err := h.auth.authorize(ctx, call.Caller, call.SourceIP, call.Secure, action, resource)
+		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region,
+			UserAgent: call.UserAgent},
+			action, resource)
 		if err != nil {
 			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,
 				"reason", err.Error())

@@ -18,12 +18,17 @@ import (
 // hosted issuer without holding root credentials: sealed session
 // credentials with no role, whose only permission is a policy allowing
 // keyless:MintToken on that issuer (like AWS's GetFederationToken with the
-// account as parent). They expire and cannot be revoked one by one: keep
-// their lifetime short and rotate them.
+// account as parent).
+//
+// They last at most Config.RunnerMaxTTL, and never beyond the session of
+// their creator: credentials created with a role session expire with it,
+// and die when that role is deleted (or replaced by one of the same name).
+// They can be revoked one by one or all of one issuer at once
+// (POST /_keyless/issuers/{id}/runner-credentials/revoke).
 const (
-	runnerDefaultTTL = 30 * 24 * time.Hour
-	runnerMaxTTL     = 365 * 24 * time.Hour
-	runnerPrefix     = "runner-"
+	runnerDefaultMaxTTL = 30 * 24 * time.Hour
+	runnerMinTTL        = 15 * time.Minute
+	runnerPrefix        = "runner-"
 )
 
 var sessionNameUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
@@ -50,50 +55,121 @@ func runnerPolicy(account, issuerID string) string {
 // isRunner reports whether caller holds runner credentials.
 func isRunner(c *awsquery.Caller) bool { return c != nil && !c.Root && c.RoleName == "" }
 
-// runnerCredentials serves POST /_keyless/issuers/{id}/runner-credentials.
-// The answer has credential_process's shape (Version 1), so it can be used
-// as is.
-func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, issuerID string, body []byte) {
+// runnerCredentials serves POST /_keyless/issuers/{id}/runner-credentials
+// for caller. The answer has credential_process's shape (Version 1), so it
+// can be used as is.
+func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, caller *awsquery.Caller, issuerID string, body []byte) {
+	if isRunner(caller) {
+		writeJSONError(w, http.StatusForbidden, "AccessDenied", "runner credentials cannot create runner credentials")
+		return
+	}
 	var req struct {
 		TTL string `json:"ttl"`
 	}
-	if len(strings.TrimSpace(string(body))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "InvalidInput", "request body must be {\"ttl\": \"720h\"}")
-			return
-		}
+	if !decodeAdminBody(w, body, &req, `{"ttl": "24h"}`) {
+		return
 	}
-	ttl := runnerDefaultTTL
+	maxTTL := s.cfg.RunnerMaxTTL
+	ttl := maxTTL
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
-		if err != nil || d < 15*time.Minute || d > runnerMaxTTL {
-			writeJSONError(w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("ttl must be a duration from 15m to %s", runnerMaxTTL))
+		if err != nil || d < runnerMinTTL || d > maxTTL {
+			writeJSONError(w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("ttl must be a duration from %s to %s", runnerMinTTL, maxTTL))
 			return
 		}
 		ttl = d
 	}
-	if _, err := s.issuers.Get(r.Context(), issuerID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no issuer "+issuerID)
-			return
-		}
-		s.log.Error("runner credentials: read issuer", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
+	if !s.issuerExists(w, r, issuerID) {
 		return
 	}
 	now := s.cfg.Now()
-	cr, err := s.sealer.Mint(creds.Session{Account: s.cfg.Account, SessionName: runnerSessionName(issuerID),
-		SessionPolicy: runnerPolicy(s.cfg.Account, issuerID), Issued: now, Expiration: now.Add(ttl)})
+	sess := creds.Session{Account: s.cfg.Account, SessionName: runnerSessionName(issuerID), IssuerID: issuerID,
+		SessionPolicy: runnerPolicy(s.cfg.Account, issuerID), Issued: now, Expiration: now.Add(ttl)}
+	if !caller.Root {
+		// Never beyond what the creator holds: its own session's expiry and
+		// its role (runner credentials cannot create runner credentials).
+		if caller.Expiration.Before(sess.Expiration) {
+			sess.Expiration = caller.Expiration
+		}
+		sess.CreatorRoleName, sess.CreatorRoleID = caller.RoleName, caller.RoleID
+	}
+	cr, err := s.sealer.Mint(sess)
 	if err != nil {
 		s.log.Error("runner credentials: mint", "error", err.Error())
 		writeJSONError(w, http.StatusInternalServerError, "InternalFailure", "could not mint credentials")
 		return
 	}
-	s.log.Info("runner credentials issued", "request_id", requestID(r.Context()), "issuer", issuerID,
+	s.log.Info("runner credentials issued", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
 		"access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"Version": 1, "AccessKeyId": cr.AccessKeyID,
 		"SecretAccessKey": cr.SecretAccessKey, "SessionToken": cr.SessionToken, "Expiration": cr.Expiration.UTC().Format(time.RFC3339)})
+}
+
+// revokeRunnerCredentials serves POST
+// /_keyless/issuers/{id}/runner-credentials/revoke: {"access_key_id": "ASIA…"}
+// revokes one set of the issuer's runner credentials, {"all": true} every
+// set issued until now. Revocations are kept as long as the credentials
+// they cover could live (RunnerMaxTTL).
+func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request, caller *awsquery.Caller, issuerID string, body []byte) {
+	var req struct {
+		AccessKeyID string `json:"access_key_id"`
+		All         bool   `json:"all"`
+	}
+	if !decodeAdminBody(w, body, &req, `{"access_key_id": "ASIA…"} or {"all": true}`) {
+		return
+	}
+	if (req.AccessKeyID == "") == !req.All || (req.AccessKeyID != "" && !creds.IsTemporary(req.AccessKeyID)) {
+		writeJSONError(w, http.StatusBadRequest, "InvalidInput", `give either "access_key_id" (an ASIA… key id) or "all": true`)
+		return
+	}
+	if !s.issuerExists(w, r, issuerID) {
+		return
+	}
+	now := s.cfg.Now()
+	rev := store.Revocation{IssuerID: issuerID, AccessKeyID: req.AccessKeyID, Expires: now.Add(s.cfg.RunnerMaxTTL)}
+	if req.All {
+		// Credentials are minted with second precision: the next second on
+		// is never revoked by this call.
+		rev.IssuedBefore = now.Truncate(time.Second).Add(time.Second)
+	}
+	if err := s.store.PutRevocation(r.Context(), rev); err != nil {
+		s.log.Error("revoke runner credentials", "error", err.Error())
+		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
+		return
+	}
+	s.dir.Invalidate()
+	s.log.Info("runner credentials revoked", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
+		"access_key_id", req.AccessKeyID, "all", req.All)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"issuer": issuerID, "access_key_id": req.AccessKeyID, "all": req.All})
+}
+
+// decodeAdminBody decodes an optional JSON body strictly into v, answering
+// 400 with the expected shape when it does not fit.
+func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bool {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "InvalidInput", "request body must be "+shape)
+		return false
+	}
+	return true
+}
+
+func (s *Server) issuerExists(w http.ResponseWriter, r *http.Request, issuerID string) bool {
+	_, err := s.issuers.Get(r.Context(), issuerID)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, store.ErrNotFound):
+		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no issuer "+issuerID)
+	default:
+		s.log.Error("runner credentials: read issuer", "error", err.Error())
+		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
+	}
+	return false
 }

@@ -114,7 +114,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
-		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log})
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store})
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
-		DialContext: cfg.FetchDialContext})
+		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout})
 	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
 		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
@@ -241,9 +241,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
-	go s.loop(bg, s.cfg.CacheCheck, "cache refresh", s.dir.Refresh)
-	go s.loop(bg, s.cfg.IssuerTick, "issuer tick", s.issuers.Tick)
-	go s.loop(bg, s.cfg.UsageFlush, "role last-used flush", s.usage.flush)
+	go s.loop(bg, s.cfg.CacheCheck, "cache_refresh", s.dir.Refresh)
+	go s.loop(bg, s.cfg.IssuerTick, "issuer_tick", s.issuers.Tick)
+	go s.loop(bg, s.cfg.UsageFlush, "last_used_flush", s.usage.flush)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,
@@ -270,13 +270,18 @@ func (s *Server) loop(ctx context.Context, every time.Duration, name string, fn 
 	defer t.Stop()
 	failing := false
 	for {
-		if err := fn(ctx); err != nil && ctx.Err() == nil {
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.metrics.ran(name, err)
+		if err != nil {
 			if !failing {
-				s.log.Warn(name+" failed", "error", err.Error())
+				s.log.Warn("background loop failed", "loop", name, "error", err.Error())
 			}
 			failing = true
 		} else if failing {
-			s.log.Info(name + " recovered")
+			s.log.Info("background loop recovered", "loop", name)
 			failing = false
 		}
 		select {

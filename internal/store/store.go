@@ -128,6 +128,17 @@ type SigningKey struct {
 	PublishEnd time.Time // zero while published indefinitely; after it the key leaves the JWKS
 }
 
+// Revocation revokes runner credentials of one issuer: one set (AccessKeyID
+// set), or every set issued before IssuedBefore (AccessKeyID empty).
+// Credentials are stateless, so a revocation is kept until Expires, when
+// every set it covers has expired anyway.
+type Revocation struct {
+	IssuerID     string
+	AccessKeyID  string
+	IssuedBefore time.Time
+	Expires      time.Time
+}
+
 // Store is the full storage contract.
 type Store interface {
 	CreateProvider(ctx context.Context, p Provider) error
@@ -182,6 +193,14 @@ type Store interface {
 	ListSigningKeys(ctx context.Context, issuerID string) ([]SigningKey, error) // ordered by CreatedAt
 	UpdateSigningKey(ctx context.Context, issuerID, kid string, fn func(*SigningKey) error) error
 	DeleteSigningKey(ctx context.Context, issuerID, kid string) error
+
+	// PutRevocation records r, replacing the revocation of the same issuer
+	// and access key id (if any). Revocations whose Expires has passed may
+	// be dropped by any write.
+	PutRevocation(ctx context.Context, r Revocation) error
+	// ListRevocations returns the revocations not yet expired at now,
+	// ordered by issuer and access key id.
+	ListRevocations(ctx context.Context, now time.Time) ([]Revocation, error)
 
 	// GetOrCreateSecret returns the secret stored under name, storing value
 	// first if there is none. Concurrent callers (even on other replicas)

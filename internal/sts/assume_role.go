@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/store"
 )
 
 // AssumeRoleResult is the AssumeRoleResult element.
@@ -37,7 +39,8 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	var tags []SessionTag
 	for _, m := range c.Structs("Tags", "Key", "Value") {
-		if v.Length("Tags.member.key", m["Key"], 1, 128) && v.Length("Tags.member.value", m["Value"], 0, 256) {
+		if v.Length("Tags.member.key", m["Key"], 1, 128) && v.Length("Tags.member.value", m["Value"], 0, 256) &&
+			v.Pattern("Tags.member.key", m["Key"], tagKeyRE, tagKeyPattern) && v.Pattern("Tags.member.value", m["Value"], tagValueRE, tagValuePattern) {
 			tags = append(tags, SessionTag{Key: m["Key"], Value: m["Value"]})
 		}
 	}
@@ -67,6 +70,10 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,
 		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.roleARN)
+	sessTags, sessTransitive, err := chainTags(caller, tags, transitive)
+	if err != nil {
+		return nil, err
+	}
 	role, found, err := s.lookupRole(ctx, in.roleARN)
 	if err != nil {
 		return nil, err
@@ -74,18 +81,18 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if !found {
 		return nil, log.deny(denied, "no such role in this account")
 	}
-	set := policy.Set{Trust: role.Trust}
-	if callerRole, err := s.dir.Role(ctx, caller.RoleName); err == nil && callerRole.ARN == caller.RoleARN {
-		set.Identity = callerRole.Permissions
+	set, callerRole, err := CallerSet(ctx, s.dir, caller)
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, storeErr(err)
 	}
-	sessPolicies, err := s.dir.SessionPolicies(ctx, caller.SessionPolicy, caller.PolicyARNs)
 	if err != nil {
-		return nil, log.deny(denied, "caller's session policies unavailable: "+err.Error())
+		return nil, log.deny(denied, "caller's policies unavailable: "+err.Error())
 	}
-	set.Session = sessPolicies
+	set.Trust = role.Trust
 
 	now := s.now()
-	pctx := CallerContext(caller, c.SourceIP, c.Secure, now)
+	pctx := CallerContext(caller, callerRole, RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region,
+		UserAgent: c.UserAgent, Now: now})
 	pctx.Set("sts:RoleSessionName", in.sessionName)
 	if extID != "" {
 		pctx.Set("sts:ExternalId", extID)
@@ -102,10 +109,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	for _, a := range actions {
-		req := &policy.Request{
-			Principal: policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account, RoleARN: caller.RoleARN},
-			Action:    a, Resource: role.ARN, Context: pctx,
-		}
+		req := &policy.Request{Principal: CallerPrincipal(caller), Action: a, Resource: role.ARN, Context: pctx}
 		if policy.EvaluateSet(req, set) != policy.Allow {
 			tr := policy.ExplainSet(req, set)
 			log.write("verdict", "deny", "denied_action", a, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
@@ -113,12 +117,52 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		}
 	}
 	sr, err := s.issue(ctx, log, in, role, creds.Session{
-		SourceIdentity: srcID, TransitiveTagKeys: transitive, Chained: true, Issued: now,
-	}, tags)
+		SourceIdentity: srcID, TransitiveTagKeys: sessTransitive, Chained: true, Issued: now,
+	}, sessTags)
 	if err != nil {
 		return nil, err
 	}
 	return &AssumeRoleResult{SessionResult: sr}, nil
+}
+
+// chainTags returns the tags and transitive keys of a session created by
+// caller with the requested ones: the caller's transitive tags pass on and
+// stay transitive (role chaining, id_session-tags "Chaining roles with
+// session tags"); a requested tag may not set the key of an inherited one
+// ("If you pass a session tag with the same key as an inherited tag, the
+// operation fails").
+func chainTags(caller *awsquery.Caller, tags []SessionTag, transitive []string) ([]SessionTag, []string, error) {
+	if len(caller.TransitiveTagKeys) == 0 {
+		return tags, transitive, nil
+	}
+	isTransitive := map[string]bool{}
+	for _, k := range caller.TransitiveTagKeys {
+		isTransitive[strings.ToLower(k)] = true
+	}
+	requested := map[string]bool{}
+	for _, t := range tags {
+		requested[strings.ToLower(t.Key)] = true
+	}
+	outTags := append([]SessionTag(nil), tags...)
+	outTransitive := append([]string(nil), transitive...)
+	for _, t := range caller.Tags {
+		k := strings.ToLower(t.Key)
+		if !isTransitive[k] {
+			continue
+		}
+		if requested[k] {
+			return nil, nil, awserr.New("InvalidParameterValue", http.StatusBadRequest,
+				"One or more of the specified session tag keys conflict with transitive tags inherited from the calling session: "+t.Key)
+		}
+		outTags = append(outTags, SessionTag{Key: t.Key, Value: t.Value})
+		outTransitive = append(outTransitive, t.Key)
+	}
+	if len(outTags) > 50 {
+		return nil, nil, awserr.New(awserr.CodeValidation, http.StatusBadRequest,
+			"1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+	}
+	sortTags(outTags)
+	return outTags, outTransitive, nil
 }
 
 // checkRequestTags applies STS's tag rules: at most 50, keys unique

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
@@ -106,28 +105,6 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	return c
 }
 
-// CallerContext returns the condition keys of a signed request that come
-// from its caller (principal ARN, account, type, user id, source identity)
-// and from the request itself (time, source address). Both the server's
-// authorizer and AssumeRole start from it.
-func CallerContext(caller *awsquery.Caller, sourceIP string, secure bool, now time.Time) *policy.Context {
-	c := policy.NewContext()
-	if caller.Root {
-		c.Set("aws:PrincipalArn", caller.ARN)
-		c.Set("aws:PrincipalType", "Account")
-	} else {
-		c.Set("aws:PrincipalArn", caller.RoleARN)
-		c.Set("aws:PrincipalType", "AssumedRole")
-	}
-	c.Set("aws:PrincipalAccount", caller.Account)
-	c.Set("aws:userid", caller.UserID)
-	if caller.SourceIdentity != "" {
-		c.Set("aws:SourceIdentity", caller.SourceIdentity)
-	}
-	setGlobal(c, now, sourceIP, secure)
-	return c
-}
-
 func setGlobal(c *policy.Context, now time.Time, sourceIP string, secure bool) {
 	c.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
 	c.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
@@ -196,6 +173,9 @@ func TokenSessionAttributes(t *oidc.Token) (tags []SessionTag, transitive []stri
 			}
 			if len(k) < 1 || len(k) > 128 || len(vals[0]) > 256 {
 				return nil, nil, "", fmt.Errorf("session tag %q exceeds the key or value length limit", k)
+			}
+			if !tagKeyRE.MatchString(k) || !tagValueRE.MatchString(vals[0]) {
+				return nil, nil, "", fmt.Errorf("session tag %q has characters outside %s", k, tagKeyPattern)
 			}
 			if seen[strings.ToLower(k)] {
 				return nil, nil, "", fmt.Errorf("duplicate session tag key %q", k)

@@ -112,12 +112,16 @@ var (
 	arnCharsRE       = regexp.MustCompile("^[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]+$")
 	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:\/-]*$`)
 	sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	tagKeyRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRE       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 const (
 	sessionNamePattern   = `[\w+=,.@-]*`
 	arnPattern           = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 	sessionPolicyPattern = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+	tagKeyPattern        = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
+	tagValuePattern      = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
 )
 
 // common holds the parameters AssumeRole and AssumeRoleWithWebIdentity share.

@@ -11,14 +11,14 @@ import (
 	"github.com/keylessci/keyless/internal/store"
 )
 
-// A data dir written by a binary that knew only schema version 1 (managed
+// A data dir written by a binary that knew only schema version 2 (managed
 // policies without versions) opens with this binary: the migration adds the
 // version columns and the old policy reads back with one version, v1, that
 // CreatePolicyVersion can build on.
 func TestMigrateVersion1Policies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyless.db")
 	all := migrations
-	migrations = all[:1] // what the older binary applied
+	migrations = all[:2] // what the older binary applied
 	old, err := Open(context.Background(), Config{URL: "sqlite://" + path})
 	migrations = all
 	if err != nil {

@@ -83,7 +83,17 @@ var migrations = [][]string{
 		)`,
 		`CREATE TABLE secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)`,
 	},
-	// 2: managed policy versions. Rows written before it read back with one
+	{
+		// Runner credential revocations (security round 2).
+		`CREATE TABLE revocations (
+			issuer_id TEXT NOT NULL,
+			access_key_id TEXT NOT NULL, -- '' revokes every set issued before issued_before
+			issued_before BIGINT,
+			expires BIGINT NOT NULL,
+			PRIMARY KEY (issuer_id, access_key_id)
+		)`,
+	},
+	// 3: managed policy versions. Rows written before it read back with one
 	// version, v1 (versions '' means exactly that).
 	{
 		`ALTER TABLE policies ADD COLUMN default_version TEXT NOT NULL DEFAULT 'v1'`,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keylessci/keyless/internal/store"
 	"github.com/keylessci/keyless/internal/store/storetest"
@@ -123,5 +124,36 @@ func TestSQLiteTwoStoresOneFile(t *testing.T) {
 	}
 	if len(roles) != 2*perStore {
 		t.Errorf("%d roles, want %d", len(roles), 2*perStore)
+	}
+}
+
+// TestSQLiteMigratesVersion1Data: a database written by a binary that knew
+// only the first schema version is migrated on open and keeps its data.
+func TestSQLiteMigratesVersion1Data(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyless.db")
+	all := migrations
+	migrations = all[:1]
+	old, err := Open(ctx, Config{URL: "sqlite://" + path})
+	if err != nil {
+		migrations = all
+		t.Fatal(err)
+	}
+	role := store.Role{Name: "kept", Path: "/", ID: "AROA00000000000000001", TrustPolicy: "{}", MaxSessionDuration: 3600}
+	err = old.CreateRole(ctx, role)
+	old.Close()
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openSQLite(t, path)
+	if v, err := s.schemaVersion(ctx); err != nil || v != len(migrations) {
+		t.Fatalf("schema version %d (%v), want %d", v, err, len(migrations))
+	}
+	if got, err := s.GetRole(ctx, "kept"); err != nil || got.ID != role.ID {
+		t.Errorf("role after migration: %+v, %v", got, err)
+	}
+	if err := s.PutRevocation(ctx, store.Revocation{IssuerID: "i", AccessKeyID: "ASIAX", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Errorf("revocations after migration: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Issuers", issuerTests},
 		{"SigningKeys", signingKeyTests},
 		{"Secrets", secretTests},
+		{"Revocations", revocationTests},
 		{"Version", versionTests},
 		{"Concurrency", concurrencyTests},
 	}
