@@ -131,7 +131,7 @@ func TestPolicyTags(t *testing.T) {
 	if len(got.Tags) != 1 || got.Tags[0].Key != "b" {
 		t.Errorf("tags after UntagPolicy = %+v", got.Tags)
 	}
-	if tags := h.must("GetPolicy", "PolicyArn", p.Arn).(getPolicyResult).Policy.Tags; len(tags) != 1 {
+	if tags := h.must("GetPolicy", "PolicyArn", p.Arn).(getPolicyResult).Policy.Tags; tags == nil || len(*tags) != 1 {
 		t.Errorf("GetPolicy tags = %+v", tags)
 	}
 }
