@@ -31,10 +31,11 @@ type adminClient struct {
 	http     *http.Client
 }
 
-type adminFlags struct{ endpoint string }
+type adminFlags struct{ endpoint, region string }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&f.endpoint, "endpoint-url", "", "keyless server URL (env KEYLESS_ENDPOINT, default "+DefaultEndpoint+")")
+	cmd.PersistentFlags().StringVar(&f.region, "region", "", "the server's region (its serve --region), which admin calls are signed for (env KEYLESS_REGION, default us-east-1)")
 }
 
 // run returns a command body that first builds the admin client.
@@ -56,19 +57,25 @@ func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) 
 	if ep == "" {
 		ep = DefaultEndpoint
 	}
-	c := &adminClient{endpoint: strings.TrimRight(ep, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	// The admin API accepts only signatures scoped to service "keyless" in
+	// the server's region, which is not the caller's AWS region.
+	region := f.region
+	if region == "" {
+		region = env.Getenv("KEYLESS_REGION")
+	}
+	if region == "" {
+		region = "us-east-1"
+	}
+	c := &adminClient{endpoint: strings.TrimRight(ep, "/"), region: region, http: &http.Client{Timeout: 30 * time.Second}}
 	if id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
-		c.creds, c.region = credentials.NewStaticCredentialsProvider(id, secret, ""), "us-east-1"
+		c.creds = credentials.NewStaticCredentialsProvider(id, secret, "")
 		return c, nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS credentials: %w", err)
 	}
-	c.creds, c.region = cfg.Credentials, cfg.Region
-	if c.region == "" {
-		c.region = "us-east-1"
-	}
+	c.creds = cfg.Credentials
 	return c, nil
 }
 

@@ -19,16 +19,21 @@ import (
 // fileConfig is the --config file: JSON with the flags' names. Flags given
 // on the command line win over the file.
 type fileConfig struct {
-	Addr       string `json:"addr"`
-	DataDir    string `json:"data-dir"`
-	Store      string `json:"store"`
-	AccountID  string `json:"account-id"`
-	Region     string `json:"region"`
-	CAFile     string `json:"ca-file"`
-	TLSCert    string `json:"tls-cert"`
-	TLSKey     string `json:"tls-key"`
-	LogLevel   string `json:"log-level"`
-	JWKSMaxAge string `json:"jwks-max-age"`
+	Addr      string `json:"addr"`
+	DataDir   string `json:"data-dir"`
+	Store     string `json:"store"`
+	AccountID string `json:"account-id"`
+	Region    string `json:"region"`
+	CAFile    string `json:"ca-file"`
+	// MasterKeyFile holds the master key (see --master-key-file).
+	MasterKeyFile string `json:"master-key-file"`
+	// AllowPrivateJWKS: see --allow-private-jwks.
+	AllowPrivateJWKS bool   `json:"allow-private-jwks"`
+	MaxIssuers       int    `json:"max-issuers"`
+	TLSCert          string `json:"tls-cert"`
+	TLSKey           string `json:"tls-key"`
+	LogLevel         string `json:"log-level"`
+	JWKSMaxAge       string `json:"jwks-max-age"`
 	// StoreMaxConns and StoreTimeout size the store's connection pool and
 	// bound every store call; 0 keeps the backend's default.
 	StoreMaxConns int           `json:"store-max-conns"`
@@ -70,6 +75,10 @@ func newServeCmd(env Env) *cobra.Command {
 				}
 				maxAge = d
 			}
+			masterKey, err := masterKey(env, fc.MasterKeyFile)
+			if err != nil {
+				return err
+			}
 			log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg := server.Config{
 				Addr: fc.Addr, DataDir: fc.DataDir, StoreURL: fc.Store, Account: fc.AccountID, Region: fc.Region,
@@ -77,7 +86,8 @@ func newServeCmd(env Env) *cobra.Command {
 				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout, RunnerMaxTTL: fc.RunnerMaxTTL,
 				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
-				Log:             log, Stdout: env.Stdout,
+				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS, MaxIssuers: fc.MaxIssuers,
+				Log: log, Stdout: env.Stdout,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -99,7 +109,12 @@ func newServeCmd(env Env) *cobra.Command {
 	f.DurationVar(&fc.StoreTimeout, "store-timeout", 0,
 		"bound on every store call, waiting for a connection or lock included; past it the call fails with ServiceUnavailable (env KEYLESS_STORE_TIMEOUT; default 5s)")
 	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
-	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; signatures for any region are accepted)")
+	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; admin API calls must be signed for it)")
+	f.StringVar(&fc.MasterKeyFile, "master-key-file", "",
+		"file holding the master key that seals the store's secrets (32 bytes, base64; env KEYLESS_MASTER_KEY holds the key itself); required with PostgreSQL, the same on every replica; default for SQLite: --data-dir/master.key, generated once")
+	f.BoolVar(&fc.AllowPrivateJWKS, "allow-private-jwks", false,
+		"let providers' jwks_uri point at loopback, link-local or private addresses (by default only a provider itself on such an address may)")
+	f.IntVar(&fc.MaxIssuers, "max-issuers", 1000, "most hosted issuers this server's store may hold")
 	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
 	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
@@ -156,4 +171,28 @@ func mergeConfigFile(cmd *cobra.Command, path string, fc *fileConfig) error {
 	}
 	fc.Addr = strings.TrimSpace(fc.Addr)
 	return nil
+}
+
+// masterKey reads the master key from --master-key-file, else from
+// KEYLESS_MASTER_KEY; nil when neither is given.
+func masterKey(env Env, file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--master-key-file: %w", err)
+		}
+		k, err := server.ParseMasterKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("--master-key-file %s: %w", file, err)
+		}
+		return k, nil
+	}
+	if v := env.Getenv("KEYLESS_MASTER_KEY"); v != "" {
+		k, err := server.ParseMasterKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("KEYLESS_MASTER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	return nil, nil
 }

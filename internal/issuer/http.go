@@ -106,30 +106,28 @@ func (s *Service) serveWellKnown(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(body)
 }
 
-// findIssuer resolves the issuer whose documents live under prefix.
+// findIssuer resolves the issuer whose documents live under prefix. Every
+// miss (no such id, no issuer at the path, several at the path and none for
+// this host) is the same error, so the answer tells nothing more than that.
 func (s *Service) findIssuer(ctx context.Context, prefix, host string) (store.Issuer, error) {
 	notFound := fmt.Errorf("no issuer at %q: %w", prefix, store.ErrNotFound)
 	if id, ok := strings.CutPrefix(prefix, strings.TrimSuffix(adminPrefix, "/")+"/"); ok {
 		if id == "" || strings.Contains(id, "/") {
 			return store.Issuer{}, notFound
 		}
-		return s.Get(ctx, id)
+		is, err := s.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Issuer{}, notFound
+		}
+		return is, err
 	}
-	all, err := s.List(ctx)
+	byPath, err := s.index.lookup(ctx, s.List, prefix)
 	if err != nil {
 		return store.Issuer{}, err
 	}
-	var byPath []store.Issuer
-	for _, is := range all {
-		u, err := url.Parse(is.URL)
-		if err != nil {
-			continue
-		}
-		if strings.TrimSuffix(u.Path, "/") == prefix {
-			if strings.EqualFold(u.Host, host) {
-				return is, nil
-			}
-			byPath = append(byPath, is)
+	for _, is := range byPath {
+		if u, err := url.Parse(is.URL); err == nil && strings.EqualFold(u.Host, host) {
+			return is, nil
 		}
 	}
 	if len(byPath) == 1 {

@@ -65,6 +65,9 @@ type Config struct {
 	MaxTTL time.Duration
 	// Logger receives internal failures of the HTTP handlers; default discard.
 	Logger *slog.Logger
+	// MaxIssuers caps how many issuers the store may hold; Create beyond it
+	// is LimitExceeded. Default DefaultMaxIssuers.
+	MaxIssuers int
 	// Providers, when set, lists the registered external OIDC providers:
 	// Create refuses an issuer URL that one of them already claims.
 	Providers ProviderLister
@@ -76,6 +79,7 @@ const (
 	DefaultJWKSMaxAge     = 5 * time.Minute
 	DefaultMaxTTL         = 5 * time.Hour
 	DefaultTTL            = time.Hour
+	DefaultMaxIssuers     = 1000
 	// margin is added to every schedule step: it absorbs clock skew between
 	// replicas and the leeway verifiers allow on exp.
 	margin = time.Minute
@@ -98,6 +102,9 @@ type Service struct {
 	signers map[string]*signer // by issuer id + "/" + kid
 
 	keySets keySetCache // KeySet answers by URL
+
+	maxIssuers int
+	index      pathIndex // issuers by the path of their URL
 }
 
 // New validates cfg, applies defaults and returns a Service.
@@ -126,6 +133,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxIssuers == 0 {
+		cfg.MaxIssuers = DefaultMaxIssuers
+	}
+	if cfg.MaxIssuers < 0 {
+		return nil, errors.New("issuer: MaxIssuers must not be negative")
+	}
 	if cfg.RotationPeriod < 0 || cfg.JWKSMaxAge < 0 || cfg.MaxTTL < 0 {
 		return nil, errors.New("issuer: durations must not be negative")
 	}
@@ -135,7 +148,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, aead: cfg.KeyEncryption, now: cfg.Now, rand: cfg.Rand, providers: cfg.Providers,
 		rotPeriod: cfg.RotationPeriod, log: cfg.Logger, maxAge: cfg.JWKSMaxAge, maxTTL: cfg.MaxTTL,
-		signers: map[string]*signer{},
+		signers: map[string]*signer{}, maxIssuers: cfg.MaxIssuers,
 	}, nil
 }
 
@@ -218,6 +231,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (store.Issuer, 
 	if err != nil {
 		return store.Issuer{}, err
 	}
+	if err := s.checkQuota(ctx); err != nil {
+		return store.Issuer{}, err
+	}
+	defer s.index.invalidate()
 	if err := s.store.CreateIssuer(ctx, is); err != nil {
 		return store.Issuer{}, fmt.Errorf("create issuer %q: %w", id, err)
 	}
@@ -249,6 +266,7 @@ func (s *Service) List(ctx context.Context) ([]store.Issuer, error) {
 // Delete removes an issuer and its keys. Tokens it minted stop verifying.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	defer s.keySets.clear()
+	defer s.index.invalidate()
 	if err := s.store.DeleteIssuer(ctx, id); err != nil {
 		return fmt.Errorf("delete issuer %q: %w", id, err)
 	}

@@ -43,8 +43,13 @@ type FetcherConfig struct {
 	Now func() time.Time
 	// OnFetch, when set, is called after every network fetch attempt.
 	OnFetch func(issuer string, err error)
-	// DialContext, when set, replaces the dialer (tests).
+	// DialContext, when set, replaces the dialer (tests). It is given
+	// resolved addresses (ip:port) that passed the address policy.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AllowPrivateJWKS lets jwks_uri point at loopback, link-local, private
+	// and other non-public addresses even when the provider itself is not
+	// on an address of that kind (operators with internal JWKS hosts).
+	AllowPrivateJWKS bool
 }
 
 func (c *FetcherConfig) setDefaults() {
@@ -86,7 +91,10 @@ func (f *Fetcher) fetchKeySet(ctx context.Context, issuer string, thumbprints []
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 	discoveryURL := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-	body, _, err := f.get(ctx, discoveryURL, thumbprints)
+	// The registered provider is fetched wherever it is; what kind of
+	// address it is on decides where its jwks_uri may point.
+	var provider addrClass
+	body, _, err := f.get(ctx, discoveryURL, thumbprints, f.guardedDial(nil, &provider))
 	if err != nil {
 		return nil, 0, fmt.Errorf("discovery: %w", err)
 	}
@@ -99,7 +107,8 @@ func (f *Fetcher) fetchKeySet(ctx context.Context, issuer string, thumbprints []
 	if disc.JWKSURI == "" {
 		return nil, 0, errors.New("discovery: no jwks_uri")
 	}
-	body, header, err := f.get(ctx, disc.JWKSURI, thumbprints)
+	allowed := func(c addrClass) bool { return c == classPublic || c == provider || f.cfg.AllowPrivateJWKS }
+	body, header, err := f.get(ctx, disc.JWKSURI, thumbprints, f.guardedDial(allowed, nil))
 	if err != nil {
 		return nil, 0, fmt.Errorf("jwks: %w", err)
 	}
@@ -111,7 +120,7 @@ func (f *Fetcher) fetchKeySet(ctx context.Context, issuer string, thumbprints []
 }
 
 // get fetches one document over HTTPS with the provider's trust settings.
-func (f *Fetcher) get(ctx context.Context, rawURL string, thumbprints []string) ([]byte, http.Header, error) {
+func (f *Fetcher) get(ctx context.Context, rawURL string, thumbprints []string, dial dialFunc) ([]byte, http.Header, error) {
 	u, err := httpsURL(rawURL)
 	if err != nil {
 		return nil, nil, err
@@ -124,11 +133,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, thumbprints []string) 
 		TLSHandshakeTimeout:   f.cfg.Timeout,
 		ResponseHeaderTimeout: f.cfg.Timeout,
 	}
-	if f.cfg.DialContext != nil {
-		tr.DialContext = f.cfg.DialContext
-	} else {
-		tr.DialContext = (&net.Dialer{Timeout: f.cfg.Timeout}).DialContext
-	}
+	tr.DialContext = dial
 	defer tr.CloseIdleConnections()
 	client := &http.Client{
 		Transport: tr,

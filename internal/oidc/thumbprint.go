@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -36,9 +37,9 @@ func normalizeThumbprints(tps []string) []string {
 
 // tlsConfig returns the client TLS configuration for fetching from host:
 // the chain is accepted when it verifies against roots (nil: the system
-// roots) for host, or else when any certificate the server presented (AWS
-// documents the top intermediate, i.e. the last one) has one of thumbprints
-// and the leaf is valid for host.
+// roots) for host, or else when it verifies for host against a certificate
+// the server presented whose thumbprint is configured (AWS documents the top
+// intermediate, i.e. the last one), taken as the only trust anchor.
 func tlsConfig(host string, roots *x509.CertPool, thumbprints []string) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -52,6 +53,12 @@ func tlsConfig(host string, roots *x509.CertPool, thumbprints []string) *tls.Con
 	}
 }
 
+// verifyChain is the one place a provider's TLS chain is trusted. A
+// thumbprint never stands in for a signature: every certificate of a real
+// chain is public, so an interceptor can present a copy of the thumbprinted
+// certificate next to its own leaf. The thumbprinted certificate is only
+// ever a trust anchor: the leaf must chain to it by signature (or be it),
+// be valid now for server authentication, and be valid for host.
 func verifyChain(certs []*x509.Certificate, host string, roots *x509.CertPool, thumbprints []string) error {
 	if len(certs) == 0 {
 		return errors.New("server presented no certificate")
@@ -64,16 +71,24 @@ func verifyChain(certs []*x509.Certificate, host string, roots *x509.CertPool, t
 	if verr == nil {
 		return nil
 	}
+	var anchorErr error
 	for i := len(certs) - 1; i >= 0; i-- {
-		tp := Thumbprint(certs[i])
-		for _, want := range thumbprints {
-			if tp == want {
-				if err := certs[0].VerifyHostname(host); err != nil {
-					return fmt.Errorf("thumbprint matched but the certificate is not for %s: %w", host, err)
-				}
-				return nil
-			}
+		if !slices.Contains(thumbprints, Thumbprint(certs[i])) {
+			continue
 		}
+		anchor := x509.NewCertPool()
+		anchor.AddCert(certs[i])
+		_, err := certs[0].Verify(x509.VerifyOptions{Roots: anchor, Intermediates: inter, DNSName: host})
+		if err == nil {
+			return nil
+		}
+		if herr := (x509.HostnameError{}); errors.As(err, &herr) {
+			return fmt.Errorf("thumbprint matched but the certificate is not for %s: %w", host, err)
+		}
+		anchorErr = err
+	}
+	if anchorErr != nil {
+		return fmt.Errorf("%w: a presented certificate matches a thumbprint but the leaf does not chain to it for %s (%v)", errThumbprintMismatch, host, anchorErr)
 	}
 	return fmt.Errorf("%w (%v)", errThumbprintMismatch, verr)
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/keylessci/keyless/internal/sts"
 )
 
+// adminService is the service the SigV4 credential scope of an admin call
+// must name; its region must be the server's (Config.Region).
+const adminService = "keyless"
+
 // maxAdminBody caps admin request bodies (the issuer handler caps again).
 const maxAdminBody = 64 << 10
 
@@ -30,7 +34,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
 		return
 	}
-	caller, signed, err := h.srv.auth.authenticate(r, body, "")
+	caller, signed, err := h.srv.auth.authenticate(r, body, adminService, h.srv.cfg.Region)
 	if err != nil {
 		e := awserr.From(err)
 		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())

@@ -29,8 +29,8 @@ type authenticator struct {
 
 // authenticate verifies the signature of r (whose body has been read into
 // body) and returns the caller. service, when not empty, is the service the
-// credential scope must name.
-func (a *authenticator) authenticate(r *http.Request, body []byte, service string) (*awsquery.Caller, *sigv4.Signed, error) {
+// credential scope must name; region, when not empty, the region.
+func (a *authenticator) authenticate(r *http.Request, body []byte, service, region string) (*awsquery.Caller, *sigv4.Signed, error) {
 	signed, err := sigv4.Parse(r)
 	if err != nil {
 		return nil, nil, err
@@ -38,6 +38,10 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service strin
 	if service != "" && signed.Service != service {
 		return nil, nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden,
 			"Credential should be scoped to correct service: '"+service+"'. ")
+	}
+	if region != "" && signed.Region != region {
+		return nil, nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden,
+			"Credential should be scoped to a valid region. ")
 	}
 	var caller *awsquery.Caller
 	var secret string

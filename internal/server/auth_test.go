@@ -64,7 +64,7 @@ func TestAuthenticateRunnerGenerations(t *testing.T) {
 			SessionToken: cr.SessionToken}, req, hex.EncodeToString(sum[:]), "keyless", "us-east-1", time.Now()); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = a.authenticate(req, nil, "")
+		_, _, err = a.authenticate(req, nil, adminService, "us-east-1")
 		return err
 	}
 	t.Run("runner credentials naming their issuer", func(t *testing.T) {

@@ -25,6 +25,12 @@ type Config struct {
 	RootAccessKeyID string
 	RootSecretKey   string
 
+	// MasterKey (32 bytes) seals the store's secrets; it is never stored
+	// in the store. When empty, SQLite keeps it in DataDir/master.key
+	// (0600, generated once); PostgreSQL requires it, the same on every
+	// replica.
+	MasterKey []byte
+
 	CAFile          string        // extra roots for fetching providers' JWKS
 	FetchTimeout    time.Duration // bound on one discovery + JWKS fetch (0: 5s)
 	TLSCert, TLSKey string        // serve HTTPS when both are set
@@ -42,6 +48,12 @@ type Config struct {
 	Stdout           io.Writer // where generated root credentials are printed
 	Now              func() time.Time
 	FetchDialContext DialFunc // tests: replace the dialer of the JWKS fetcher
+	// AllowPrivateJWKS lets a provider's jwks_uri point at loopback,
+	// link-local or private addresses even when the provider is not itself
+	// on such an address.
+	AllowPrivateJWKS bool
+	// MaxIssuers caps the hosted issuers (0: issuer.DefaultMaxIssuers).
+	MaxIssuers int
 }
 
 func (c *Config) setDefaults() error {

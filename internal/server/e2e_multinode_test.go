@@ -86,7 +86,7 @@ func startReplica(t *testing.T, name string, args, env []string) *mnReplica {
 	cmd := exec.Command(keylessBinary(t), append([]string{"serve", "--addr", addr, "--account-id", servertest.Account}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"KEYLESS_ROOT_ACCESS_KEY_ID=" + servertest.RootAccessKeyID,
-		"KEYLESS_ROOT_SECRET_ACCESS_KEY=" + servertest.RootSecretKey}, env...)
+		"KEYLESS_ROOT_SECRET_ACCESS_KEY=" + servertest.RootSecretKey, "KEYLESS_MASTER_KEY=" + servertest.MasterKey}, env...)
 	r := &mnReplica{name: name, cmd: cmd, url: "http://" + addr, out: &mnBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
@@ -563,7 +563,7 @@ func TestMultiNodeGeneratedRootCredentials(t *testing.T) {
 			defer wg.Done()
 			<-start
 			r := reps[i]
-			r.srv, r.err = server.New(ctx, server.Config{StoreURL: dbURL, Account: servertest.Account,
+			r.srv, r.err = server.New(ctx, server.Config{StoreURL: dbURL, Account: servertest.Account, MasterKey: testMasterKey(t),
 				Stdout: r.out, CacheCheck: 100 * time.Millisecond})
 		}()
 	}
@@ -625,7 +625,7 @@ func TestMultiNodeGeneratedRootCredentials(t *testing.T) {
 
 	// A third replica with other root credentials cannot open the keys
 	// sealed under the stored ones: it must not start as a different service.
-	_, err := server.New(context.Background(), server.Config{StoreURL: dbURL, Account: servertest.Account,
+	_, err := server.New(context.Background(), server.Config{StoreURL: dbURL, Account: servertest.Account, MasterKey: testMasterKey(t),
 		RootAccessKeyID: servertest.RootAccessKeyID, RootSecretKey: servertest.RootSecretKey})
 	if err == nil || !strings.Contains(err.Error(), "root credentials") {
 		t.Errorf("replica with other root credentials: err %v, want a refusal naming the root credentials", err)
@@ -736,6 +736,7 @@ func TestMultiNodeHungDatabase(t *testing.T) {
 	const storeTimeout = time.Second
 	srv := servertest.Start(t, func(c *server.Config) {
 		c.StoreURL, c.StoreTimeout, c.StoreMaxConns = proxied, storeTimeout, 2
+		c.MasterKey = testMasterKey(t)
 	})
 	ctx := context.Background()
 	cl := iamClient(srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
@@ -779,4 +780,14 @@ func TestMultiNodeHungDatabase(t *testing.T) {
 	if _, err := cl.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("before")}); err != nil {
 		t.Errorf("GetRole after recovery: %v", err)
 	}
+}
+
+// testMasterKey is servertest.MasterKey decoded.
+func testMasterKey(t testing.TB) []byte {
+	t.Helper()
+	k, err := server.ParseMasterKey(servertest.MasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -89,7 +89,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil,
 		UserAgent: r.UserAgent(), Now: h.srv.cfg.Now()}
 	if !svc.unsigned[q.Action] {
-		c, signed, err := h.auth.authenticate(r, q.Body, svc.name)
+		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
 			fail(err)
 			return

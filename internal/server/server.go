@@ -54,6 +54,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data dir: %w", err)
 		}
+		// A data dir of an earlier version may be open to others.
+		if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(cfg.DataDir, fi.Mode().Perm()&0o700); err != nil {
+				return nil, fmt.Errorf("restrict data dir: %w", err)
+			}
+		}
 		url = filepath.Join(cfg.DataDir, "keyless.db")
 	}
 	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Now: cfg.Now, MaxOpenConns: cfg.StoreMaxConns, QueryTimeout: cfg.StoreTimeout})
@@ -70,7 +76,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) wire(ctx context.Context) error {
 	cfg := &s.cfg
-	root, generated, err := loadRoot(ctx, s.store, cfg)
+	mk, err := loadMasterKey(cfg)
+	if err != nil {
+		return err
+	}
+	master, err := masterAEAD(mk)
+	if err != nil {
+		return err
+	}
+	root, generated, err := loadRoot(ctx, s.store, master, cfg)
 	if err != nil {
 		return err
 	}
@@ -96,7 +110,7 @@ func (s *Server) wire(ctx context.Context) error {
 				root.AccessKeyID)
 		}
 	}
-	kek, err := keyEncryptionKey(root.SecretAccessKey)
+	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey)
 	if err != nil {
 		return err
 	}
@@ -114,7 +128,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
-		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store})
+		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers})
 	if err != nil {
 		return err
 	}
@@ -123,7 +137,7 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
-		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout})
+		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout, AllowPrivateJWKS: cfg.AllowPrivateJWKS})
 	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
 		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
@@ -200,6 +214,24 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Store returns the server's store (tests and `keyless quickstart`).
 func (s *Server) Store() store.Store { return s.store }
 
+// refreshCaches returns the cache poll: the directory's caches and the
+// issuers' path index are dropped when another writer moved the store
+// version.
+func (s *Server) refreshCaches() func(context.Context) error {
+	var last int64 = -1
+	return func(ctx context.Context) error {
+		v, err := s.store.Version(ctx)
+		if err != nil {
+			return fmt.Errorf("read store version: %w", err)
+		}
+		if v != last {
+			last = v
+			s.issuers.Invalidate()
+		}
+		return s.dir.Refresh(ctx)
+	}
+}
+
 // Issuers returns the issuer service (for in-process callers such as quickstart).
 func (s *Server) Issuers() *issuer.Service { return s.issuers }
 
@@ -241,7 +273,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stop := context.WithCancel(ctx)
 	defer stop()
-	go s.loop(bg, s.cfg.CacheCheck, "cache_refresh", s.dir.Refresh)
+	go s.loop(bg, s.cfg.CacheCheck, "cache_refresh", s.refreshCaches())
 	go s.loop(bg, s.cfg.IssuerTick, "issuer_tick", s.issuers.Tick)
 	go s.loop(bg, s.cfg.UsageFlush, "last_used_flush", s.usage.flush)
 	errc := make(chan error, 1)

@@ -206,6 +206,11 @@ type Store interface {
 	// first if there is none. Concurrent callers (even on other replicas)
 	// all get the same, first-stored value.
 	GetOrCreateSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	// GetSecret returns the secret stored under name, or ErrNotFound.
+	GetSecret(ctx context.Context, name string) ([]byte, error)
+	// DeleteSecret removes the secret stored under name (no error when there
+	// is none) and leaves no copy of its value in the database files.
+	DeleteSecret(ctx context.Context, name string) error
 
 	// Version increases with every committed write, from any replica. Caches
 	// compare it to decide whether what they hold is still current.

@@ -23,6 +23,9 @@ const (
 	RootAccessKeyID = "AKIAKEYLESSTEST00001"
 	RootSecretKey   = "keylessTestRootSecretKey0000000000000000"
 	Account         = "123456789012"
+	// MasterKey is the master key tests give servers on a shared store
+	// (PostgreSQL); SQLite servers generate theirs in the data dir.
+	MasterKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 )
 
 // Server is a running test server.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,7 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 		return fmt.Errorf("sqlstore: invalid SQLite database path %q (want a file path)", path)
 	}
 	s.d = sqliteDialect
+	restrictFiles(path)
 	params := func(writer bool) string {
 		v := url.Values{}
 		// A writer waits for other processes' locks (and checkpoints)
@@ -154,6 +156,22 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 		}
 	}
 	return nil
+}
+
+// restrictFiles makes the database file owner-only before SQLite opens it:
+// a new one is created 0600 (SQLite gives its -wal and -shm files the
+// database file's mode), an existing one and its -wal and -shm lose any
+// group and other access. Errors are left to the open that follows (a
+// read-only directory or file still opens for reading).
+func restrictFiles(path string) {
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		_ = f.Close()
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(p, fi.Mode().Perm()&0o700)
+		}
+	}
 }
 
 // isReadOnly reports whether err is SQLite refusing to write (file,

@@ -158,3 +158,37 @@ func (s *Store) GetOrCreateSecret(ctx context.Context, name string, value []byte
 	})
 	return got, err
 }
+
+// GetSecret implements store.Store.
+func (s *Store) GetSecret(ctx context.Context, name string) ([]byte, error) {
+	var got []byte
+	err := s.read(ctx, "get secret", func(ctx context.Context, q querier) error {
+		return q.QueryRowContext(ctx, "SELECT value FROM secrets WHERE name = ?", name).Scan(&got)
+	})
+	return got, err
+}
+
+// DeleteSecret implements store.Store. On SQLite the database is then
+// vacuumed and its WAL truncated, so the deleted value survives neither in a
+// free page nor in the log.
+func (s *Store) DeleteSecret(ctx context.Context, name string) error {
+	err := s.write(ctx, "delete secret", func(ctx context.Context, q querier) error {
+		res, err := q.ExecContext(ctx, "DELETE FROM secrets WHERE name = ?", name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return errNoWrite
+		}
+		return nil
+	})
+	if err != nil || s.d.name != "sqlite" {
+		return err
+	}
+	for _, stmt := range []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"} {
+		if _, err := s.wdb.ExecContext(ctx, stmt); err != nil {
+			return s.mapErr(ctx, "delete secret: "+stmt, err)
+		}
+	}
+	return nil
+}

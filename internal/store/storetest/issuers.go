@@ -152,6 +152,19 @@ var signingKeyTests = map[string]func(t *testing.T, s store.Store){
 }
 
 var secretTests = map[string]func(t *testing.T, s store.Store){
+	"DeleteThenCreateAgain": func(t *testing.T, s store.Store) {
+		_, err := s.GetOrCreateSecret(ctx(t), "gone", []byte("old"))
+		must(t, err)
+		must(t, s.DeleteSecret(ctx(t), "gone"))
+		_, err = s.GetSecret(ctx(t), "gone")
+		wantErr(t, "get deleted", err, store.ErrNotFound)
+		must(t, s.DeleteSecret(ctx(t), "gone")) // none left: still no error
+		v, err := s.GetOrCreateSecret(ctx(t), "gone", []byte("new"))
+		must(t, err)
+		if string(v) != "new" {
+			t.Errorf("after delete = %q, want %q", v, "new")
+		}
+	},
 	"FirstWriterWins": func(t *testing.T, s store.Store) {
 		v, err := s.GetOrCreateSecret(ctx(t), "seal", []byte("first"))
 		must(t, err)
