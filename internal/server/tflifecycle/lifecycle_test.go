@@ -268,14 +268,14 @@ func TestTerraformLifecycle(t *testing.T) {
 	if left := tfLeft(t, f.iam); len(left) > 0 {
 		t.Errorf("left after terraform destroy: %v", left)
 	}
-
-	t.Run("setup emit", func(t *testing.T) { testTerraformSetupEmit(t, f, mirror, version) })
 }
 
-// testTerraformSetupEmit applies what keyless setup --emit terraform
+// TestTerraformSetupEmit applies what keyless setup --emit terraform
 // prints, checks that plan then shows no changes and that the role admits a
 // job token of the project, and destroys it.
-func testTerraformSetupEmit(t *testing.T, f *fixture, mirror, version string) {
+func TestTerraformSetupEmit(t *testing.T) {
+	mirror, version := tfProvider(t)
+	f := newFixture(t)
 	ctx := context.Background()
 	org, project := "6d3f1a2e-0000-4000-8000-0000000000e1", "aaaaaaaa-0000-4000-8000-0000000000e2"
 	pol, err := f.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("setup-readonly"),
@@ -291,13 +291,15 @@ func testTerraformSetupEmit(t *testing.T, f *fixture, mirror, version string) {
 	}
 	d := newTFDir(t, mirror)
 	d.write("main.tf", tfProviderBlock(version, f.srv.URL)+stdout.String())
+	// The org's issuer is hosted here; keyless refuses to host an issuer
+	// whose URL is already registered as an external provider, so it comes first.
+	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
+		t.Fatal(err)
+	}
 	d.must("init", "-input=false")
 	d.must("apply", "-input=false", "-auto-approve")
 	d.noChanges()
 
-	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
-		t.Fatal(err)
-	}
 	tok := f.mint(t, org, project)
 	roleARN := d.outputs()["role_arn"]
 	if _, err := anonSTS(f.srv.URL).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
