@@ -1,7 +1,8 @@
 // Package iam implements the AWS-compatible IAM actions keyless serves
 // (query protocol, API version 2010-05-08): OIDC identity providers, roles
 // with their trust policies and inline policies, and customer managed
-// policies attached to roles.
+// policies (with their versions and tags) attached to roles; of instance
+// profiles, only the (always empty) list of a role's.
 //
 // Each action is an awsquery.Handler: it validates its parameters against
 // the IAM service model (ValidationError in AWS's Coral wording, or

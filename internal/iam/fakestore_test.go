@@ -276,7 +276,35 @@ func (f *fakeStore) CreatePolicy(_ context.Context, p store.ManagedPolicy) error
 	if _, ok := f.policies[p.ARN]; ok {
 		return fmt.Errorf("fake: %w", store.ErrAlreadyExists)
 	}
-	f.policies[p.ARN] = p
+	if len(p.Versions) == 0 {
+		p.DefaultVersion, p.LastVersion = "v1", 1
+		p.Versions = []store.PolicyVersion{{ID: "v1", Document: p.Document, CreateDate: p.CreateDate}}
+	}
+	f.policies[p.ARN] = clonePolicy(p)
+	return nil
+}
+
+func clonePolicy(p store.ManagedPolicy) store.ManagedPolicy {
+	p.Tags = slices.Clone(p.Tags)
+	p.Versions = slices.Clone(p.Versions)
+	return p
+}
+
+func (f *fakeStore) UpdatePolicy(_ context.Context, arn string, fn func(*store.ManagedPolicy) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	p, ok := f.policies[arn]
+	if !ok {
+		return notFound("policy")
+	}
+	p = clonePolicy(p)
+	if err := fn(&p); err != nil {
+		return err
+	}
+	f.policies[arn] = p
 	return nil
 }
 

@@ -13,9 +13,6 @@ import (
 	"github.com/keylessci/keyless/internal/store"
 )
 
-// defaultVersion is the one policy version keyless keeps.
-const defaultVersion = "v1"
-
 // xmlPolicy is the Policy shape.
 type xmlPolicy struct {
 	PolicyName                    string      `xml:"PolicyName"`
@@ -45,7 +42,7 @@ const (
 // xmlPolicyOf renders p for view.
 func xmlPolicyOf(p store.ManagedPolicy, view policyView) xmlPolicy {
 	x := xmlPolicy{
-		PolicyName: p.Name, PolicyID: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionID: defaultVersion,
+		PolicyName: p.Name, PolicyID: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionID: p.DefaultVersion,
 		AttachmentCount: p.AttachmentCount, IsAttachable: true,
 		CreateDate: awsquery.Timestamp(p.CreateDate), UpdateDate: awsquery.Timestamp(p.UpdateDate),
 	}
@@ -120,7 +117,8 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	}
 	now := s.now().UTC()
 	p := store.ManagedPolicy{ARN: policyARN, Name: name, Path: path, ID: id, Document: doc,
-		Description: desc, Tags: tags, CreateDate: now, UpdateDate: now}
+		Description: desc, Tags: tags, CreateDate: now, UpdateDate: now,
+		DefaultVersion: "v1", LastVersion: 1, Versions: []store.PolicyVersion{{ID: "v1", Document: doc, CreateDate: now}}}
 	if err := s.store.CreatePolicy(ctx, p); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return nil, exists.Wrap(err)
@@ -167,36 +165,6 @@ func (s *Service) getPolicy(ctx context.Context, c *awsquery.Call) (any, error) 
 		return nil, err
 	}
 	return getPolicyResult{Policy: xmlPolicyOf(p, policyGet)}, nil
-}
-
-type xmlPolicyVersion struct {
-	Document         string `xml:"Document"`
-	VersionID        string `xml:"VersionId"`
-	IsDefaultVersion bool   `xml:"IsDefaultVersion"`
-	CreateDate       string `xml:"CreateDate"`
-}
-
-type getPolicyVersionResult struct {
-	PolicyVersion xmlPolicyVersion `xml:"PolicyVersion"`
-}
-
-func (s *Service) getPolicyVersion(ctx context.Context, c *awsquery.Call) (any, error) {
-	var v awsquery.Validator
-	version, ok := required(&v, c, "VersionId")
-	if ok {
-		v.Pattern("VersionId", version, reVersionID, patVersionID)
-	}
-	p, err := s.lookupPolicy(ctx, &v, c, "iam:GetPolicyVersion")
-	if err != nil {
-		return nil, err
-	}
-	if version != defaultVersion {
-		return nil, noSuchEntity("Policy %s version %s does not exist.", p.ARN, version)
-	}
-	return getPolicyVersionResult{PolicyVersion: xmlPolicyVersion{
-		Document: URLEncodePolicy(p.Document), VersionID: defaultVersion, IsDefaultVersion: true,
-		CreateDate: awsquery.Timestamp(p.CreateDate),
-	}}, nil
 }
 
 type listPoliciesResult struct {
@@ -271,6 +239,9 @@ func (s *Service) deletePolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	inUse := deleteConflict("Cannot delete a policy attached to entities.")
 	if p.AttachmentCount > 0 {
 		return nil, inUse
+	}
+	if len(p.Versions) > 1 {
+		return nil, deleteConflict("This policy has more than one version. Before you delete a policy, you must first delete all non-default versions.")
 	}
 	if err := s.store.DeletePolicy(ctx, p.ARN); err != nil {
 		if errors.Is(err, store.ErrConflict) {

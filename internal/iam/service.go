@@ -37,6 +37,7 @@ type Store interface {
 	CreatePolicy(ctx context.Context, p store.ManagedPolicy) error
 	GetPolicy(ctx context.Context, arn string) (store.ManagedPolicy, error)
 	ListPolicies(ctx context.Context) ([]store.ManagedPolicy, error)
+	UpdatePolicy(ctx context.Context, arn string, fn func(*store.ManagedPolicy) error) error
 	DeletePolicy(ctx context.Context, arn string) error
 	AttachRolePolicy(ctx context.Context, role, policyARN string) error
 	DetachRolePolicy(ctx context.Context, role, policyARN string) error
@@ -110,6 +111,10 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"UntagRole":              s.untagRole,
 		"ListRoleTags":           s.listRoleTags,
 
+		"PutRolePermissionsBoundary":    s.putRolePermissionsBoundary,
+		"DeleteRolePermissionsBoundary": s.deleteRolePermissionsBoundary,
+		"ListInstanceProfilesForRole":   s.listInstanceProfilesForRole,
+
 		"PutRolePolicy":    s.putRolePolicy,
 		"GetRolePolicy":    s.getRolePolicy,
 		"DeleteRolePolicy": s.deleteRolePolicy,
@@ -118,6 +123,13 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"CreatePolicy":             s.createPolicy,
 		"GetPolicy":                s.getPolicy,
 		"GetPolicyVersion":         s.getPolicyVersion,
+		"CreatePolicyVersion":      s.createPolicyVersion,
+		"ListPolicyVersions":       s.listPolicyVersions,
+		"DeletePolicyVersion":      s.deletePolicyVersion,
+		"SetDefaultPolicyVersion":  s.setDefaultPolicyVersion,
+		"TagPolicy":                s.tagPolicy,
+		"UntagPolicy":              s.untagPolicy,
+		"ListPolicyTags":           s.listPolicyTags,
 		"ListPolicies":             s.listPolicies,
 		"DeletePolicy":             s.deletePolicy,
 		"AttachRolePolicy":         s.attachRolePolicy,

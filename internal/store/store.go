@@ -70,7 +70,9 @@ type RolePolicy struct {
 	Document string
 }
 
-// ManagedPolicy is a customer managed policy (one version: the default).
+// ManagedPolicy is a customer managed policy. Document is the default
+// version's document, the one policy evaluation reads; Versions holds every
+// version (the default among them).
 type ManagedPolicy struct {
 	ARN         string
 	Name        string
@@ -78,11 +80,26 @@ type ManagedPolicy struct {
 	ID          string // ANPA…
 	Document    string
 	Description string
+	// DefaultVersion is the id of the default version ("v1", "v2", …).
+	DefaultVersion string
+	// Versions are all versions, oldest first. A policy created without
+	// versions reads back with one: v1 holding Document, created at CreateDate.
+	Versions []PolicyVersion
+	// LastVersion is the number of the newest version ever created; version
+	// ids are never reused, even after a version is deleted.
+	LastVersion int
 	Tags        []Tag
 	CreateDate  time.Time
 	UpdateDate  time.Time
 	// AttachmentCount is computed by the backend on read.
 	AttachmentCount int
+}
+
+// PolicyVersion is one version of a managed policy.
+type PolicyVersion struct {
+	ID         string // "v1", "v2", …
+	Document   string
+	CreateDate time.Time
 }
 
 // Issuer is a CI OIDC token issuer hosted by this server.
@@ -154,6 +171,10 @@ type Store interface {
 	CreatePolicy(ctx context.Context, p ManagedPolicy) error // ErrAlreadyExists on ARN
 	GetPolicy(ctx context.Context, arn string) (ManagedPolicy, error)
 	ListPolicies(ctx context.Context) ([]ManagedPolicy, error) // ordered by name
+	// UpdatePolicy reads, applies fn and writes back atomically. If fn
+	// returns an error nothing is written and that error is returned. ARN,
+	// Name and ID cannot change.
+	UpdatePolicy(ctx context.Context, arn string, fn func(*ManagedPolicy) error) error
 	// DeletePolicy fails with ErrConflict while the policy is attached.
 	DeletePolicy(ctx context.Context, arn string) error
 	// AttachRolePolicy is idempotent; ErrNotFound if the role or policy is missing.

@@ -9,30 +9,83 @@ import (
 )
 
 const policySelect = `SELECT p.arn, p.name, p.path, p.id, p.document, p.description, p.tags, p.create_date, p.update_date,
+	p.default_version, p.last_version, p.versions,
 	(SELECT COUNT(*) FROM attachments a WHERE a.policy_arn = p.arn) FROM policies p`
+
+// policyVersion is the JSON form of a version in the versions column.
+type policyVersion struct {
+	ID         string `json:"id"`
+	Document   string `json:"document"`
+	CreateDate int64  `json:"create_date"` // microseconds, 0 for the zero time
+}
 
 func scanPolicy(sc scanner) (store.ManagedPolicy, error) {
 	var (
 		p                store.ManagedPolicy
-		tags             string
+		tags, versions   string
 		created, updated sql.NullInt64
 		err              error
 	)
 	if err = sc.Scan(&p.ARN, &p.Name, &p.Path, &p.ID, &p.Document, &p.Description, &tags,
-		&created, &updated, &p.AttachmentCount); err != nil {
+		&created, &updated, &p.DefaultVersion, &p.LastVersion, &versions, &p.AttachmentCount); err != nil {
 		return p, err
 	}
 	p.CreateDate, p.UpdateDate = decodeTime(created), decodeTime(updated)
-	p.Tags, err = decodeJSON[store.Tag](tags, "tags")
+	if p.Tags, err = decodeJSON[store.Tag](tags, "tags"); err != nil {
+		return p, err
+	}
+	if versions == "" { // written before versions existed, or created without them
+		p.Versions = []store.PolicyVersion{{ID: p.DefaultVersion, Document: p.Document, CreateDate: p.CreateDate}}
+		return p, nil
+	}
+	vs, err := decodeJSON[policyVersion](versions, "versions")
+	for _, v := range vs {
+		p.Versions = append(p.Versions, store.PolicyVersion{ID: v.ID, Document: v.Document,
+			CreateDate: decodeTime(sql.NullInt64{Int64: v.CreateDate, Valid: v.CreateDate != 0})})
+	}
 	return p, err
+}
+
+// policyVersionColumns encodes the version columns of p; a policy without
+// versions gets the defaults of one version, v1.
+func policyVersionColumns(p store.ManagedPolicy) (def string, last int, versions string) {
+	if len(p.Versions) == 0 {
+		return "v1", 1, ""
+	}
+	vs := make([]policyVersion, len(p.Versions))
+	for i, v := range p.Versions {
+		vs[i] = policyVersion{ID: v.ID, Document: v.Document, CreateDate: encodeTime(v.CreateDate).Int64}
+	}
+	return p.DefaultVersion, p.LastVersion, encodeJSON(vs)
 }
 
 // CreatePolicy implements store.Store.
 func (s *Store) CreatePolicy(ctx context.Context, p store.ManagedPolicy) error {
+	def, last, versions := policyVersionColumns(p)
 	return s.write(ctx, "create policy", func(ctx context.Context, q querier) error {
-		_, err := q.ExecContext(ctx, `INSERT INTO policies (arn, name, path, id, document, description, tags, create_date, update_date)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ARN, p.Name, p.Path, p.ID, p.Document, p.Description, encodeJSON(p.Tags), encodeTime(p.CreateDate), encodeTime(p.UpdateDate))
+		_, err := q.ExecContext(ctx, `INSERT INTO policies (arn, name, path, id, document, description, tags, create_date, update_date,
+			default_version, last_version, versions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ARN, p.Name, p.Path, p.ID, p.Document, p.Description, encodeJSON(p.Tags), encodeTime(p.CreateDate), encodeTime(p.UpdateDate),
+			def, last, versions)
+		return err
+	})
+}
+
+// UpdatePolicy implements store.Store. ARN, name and id cannot change.
+func (s *Store) UpdatePolicy(ctx context.Context, arn string, fn func(*store.ManagedPolicy) error) error {
+	return s.write(ctx, "update policy", func(ctx context.Context, q querier) error {
+		p, err := scanPolicy(q.QueryRowContext(ctx, policySelect+" WHERE p.arn = ?"+s.d.forUpdate, arn))
+		if err != nil {
+			return err
+		}
+		if err := fn(&p); err != nil {
+			return callerError{err}
+		}
+		def, last, versions := policyVersionColumns(p)
+		_, err = q.ExecContext(ctx, `UPDATE policies SET path = ?, document = ?, description = ?, tags = ?, create_date = ?,
+			update_date = ?, default_version = ?, last_version = ?, versions = ? WHERE arn = ?`,
+			p.Path, p.Document, p.Description, encodeJSON(p.Tags), encodeTime(p.CreateDate), encodeTime(p.UpdateDate),
+			def, last, versions, arn)
 		return err
 	})
 }

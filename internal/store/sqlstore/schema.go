@@ -93,6 +93,13 @@ var migrations = [][]string{
 			PRIMARY KEY (issuer_id, access_key_id)
 		)`,
 	},
+	// 3: managed policy versions. Rows written before it read back with one
+	// version, v1 (versions '' means exactly that).
+	{
+		`ALTER TABLE policies ADD COLUMN default_version TEXT NOT NULL DEFAULT 'v1'`,
+		`ALTER TABLE policies ADD COLUMN last_version BIGINT NOT NULL DEFAULT 1`,
+		`ALTER TABLE policies ADD COLUMN versions TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // schemaVersion reads the applied version through the read pool.

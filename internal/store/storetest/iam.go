@@ -319,6 +319,53 @@ var managedPolicyTests = map[string]func(t *testing.T, s store.Store){
 		diff(t, "policy", p, got)
 		utc(t, "policy", got.CreateDate, got.UpdateDate)
 	},
+	"CreateWithoutVersions": func(t *testing.T, s store.Store) {
+		p := managed("Legacy")
+		p.DefaultVersion, p.Versions, p.LastVersion = "", nil, 0
+		must(t, s.CreatePolicy(ctx(t), p))
+		got, err := s.GetPolicy(ctx(t), p.ARN)
+		must(t, err)
+		p.DefaultVersion, p.LastVersion = "v1", 1
+		p.Versions = []store.PolicyVersion{{ID: "v1", Document: p.Document, CreateDate: p.CreateDate}}
+		diff(t, "policy created without versions", p, got)
+	},
+	"Update": func(t *testing.T, s store.Store) {
+		p := managed("ReadOnly")
+		must(t, s.CreatePolicy(ctx(t), p))
+		v0, err := s.Version(ctx(t))
+		must(t, err)
+		v3 := store.PolicyVersion{ID: "v4", Document: `{"Version":"2012-10-17","Statement":[]}`, CreateDate: base.Add(2 * time.Hour)}
+		must(t, s.UpdatePolicy(ctx(t), p.ARN, func(mp *store.ManagedPolicy) error {
+			mp.Versions = append(mp.Versions[1:], v3)
+			mp.DefaultVersion, mp.Document, mp.LastVersion = "v4", v3.Document, 4
+			mp.Tags = []store.Tag{{Key: "team", Value: "ci"}}
+			mp.UpdateDate = v3.CreateDate
+			return nil
+		}))
+		got, err := s.GetPolicy(ctx(t), p.ARN)
+		must(t, err)
+		want := p
+		want.Versions = []store.PolicyVersion{p.Versions[1], v3}
+		want.DefaultVersion, want.Document, want.LastVersion = "v4", v3.Document, 4
+		want.Tags = []store.Tag{{Key: "team", Value: "ci"}}
+		want.UpdateDate = v3.CreateDate
+		diff(t, "updated policy", want, got)
+		if v1, err := s.Version(ctx(t)); err != nil || v1 <= v0 {
+			t.Errorf("Version after UpdatePolicy = %d (%v), want > %d", v1, err, v0)
+		}
+
+		err = s.UpdatePolicy(ctx(t), p.ARN, func(mp *store.ManagedPolicy) error {
+			mp.Document = "changed"
+			return errFn
+		})
+		if !errors.Is(err, errFn) {
+			t.Errorf("UpdatePolicy with failing fn = %v, want errFn", err)
+		}
+		got, err = s.GetPolicy(ctx(t), p.ARN)
+		must(t, err)
+		diff(t, "policy after failed update", want, got)
+		wantErr(t, "update missing", s.UpdatePolicy(ctx(t), p.ARN+"x", func(*store.ManagedPolicy) error { return nil }), store.ErrNotFound)
+	},
 	"CreateDuplicate": func(t *testing.T, s store.Store) {
 		must(t, s.CreatePolicy(ctx(t), managed("ReadOnly")))
 		wantErr(t, "second create", s.CreatePolicy(ctx(t), managed("ReadOnly")), store.ErrAlreadyExists)

@@ -136,15 +136,21 @@ func role(name string) store.Role {
 
 func managed(name string) store.ManagedPolicy {
 	return store.ManagedPolicy{
-		ARN:         "arn:aws:iam::000000000000:policy/" + name,
-		Name:        name,
-		Path:        "/",
-		ID:          "ANPA" + fmt.Sprintf("%017d", len(name)),
-		Document:    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`,
-		Description: "policy " + name,
-		Tags:        []store.Tag{{Key: "owner", Value: "me"}},
-		CreateDate:  base,
-		UpdateDate:  base.Add(time.Hour),
+		ARN:            "arn:aws:iam::000000000000:policy/" + name,
+		Name:           name,
+		Path:           "/",
+		ID:             "ANPA" + fmt.Sprintf("%017d", len(name)),
+		Document:       `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`,
+		Description:    "policy " + name,
+		Tags:           []store.Tag{{Key: "owner", Value: "me"}},
+		CreateDate:     base,
+		UpdateDate:     base.Add(time.Hour),
+		DefaultVersion: "v2",
+		Versions: []store.PolicyVersion{
+			{ID: "v1", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`, CreateDate: base},
+			{ID: "v2", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`, CreateDate: base.Add(time.Hour)},
+		},
+		LastVersion: 3, // v3 was created and deleted
 	}
 }
 
