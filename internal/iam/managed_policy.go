@@ -125,7 +125,6 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 		}
 		return nil, storeErr(err, "")
 	}
-	s.onChange()
 	return createPolicyResult{Policy: xmlPolicyOf(p, policyCreate)}, nil
 }
 
@@ -249,6 +248,5 @@ func (s *Service) deletePolicy(ctx context.Context, c *awsquery.Call) (any, erro
 		}
 		return nil, storeErr(err, policyNotFound(p.ARN))
 	}
-	s.onChange()
 	return nil, nil
 }

@@ -56,7 +56,6 @@ func (s *Service) attachRolePolicy(ctx context.Context, c *awsquery.Call) (any, 
 	if err := s.store.AttachRolePolicy(ctx, roleName, policyARN); err != nil {
 		return nil, storeErr(err, notAttachable(policyARN))
 	}
-	s.onChange()
 	return nil, nil
 }
 
@@ -71,7 +70,6 @@ func (s *Service) detachRolePolicy(ctx context.Context, c *awsquery.Call) (any, 
 	if err := s.store.DetachRolePolicy(ctx, roleName, policyARN); err != nil {
 		return nil, storeErr(err, policyNotFound(policyARN))
 	}
-	s.onChange()
 	return nil, nil
 }
 

@@ -79,7 +79,6 @@ func (s *Service) updatePolicy(ctx context.Context, policyARN string, fn func(*s
 	if err := s.store.UpdatePolicy(ctx, policyARN, fn); err != nil {
 		return storeErr(err, policyNotFound(policyARN))
 	}
-	s.onChange()
 	return nil
 }
 

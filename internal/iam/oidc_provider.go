@@ -77,7 +77,6 @@ func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.C
 		}
 		return nil, storeErr(err, "")
 	}
-	s.onChange()
 	return createProviderResult{OpenIDConnectProviderArn: providerARN, Tags: xmlTags(tags)}, nil
 }
 
@@ -285,6 +284,5 @@ func (s *Service) deleteOpenIDConnectProvider(ctx context.Context, c *awsquery.C
 		}
 		return nil, storeErr(err, providerNotFound(providerARN))
 	}
-	s.onChange()
 	return nil, nil
 }

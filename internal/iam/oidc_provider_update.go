@@ -22,7 +22,6 @@ func (s *Service) updateProvider(ctx context.Context, providerARN, u string, fn 
 	if err := s.store.UpdateProvider(ctx, u, fn); err != nil {
 		return storeErr(err, providerNotFound(providerARN))
 	}
-	s.onChange()
 	return nil
 }
 

@@ -203,7 +203,6 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 		}
 		return nil, storeErr(err, "")
 	}
-	s.onChange()
 	r.TrustPolicy = doc // every role it names exists: shown as given
 	return createRoleResult{Role: s.xmlRole(r, viewCreate)}, nil
 }

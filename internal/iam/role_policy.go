@@ -47,7 +47,6 @@ func (s *Service) putRolePolicy(ctx context.Context, c *awsquery.Call) (any, err
 	if err := s.store.PutRolePolicy(ctx, store.RolePolicy{RoleName: r.Name, Name: name, Document: doc}); err != nil {
 		return nil, storeErr(err, roleNotFound(roleName))
 	}
-	s.onChange()
 	return nil, nil
 }
 
@@ -88,7 +87,6 @@ func (s *Service) deleteRolePolicy(ctx context.Context, c *awsquery.Call) (any, 
 	if err := s.store.DeleteRolePolicy(ctx, roleName, name); err != nil {
 		return nil, storeErr(err, rolePolicyNotFound(name))
 	}
-	s.onChange()
 	return nil, nil
 }
 

@@ -12,7 +12,6 @@ func (s *Service) updateRole(ctx context.Context, name string, fn func(*store.Ro
 	if err := s.store.UpdateRole(ctx, name, fn); err != nil {
 		return storeErr(err, roleNotFound(name))
 	}
-	s.onChange()
 	return nil
 }
 
@@ -129,7 +128,6 @@ func (s *Service) deleteRole(ctx context.Context, c *awsquery.Call) (any, error)
 		// A policy added since the checks above.
 		return nil, storeErr(err, roleNotFound(name))
 	}
-	s.onChange()
 	return nil, nil
 }
 

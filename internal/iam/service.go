@@ -52,17 +52,14 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source for role and policy ids; defaults to crypto/rand.
 	Rand io.Reader
-	// OnChange, if set, is called after every successful write.
-	OnChange func()
 }
 
 // Service serves the IAM actions.
 type Service struct {
-	store    Store
-	account  string
-	now      func() time.Time
-	rand     io.Reader
-	onChange func()
+	store   Store
+	account string
+	now     func() time.Time
+	rand    io.Reader
 }
 
 // New validates cfg and returns a Service.
@@ -73,15 +70,12 @@ func New(cfg Config) (*Service, error) {
 	if !arn.IsAccountID(cfg.Account) {
 		return nil, fmt.Errorf("iam: account id %q is not 12 digits", cfg.Account)
 	}
-	s := &Service{store: cfg.Store, account: cfg.Account, now: cfg.Now, rand: cfg.Rand, onChange: cfg.OnChange}
+	s := &Service{store: cfg.Store, account: cfg.Account, now: cfg.Now, rand: cfg.Rand}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
-	}
-	if s.onChange == nil {
-		s.onChange = func() {}
 	}
 	return s, nil
 }

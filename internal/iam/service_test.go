@@ -22,23 +22,21 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // harness is a Service on a fake store with a recording, optionally
 // denying, Authorize hook.
 type harness struct {
-	t       *testing.T
-	svc     *Service
-	store   *fakeStore
-	changes int
-	authz   []string // "action resource" per Authorize call
-	deny    bool
+	t     *testing.T
+	svc   *Service
+	store *fakeStore
+	authz []string // "action resource" per Authorize call
+	deny  bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, store: newFakeStore()}
 	svc, err := New(Config{
-		Store:    h.store,
-		Account:  testAccount,
-		Now:      func() time.Time { return testNow },
-		Rand:     bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4, 5, 250, 251, 252, 255}, 4000)),
-		OnChange: func() { h.changes++ },
+		Store:   h.store,
+		Account: testAccount,
+		Now:     func() time.Time { return testNow },
+		Rand:    bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4, 5, 250, 251, 252, 255}, 4000)),
 	})
 	if err != nil {
 		t.Fatal(err)

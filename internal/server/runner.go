@@ -154,7 +154,6 @@ func (s *Server) revokeRunners(ctx context.Context, issuerID, accessKeyID string
 	if err := s.store.PutRevocation(ctx, rev); err != nil {
 		return fmt.Errorf("revoke runner credentials of issuer %s: %w", issuerID, err)
 	}
-	s.dir.Invalidate()
 	return nil
 }
 

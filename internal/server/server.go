@@ -29,9 +29,13 @@ import (
 // Server is a configured keyless server. Handler serves requests; Run
 // listens and runs the background loops until its context ends.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *sqlstore.Store
+	cfg Config
+	log *slog.Logger
+	// raw is the store as opened; store is raw with every write announced
+	// to the directory (store.Announce), and what everything that writes
+	// is given.
+	raw     *sqlstore.Store
+	store   store.Store
 	dir     *directory.Directory
 	usage   *usageRecorder
 	issuers *issuer.Service
@@ -66,7 +70,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s.store = st
+	s.raw, s.store = st, st
 	if err := s.wire(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -123,10 +127,12 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.sealer = sealer
-	s.dir, err = directory.New(directory.Config{Store: s.store, Account: cfg.Account})
+	s.dir, err = directory.New(directory.Config{Store: s.raw, Account: cfg.Account})
 	if err != nil {
 		return err
 	}
+	// From here on every write drops the directory's caches by itself.
+	s.store = store.Announce(s.raw, s.dir.Invalidate)
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
 		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers,
 		BeforeDelete: func(ctx context.Context, id string) error { return s.revokeRunners(ctx, id, "") }})
@@ -145,8 +151,7 @@ func (s *Server) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	iamSvc, err := iam.New(iam.Config{Store: s.store, Account: cfg.Account, Now: cfg.Now, Rand: rand.Reader,
-		OnChange: s.dir.Invalidate})
+	iamSvc, err := iam.New(iam.Config{Store: s.store, Account: cfg.Account, Now: cfg.Now, Rand: rand.Reader})
 	if err != nil {
 		return err
 	}
@@ -212,7 +217,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Store returns the server's store (tests and `keyless quickstart`).
+// Store returns the server's store, writes announced (tests and `keyless quickstart`).
 func (s *Server) Store() store.Store { return s.store }
 
 // refreshCaches returns the cache poll: the directory's caches and the
@@ -221,7 +226,7 @@ func (s *Server) Store() store.Store { return s.store }
 func (s *Server) refreshCaches() func(context.Context) error {
 	var last int64 = -1
 	return func(ctx context.Context) error {
-		v, err := s.store.Version(ctx)
+		v, err := s.raw.Version(ctx)
 		if err != nil {
 			return fmt.Errorf("read store version: %w", err)
 		}
@@ -240,7 +245,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.raw.Ping(ctx); err != nil {
 		s.log.Warn("health check failed", "error", err.Error())
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
@@ -326,4 +331,4 @@ func (s *Server) loop(ctx context.Context, every time.Duration, name string, fn 
 }
 
 // Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error { return s.raw.Close() }
