@@ -52,9 +52,6 @@ type Call struct {
 	// UserAgent is the User-Agent header (aws:UserAgent).
 	UserAgent string
 	Now       time.Time
-	// Authorize decides whether Caller may perform action on resource; it
-	// returns an AccessDenied *awserr.Error when not. Root may do anything.
-	Authorize func(ctx context.Context, action, resource string) error
 }
 
 // Handler runs one action and returns its result element (nil for actions

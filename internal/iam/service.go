@@ -80,9 +80,11 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Handlers returns the IAM actions by name.
-func (s *Service) Handlers() map[string]awsquery.Handler {
-	return map[string]awsquery.Handler{
+// Actions returns the IAM action table: every action is authorized as
+// iam:<Name> on the resource its Prepare names, by the caller of
+// awsquery.Action.Serve, before it reads or writes anything else.
+func (s *Service) Actions() map[string]awsquery.Action {
+	prepares := map[string]awsquery.Prepare{
 		"CreateOpenIDConnectProvider":             s.createOpenIDConnectProvider,
 		"GetOpenIDConnectProvider":                s.getOpenIDConnectProvider,
 		"ListOpenIDConnectProviders":              s.listOpenIDConnectProviders,
@@ -130,6 +132,11 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"DetachRolePolicy":         s.detachRolePolicy,
 		"ListAttachedRolePolicies": s.listAttachedRolePolicies,
 	}
+	actions := make(map[string]awsquery.Action, len(prepares))
+	for name, p := range prepares {
+		actions[name] = awsquery.Action{Access: awsquery.Policy, Policy: "iam:" + name, Prepare: p}
+	}
+	return actions
 }
 
 // storeErr maps a store error to the AWS error the caller sees. notFound

@@ -19,8 +19,8 @@ const testAccount = "123456789012"
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// harness is a Service on a fake store with a recording, optionally
-// denying, Authorize hook.
+// harness is a Service on a fake store, its actions served with a
+// recording, optionally denying, authorizer.
 type harness struct {
 	t     *testing.T
 	svc   *Service
@@ -56,24 +56,23 @@ func params(kv ...string) url.Values {
 
 func (h *harness) call(action string, p url.Values) (any, error) {
 	h.t.Helper()
-	fn, ok := h.svc.Handlers()[action]
+	act, ok := h.svc.Actions()[action]
 	if !ok {
-		h.t.Fatalf("no handler for %s", action)
+		h.t.Fatalf("no action %s", action)
 	}
 	c := &awsquery.Call{
 		Request:   awsquery.NewRequest(action, p),
 		RequestID: "rid",
 		Caller:    &awsquery.Caller{Root: true, Account: testAccount},
 		Now:       testNow,
-		Authorize: func(_ context.Context, action, resource string) error {
-			h.authz = append(h.authz, action+" "+resource)
-			if h.deny {
-				return awserr.Newf(awserr.CodeAccessDenied, 403, "not authorized to perform %s", action)
-			}
-			return nil
-		},
 	}
-	return fn(context.Background(), c)
+	return act.Serve(context.Background(), c, func(_ context.Context, _ *awsquery.Call, action, resource string) error {
+		h.authz = append(h.authz, action+" "+resource)
+		if h.deny {
+			return awserr.Newf(awserr.CodeAccessDenied, 403, "not authorized to perform %s", action)
+		}
+		return nil
+	})
 }
 
 // must calls action and fails the test on error.

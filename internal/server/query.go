@@ -16,22 +16,24 @@ import (
 type service struct {
 	name      string // scope service in SigV4: sts | iam
 	namespace string
-	handlers  map[string]awsquery.Handler
-	unsigned  map[string]bool
+	actions   map[string]awsquery.Action
 }
 
-// queryHandler serves the AWS query API for all services.
+// queryHandler serves the AWS query API for all services: it decodes,
+// looks the action up, authenticates unless the action is served unsigned,
+// and hands the call to awsquery.Action.Serve with the one authorizer.
 type queryHandler struct {
 	services []service
 	auth     *authenticator
 	metrics  *metrics
-	srv      *Server
+	log      *slog.Logger
+	now      func() time.Time
 }
 
-func (h *queryHandler) lookup(action, version string) (*service, awsquery.Handler) {
+func (h *queryHandler) lookup(action, version string) (*service, *awsquery.Action) {
 	for i := range h.services {
-		if fn, ok := h.services[i].handlers[action]; ok {
-			return &h.services[i], fn
+		if a, ok := h.services[i].actions[action]; ok {
+			return &h.services[i], &a
 		}
 	}
 	for i := range h.services {
@@ -52,16 +54,16 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) {
 		e := awserr.From(err)
 		code = e.Code
-		lvl := h.srv.log.Info
+		lvl := h.log.Info
 		if !e.Sender() {
-			lvl = h.srv.log.Error
+			lvl = h.log.Error
 		}
 		lvl("request failed", "request_id", rid, "action", action, "code", e.Code, "status", e.Status, "error", e.Error())
 		awsquery.WriteError(w, ns, rid, e)
 	}
 	defer func() {
 		h.metrics.observe(action, code, time.Since(start))
-		if !h.srv.log.Enabled(r.Context(), slog.LevelDebug) {
+		if !h.log.Enabled(r.Context(), slog.LevelDebug) {
 			return // the attributes below cost more than the check
 		}
 		attrs := []any{"request_id", rid, "action", action, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
@@ -71,7 +73,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code != "" {
 			attrs = append(attrs, "code", code)
 		}
-		h.srv.log.Debug("request", attrs...)
+		h.log.Debug("request", attrs...)
 	}()
 
 	q, err := awsquery.Decode(r)
@@ -79,16 +81,16 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	svc, fn := h.lookup(q.Action, q.Version)
+	svc, act := h.lookup(q.Action, q.Version)
 	ns = svc.namespace
-	if fn == nil {
+	if act == nil {
 		fail(awsquery.InvalidAction(q.Action, q.Version))
 		return
 	}
 	action = q.Action
 	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil,
-		UserAgent: r.UserAgent(), Now: h.srv.cfg.Now()}
-	if !svc.unsigned[q.Action] {
+		UserAgent: r.UserAgent(), Now: h.now()}
+	if act.Access != awsquery.Unsigned {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
 			fail(err)
@@ -96,22 +98,24 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		caller, call.Caller, call.Region = c, c, signed.Region
 	}
-	call.Authorize = func(ctx context.Context, action, resource string) error {
-		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region,
-			UserAgent: call.UserAgent},
-			action, resource)
-		if err != nil {
-			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,
-				"reason", err.Error())
-		}
-		return err
-	}
-	res, err := fn(r.Context(), call)
+	res, err := act.Serve(r.Context(), call, h.authorize)
 	if err != nil {
 		fail(storeUnavailable(err))
 		return
 	}
 	awsquery.WriteResult(w, ns, q.Action, rid, res)
+}
+
+// authorize is the awsquery.Authorizer of query calls: the one authorizer
+// with what the request says about itself.
+func (h *queryHandler) authorize(ctx context.Context, c *awsquery.Call, action, resource string) error {
+	err := h.auth.authorize(ctx, c.Caller, sts.RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region,
+		UserAgent: c.UserAgent}, action, resource)
+	if err != nil {
+		h.log.Info("authorization denied", "request_id", c.RequestID, "action", action, "resource", resource,
+			"reason", err.Error())
+	}
+	return err
 }
 
 func sourceIP(r *http.Request) string {

@@ -156,9 +156,9 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.auth = &authenticator{account: cfg.Account, root: root, sealer: sealer, dir: s.dir, now: cfg.Now}
-	q := &queryHandler{auth: s.auth, metrics: s.metrics, srv: s, services: []service{
-		{name: "sts", namespace: awsquery.NamespaceSTS, handlers: stsSvc.Handlers(), unsigned: sts.Unsigned},
-		{name: "iam", namespace: awsquery.NamespaceIAM, handlers: iamSvc.Handlers()},
+	q := &queryHandler{auth: s.auth, metrics: s.metrics, log: s.log, now: cfg.Now, services: []service{
+		{name: "sts", namespace: awsquery.NamespaceSTS, actions: stsSvc.Actions()},
+		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
 	s.handler = s.routes(q)
 	return nil
