@@ -40,7 +40,8 @@ type Server struct {
 	usage   *usageRecorder
 	issuers *issuer.Service
 	auth    *authenticator
-	sealer  *creds.Sealer
+	admin   *adminAPI
+	runners *runnerAPI
 	metrics *metrics
 	handler http.Handler
 	// RootAccessKeyID is the root access key id in force.
@@ -126,19 +127,21 @@ func (s *Server) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.sealer = sealer
 	s.dir, err = directory.New(directory.Config{Store: s.raw, Account: cfg.Account})
 	if err != nil {
 		return err
 	}
 	// From here on every write drops the directory's caches by itself.
 	s.store = store.Announce(s.raw, s.dir.Invalidate)
+	s.runners = &runnerAPI{account: cfg.Account, maxTTL: cfg.RunnerMaxTTL, now: cfg.Now, log: s.log,
+		sealer: sealer, revocations: s.store}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
 		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers,
-		BeforeDelete: func(ctx context.Context, id string) error { return s.revokeRunners(ctx, id, "") }})
+		BeforeDelete: func(ctx context.Context, id string) error { return s.runners.revokeIssued(ctx, id, "") }})
 	if err != nil {
 		return err
 	}
+	s.runners.issuers = s.issuers
 	roots, err := rootPool(cfg.CAFile)
 	if err != nil {
 		return err
@@ -160,8 +163,15 @@ func (s *Server) wire(ctx context.Context) error {
 		{name: "sts", namespace: awsquery.NamespaceSTS, actions: stsSvc.Actions()},
 		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
+	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region}
 	s.handler = s.routes(q)
 	return nil
+}
+
+// adminRoutes is the admin API's route table: the issuer service's routes
+// and the runner credentials'.
+func (s *Server) adminRoutes() []issuer.AdminRoute {
+	return append(s.issuers.AdminRoutes(), s.runners.routes()...)
 }
 
 // rootPool returns the system roots plus SSL_CERT_FILE (honoured by Go
@@ -189,7 +199,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux.HandleFunc("GET /_keyless/health", s.health)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	wellKnown := s.issuers.Handler()
-	admin := &adminHandler{srv: s, next: s.issuers.AdminHandler()}
+	admin := s.admin.handler(s.adminRoutes())
 	mux.Handle("/_keyless/issuers", admin)
 	mux.Handle("/_keyless/issuers/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && issuer.IsWellKnownPath(r.URL.Path) {
