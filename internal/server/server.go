@@ -40,6 +40,7 @@ type Server struct {
 	usage   *usageRecorder
 	issuers *issuer.Service
 	auth    *authenticator
+	query   *queryHandler
 	admin   *adminAPI
 	runners *runnerAPI
 	metrics *metrics
@@ -163,6 +164,7 @@ func (s *Server) wire(ctx context.Context) error {
 		{name: "sts", namespace: awsquery.NamespaceSTS, actions: stsSvc.Actions()},
 		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
+	s.query = q
 	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region}
 	s.handler = s.routes(q)
 	return nil
