@@ -12,6 +12,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -63,7 +64,7 @@ func (h *harness) call(action string, p url.Values) (any, error) {
 	c := &awsquery.Call{
 		Request:   awsquery.NewRequest(action, p),
 		RequestID: "rid",
-		Caller:    &awsquery.Caller{Root: true, Account: testAccount},
+		Caller:    &identity.Caller{Kind: identity.Root, Account: testAccount},
 		Now:       testNow,
 	}
 	return act.Serve(context.Background(), c, func(_ context.Context, _ *awsquery.Call, action, resource string) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/store/sqlstore"
 )
 
@@ -44,7 +45,7 @@ func wireClient(t *testing.T, st Store) *awsiam.Client {
 		}
 		call := &awsquery.Call{
 			Request: req, RequestID: rid, Now: time.Now(),
-			Caller: &awsquery.Caller{Root: true, Account: testAccount},
+			Caller: &identity.Caller{Kind: identity.Root, Account: testAccount},
 		}
 		res, err := act.Serve(r.Context(), call, func(context.Context, *awsquery.Call, string, string) error { return nil })
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
-	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/sts"
 )
@@ -87,8 +87,8 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 type callerKey struct{}
 
 // callerFrom returns the authenticated caller of an admin call.
-func callerFrom(ctx context.Context) *awsquery.Caller {
-	c, _ := ctx.Value(callerKey{}).(*awsquery.Caller)
+func callerFrom(ctx context.Context) *identity.Caller {
+	c, _ := ctx.Value(callerKey{}).(*identity.Caller)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/sts"
 )
 
@@ -50,7 +51,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, awsquery.MaxBodyBytes+1)
 	action, code := "unknown", ""
 	ns := awsquery.NamespaceSTS
-	var caller *awsquery.Caller
+	var caller *identity.Caller
 	fail := func(err error) {
 		e := awserr.From(err)
 		code = e.Code

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
-	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -57,9 +57,6 @@ func runnerPolicy(account, issuerID string) string {
 	return string(b)
 }
 
-// isRunner reports whether caller holds runner credentials.
-func isRunner(c *awsquery.Caller) bool { return c != nil && !c.Root && c.RoleName == "" }
-
 // runnerAPI serves the runner-credential routes of the admin API and
 // revokes runner credentials when their issuer goes.
 type runnerAPI struct {
@@ -91,7 +88,7 @@ func (s *runnerAPI) routes() []issuer.AdminRoute {
 // 1), so it can be used as is.
 func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
 	caller, issuerID, body := callerFrom(r.Context()), r.PathValue("id"), readAdminBody(r)
-	if isRunner(caller) {
+	if caller.Is(identity.Runner) {
 		writeJSONError(w, http.StatusForbidden, "AccessDenied", "runner credentials cannot create runner credentials")
 		return
 	}
@@ -117,7 +114,7 @@ func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	sess := creds.Session{Account: s.account, SessionName: runnerSessionName(issuerID), IssuerID: issuerID,
 		SessionPolicy: runnerPolicy(s.account, issuerID), Issued: now, Expiration: now.Add(ttl)}
-	if !caller.Root {
+	if caller.Is(identity.RoleSession) {
 		// Never beyond what the creator holds: its own session's expiry and
 		// its role (runner credentials cannot create runner credentials).
 		if caller.Expiration.Before(sess.Expiration) {

@@ -14,6 +14,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
 )
 
@@ -156,19 +157,20 @@ func TestAuthenticate(t *testing.T) {
 		name            string
 		cr              *aws.Credentials
 		service, region string // signed for
+		kind            identity.Kind
 		wantARN, code   string
 	}{
-		{"root", &unitRoot, adminService, unitRegion, arn.Root(unitAccount), ""},
-		{"role session", &session, adminService, unitRegion, arn.AssumedRole(unitAccount, "deploy", "s"), ""},
-		{"runner", &runner, adminService, unitRegion, arn.FederatedUser(unitAccount, "runner-org"), ""},
-		{"runner from before revocation", &legacyRunner, adminService, unitRegion, "", awserr.CodeInvalidClientTokenID},
-		{"bad signature", &badSecret, adminService, unitRegion, "", awserr.CodeSignatureDoesNotMatch},
-		{"wrong service scope", &unitRoot, "iam", unitRegion, "", awserr.CodeSignatureDoesNotMatch},
-		{"wrong region scope", &session, adminService, "eu-west-1", "", awserr.CodeSignatureDoesNotMatch},
-		{"root key with a session token", &rootWithToken, adminService, unitRegion, "", awserr.CodeInvalidClientTokenID},
-		{"unknown long-term key", &unknownKey, adminService, unitRegion, "", awserr.CodeInvalidClientTokenID},
-		{"session of another account", &otherAccount, adminService, unitRegion, "", awserr.CodeInvalidClientTokenID},
-		{"unsigned", nil, adminService, unitRegion, "", awserr.CodeMissingAuth},
+		{"root", &unitRoot, adminService, unitRegion, identity.Root, arn.Root(unitAccount), ""},
+		{"role session", &session, adminService, unitRegion, identity.RoleSession, arn.AssumedRole(unitAccount, "deploy", "s"), ""},
+		{"runner", &runner, adminService, unitRegion, identity.Runner, arn.FederatedUser(unitAccount, "runner-org"), ""},
+		{"runner from before revocation", &legacyRunner, adminService, unitRegion, identity.Unknown, "", awserr.CodeInvalidClientTokenID},
+		{"bad signature", &badSecret, adminService, unitRegion, identity.Unknown, "", awserr.CodeSignatureDoesNotMatch},
+		{"wrong service scope", &unitRoot, "iam", unitRegion, identity.Unknown, "", awserr.CodeSignatureDoesNotMatch},
+		{"wrong region scope", &session, adminService, "eu-west-1", identity.Unknown, "", awserr.CodeSignatureDoesNotMatch},
+		{"root key with a session token", &rootWithToken, adminService, unitRegion, identity.Unknown, "", awserr.CodeInvalidClientTokenID},
+		{"unknown long-term key", &unknownKey, adminService, unitRegion, identity.Unknown, "", awserr.CodeInvalidClientTokenID},
+		{"session of another account", &otherAccount, adminService, unitRegion, identity.Unknown, "", awserr.CodeInvalidClientTokenID},
+		{"unsigned", nil, adminService, unitRegion, identity.Unknown, "", awserr.CodeMissingAuth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,8 +185,8 @@ func TestAuthenticate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("authenticate: %v", err)
 			}
-			if caller.ARN != tt.wantARN {
-				t.Errorf("caller %s, want %s", caller.ARN, tt.wantARN)
+			if caller.Kind != tt.kind || caller.ARN != tt.wantARN {
+				t.Errorf("caller %s %s, want %s %s", caller.Kind, caller.ARN, tt.kind, tt.wantARN)
 			}
 		})
 	}
