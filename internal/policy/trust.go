@@ -6,14 +6,27 @@ import "encoding/json"
 // StringEquals) → condition key → values.
 type Conditions map[string]map[string][]string
 
-// WebIdentityTrust is the one builder of the trust policy keyless writes for
-// a role that CI jobs assume with web identity tokens: one statement
-// allowing sts:AssumeRoleWithWebIdentity to principal (the provider's ARN,
-// or a template reference such as CloudFormation's {"Ref": …}) under
-// conds. A key with one value is written as a string, as people write it.
-// The result is ready for encoding/json (or an HCL writer).
-func WebIdentityTrust(principal any, conds Conditions) map[string]any {
-	cond := map[string]any{}
+// trustDocument is a web identity trust policy with its members in the
+// usual order (Version, Statement; Effect, Principal, Action, Condition).
+type trustDocument struct {
+	Version   string
+	Statement []trustStatement
+}
+
+type trustStatement struct {
+	Effect    string
+	Principal map[string]any
+	Action    string
+	Condition map[string]any `json:",omitempty"`
+}
+
+// webIdentityTrust is the one template of the trust policy keyless writes
+// for a role that CI jobs assume with web identity tokens: one statement
+// allowing sts:AssumeRoleWithWebIdentity to principal under conds. A key
+// with one value is written as a string, as people write it.
+func webIdentityTrust(principal any, conds Conditions) trustDocument {
+	st := trustStatement{Effect: "Allow", Principal: map[string]any{"Federated": principal},
+		Action: "sts:AssumeRoleWithWebIdentity"}
 	for op, keys := range conds {
 		m := map[string]any{}
 		for k, vs := range keys {
@@ -23,25 +36,33 @@ func WebIdentityTrust(principal any, conds Conditions) map[string]any {
 				m[k] = vs
 			}
 		}
-		cond[op] = m
+		if st.Condition == nil {
+			st.Condition = map[string]any{}
+		}
+		st.Condition[op] = m
 	}
-	st := map[string]any{
-		"Effect":    "Allow",
-		"Principal": map[string]any{"Federated": principal},
-		"Action":    "sts:AssumeRoleWithWebIdentity",
+	return trustDocument{Version: "2012-10-17", Statement: []trustStatement{st}}
+}
+
+// WebIdentityTrust returns the trust policy of a role that CI jobs assume
+// with web identity tokens of principal (the provider's ARN, or a template
+// reference such as CloudFormation's {"Ref": …}) under conds, as a value
+// ready for encoding/json or an HCL writer.
+func WebIdentityTrust(principal any, conds Conditions) map[string]any {
+	d := webIdentityTrust(principal, conds)
+	st := map[string]any{"Effect": d.Statement[0].Effect, "Principal": d.Statement[0].Principal, "Action": d.Statement[0].Action}
+	if c := d.Statement[0].Condition; c != nil {
+		st["Condition"] = c
 	}
-	if len(cond) > 0 {
-		st["Condition"] = cond
-	}
-	return map[string]any{"Version": "2012-10-17", "Statement": []any{st}}
+	return map[string]any{"Version": d.Version, "Statement": []any{st}}
 }
 
 // WebIdentityTrustJSON is WebIdentityTrust for a provider ARN, as an
 // indented JSON document.
 func WebIdentityTrustJSON(providerARN string, conds Conditions) string {
-	b, err := json.MarshalIndent(WebIdentityTrust(providerARN, conds), "", "  ")
+	b, err := json.MarshalIndent(webIdentityTrust(providerARN, conds), "", "  ")
 	if err != nil {
-		panic("policy: trust policy of strings does not encode: " + err.Error()) // cannot happen
+		panic("policy: a trust policy of strings does not encode: " + err.Error()) // cannot happen
 	}
 	return string(b)
 }

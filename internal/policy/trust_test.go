@@ -26,7 +26,14 @@ func TestWebIdentityTrust(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			doc := WebIdentityTrustJSON(prov, tt.conds)
-			var got, want any
+			asValue, err := json.Marshal(WebIdentityTrust(prov, tt.conds))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want, value any
+			if err := json.Unmarshal(asValue, &value); err != nil {
+				t.Fatal(err)
+			}
 			if err := json.Unmarshal([]byte(doc), &got); err != nil {
 				t.Fatal(err)
 			}
@@ -34,7 +41,10 @@ func TestWebIdentityTrust(t *testing.T) {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(want, got); d != "" {
-				t.Errorf("(-want +got):\n%s", d)
+				t.Errorf("JSON (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(want, value); d != "" {
+				t.Errorf("value (-want +got):\n%s", d)
 			}
 			if _, err := Parse(doc, Trust); err != nil {
 				t.Errorf("the policy engine refuses it: %v", err)
