@@ -10,10 +10,12 @@ import (
 // directory of compiled roles) is dropped by construction rather than by a
 // call each writer must remember.
 //
-// changed runs whatever the write returned: a write that failed may still
-// have committed (a deadline reached after COMMIT), and dropping a cache
-// once too often costs one reload. Reads and RecordRoleUse (which does not
-// raise Version) are passed through unannounced.
+// changed runs after a write succeeded. A failed write is not announced:
+// what is cached must keep serving while the store is down (a write
+// refused then must not drop it); one that failed yet committed (a
+// deadline reached after COMMIT) raised Version, which the cache's own
+// poll of Version notices. Reads and RecordRoleUse (which does not raise
+// Version) are passed through unannounced.
 //
 // Every method is spelled out, none embedded: a method added to Store does
 // not compile here until it is sorted as a read or a write.
@@ -24,9 +26,11 @@ type announcer struct {
 	changed func()
 }
 
-// write runs after a write method, whatever it returned.
+// write runs after a write method: it announces a success.
 func (a *announcer) write(err error) error {
-	a.changed()
+	if err == nil {
+		a.changed()
+	}
 	return err
 }
 

@@ -91,6 +91,17 @@ func TestAnnounceCoversEveryWrite(t *testing.T) {
 	for _, c := range calls {
 		covered[c.method] = true
 	}
+	// Writes that fail are not announced: a cache must keep serving while
+	// the store refuses writes.
+	failing := []struct {
+		name string
+		do   func() error
+	}{
+		{"DeleteRole of a missing role", func() error { return s.DeleteRole(ctx, "nope") }},
+		{"UpdateRole whose fn refuses", func() error {
+			return s.UpdateRole(ctx, "r", func(*store.Role) error { return store.ErrConflict })
+		}},
+	}
 	contract := reflect.TypeFor[store.Store]()
 	for i := range contract.NumMethod() {
 		if m := contract.Method(i).Name; !covered[m] {
@@ -120,6 +131,17 @@ func TestAnnounceCoversEveryWrite(t *testing.T) {
 			t.Errorf("read %s was announced as a write", c.method)
 		case !c.read && announced == n:
 			t.Errorf("write %s was not announced", c.method)
+		}
+		if c.method == "UpdateRole" { // the role exists: its failures can be tried
+			for _, f := range failing {
+				n := announced
+				if err := f.do(); err == nil {
+					t.Errorf("%s succeeded", f.name)
+				}
+				if announced != n {
+					t.Errorf("failed %s was announced", f.name)
+				}
+			}
 		}
 	}
 }
