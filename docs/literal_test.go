@@ -69,9 +69,8 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	clone := freshCopy(t)
 	home := t.TempDir()
 	goBin := filepath.Dir(must(exec.LookPath("go")))
-	awsBin := filepath.Dir(must(exec.LookPath("aws")))
 	env := []string{
-		"HOME=" + home, "PATH=" + goBin + ":" + awsBin + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home, "PATH=" + goBin + ":" + stockPath(t),
 		"GOPATH=" + filepath.Join(home, "go"), "GOFLAGS=-buildvcs=false", "TMPDIR=" + t.TempDir(),
 	}
 	for _, k := range []string{"GOMODCACHE", "GOCACHE", "GOPROXY", "PYENV_ROOT", "PYENV_VERSION"} {
@@ -85,6 +84,7 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	defer cancel()
 	cmd := isolated(ctx, script)
 	cmd.Dir, cmd.Env = clone, env
+	cmd.WaitDelay = time.Minute
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -103,7 +103,9 @@ func TestReadmeRunsLiterally(t *testing.T) {
 // available, it gets its own loopback, so the documented port 8787 never
 // clashes with anything else on the machine.
 func isolated(ctx context.Context, script string) *exec.Cmd {
-	prelude := "set -euo pipefail\n"
+	// A failing block leaves no server behind: the trap stops the
+	// script's background jobs however it ends.
+	prelude := "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
 	if exec.Command("unshare", "-rn", "true").Run() == nil {
 		if ip, err := exec.LookPath("ip"); err == nil {
 			return exec.CommandContext(ctx, "unshare", "-rn", "bash", "-c", ip+" link set lo up\n"+prelude+script)
