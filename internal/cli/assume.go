@@ -92,8 +92,11 @@ func runAssume(cmd *cobra.Command, env Env, o *assumeOpts) error {
 	switch o.output {
 	case "env", "json", "credential-process", "github-output":
 	case "profile":
+		if o.profile == "" {
+			return errors.New("--output profile writes the credentials into a named AWS profile: say which with --profile NAME (e.g. --profile deploy)")
+		}
 		if err := client.ValidProfileName(o.profile); err != nil {
-			return fmt.Errorf("--output profile needs --profile NAME: %w", err)
+			return fmt.Errorf("--profile: %w", err)
 		}
 	default:
 		return fmt.Errorf("--output must be env, json, credential-process, profile or github-output, not %q", o.output)
