@@ -198,3 +198,21 @@ func stockPath(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestDocsStandAlone: README and docs point at nothing outside the
+// repository (a clone has no ../shared).
+func TestDocsStandAlone(t *testing.T) {
+	files, _ := filepath.Glob("*.md")
+	files = append(files, "../README.md")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "../shared") || strings.Contains(l, "/work/") {
+				t.Errorf("%s:%d points outside the repository: %s", f, i+1, l)
+			}
+		}
+	}
+}
