@@ -107,7 +107,8 @@ HTTPS host (issuer publish), by real AWS.`,
 			return printIssuer(env.Stdout, v, output == "json")
 		}),
 	}
-	var runnerTTL, runnerOut string
+	var runnerTTL time.Duration
+	var runnerOut string
 	runner := &cobra.Command{
 		Use:   "runner-credentials ID",
 		Short: "Issue credentials that may only mint tokens of this issuer (for a CI system to hold)",
@@ -125,8 +126,8 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 			}
 			path := "/_keyless/issuers/" + url.PathEscape(args[0]) + "/runner-credentials"
 			body := map[string]string{}
-			if runnerTTL != "" {
-				body["ttl"] = runnerTTL
+			if runnerTTL != 0 {
+				body["ttl"] = runnerTTL.String()
 			}
 			if err := c.do(cmd.Context(), http.MethodPost, path, body, &out); err != nil {
 				return err
@@ -142,7 +143,7 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 			return fmt.Errorf("--output must be env or json")
 		}),
 	}
-	runner.Flags().StringVar(&runnerTTL, "ttl", "", "lifetime, from 15m to the server's --runner-max-ttl (default: that maximum)")
+	runner.Flags().DurationVar(&runnerTTL, "ttl", 0, "lifetime, from 15m to the server's --runner-max-ttl (0: that maximum, 720h unless the server says otherwise)")
 	var revokeKey string
 	var revokeAll bool
 	revoke := &cobra.Command{
