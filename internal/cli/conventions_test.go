@@ -25,7 +25,8 @@ var enumFlags = []string{"output", "profile", "ci", "emit", "log-format", "decis
 
 // TestCLIConventions walks the whole command tree: every command has an
 // example, no visible flag is spelled against the grammar, enum flags
-// complete their values, and time spans are duration flags.
+// complete their values, time spans are duration flags, and no command
+// silently takes arguments it does not use.
 func TestCLIConventions(t *testing.T) {
 	root := NewRoot(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 	var walk func(c *cobra.Command)
@@ -36,6 +37,10 @@ func TestCLIConventions(t *testing.T) {
 		t.Run(c.CommandPath(), func(t *testing.T) {
 			if c != root && strings.TrimSpace(c.Example) == "" {
 				t.Errorf("%s has no Example", c.CommandPath())
+			}
+			// A stray argument must fail, not be ignored ("keyless token x").
+			if c.Runnable() && !c.HasSubCommands() && c.Args == nil {
+				t.Errorf("%s accepts any arguments: set Args (cobra.NoArgs, ExactArgs…)", c.CommandPath())
 			}
 			check := func(f *pflag.Flag) {
 				if f.Hidden {
