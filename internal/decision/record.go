@@ -196,3 +196,23 @@ var reasonFix = map[string]string{
 	"runner credentials":            "runner credentials may only mint tokens; exchange a token instead",
 	"bad signature":                 "sign with the secret of this access key, for this service and region, with a correct clock",
 }
+
+// ParseTime reads a time filter: RFC 3339, or a duration back from now
+// ("90m", "36h", "7d"); "" is the zero time (no bound).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		n, nerr := strconv.Atoi(days)
+		d, err = time.Duration(n)*24*time.Hour, nerr
+	}
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 1h or 7d", s)
+	}
+	return now.Add(-d), nil
+}
