@@ -206,13 +206,23 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
+	d, err := ParseDuration(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 1h or 7d", s)
+	}
+	return now.Add(-d), nil
+}
+
+// ParseDuration reads a non-negative Go duration ("90m", "36h") or a
+// number of days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
 		n, nerr := strconv.Atoi(days)
 		d, err = time.Duration(n)*24*time.Hour, nerr
 	}
 	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration such as 1h or 7d", s)
+		return 0, fmt.Errorf("%q is not a duration such as 36h or 30d", s)
 	}
-	return now.Add(-d), nil
+	return d, nil
 }
