@@ -139,9 +139,9 @@ type Report struct {
 	Replicas    int       `json:"replicas"`
 	InProcess   bool      `json:"in_process"`
 	// DecisionLog is "on" or "off" for in-process servers ("" for --endpoint).
-	DecisionLog string `json:"decision_log,omitempty"`
-	Note        string    `json:"note"`
-	Results     []Result  `json:"results"`
+	DecisionLog string   `json:"decision_log,omitempty"`
+	Note        string   `json:"note"`
+	Results     []Result `json:"results"`
 	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
 	ColdStartMs       []float64          `json:"cold_start_ms"`
 	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
