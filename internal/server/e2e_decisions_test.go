@@ -372,6 +372,25 @@ func TestDecisionLogExchanges(t *testing.T) {
 		if status != http.StatusForbidden {
 			t.Errorf("GetDecision without keyless:GetDecision: %d %s", status, body)
 		}
+		status, body = do(t, signedRequest(t, http.MethodGet, f.srv.URL, "/_keyless/issuers", "", sess, "keyless", time.Now()))
+		if status != http.StatusForbidden {
+			t.Fatalf("ListIssuers without keyless:ListIssuers: %d %s", status, body)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; {
+			_, out, _ := listDecisions(t, f.srv.URL, "decision=deny&limit=1000", rootCreds)
+			var get, issuers bool
+			for _, d := range out.Decisions {
+				get = get || d.Action == "keyless:GetDecision"
+				issuers = issuers || (d.Action == "keyless:ListIssuers" && d.Trace != nil)
+			}
+			if get && issuers {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("refused admin calls recorded: GetDecision %v, ListIssuers %v", get, issuers)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }
 
