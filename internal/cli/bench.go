@@ -32,6 +32,7 @@ func newBenchCmd(env Env) *cobra.Command {
 		from       string
 		noMoto     bool
 		failOnMiss bool
+		decisions  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -52,7 +53,8 @@ one status line rewritten in place on a terminal, whole lines (counts every 10s)
 anywhere else, such as a CI log. The exit status is 1 when a checked target is
 missed, after the table and files are written (--fail-on-miss=false: always 0).`,
 		Example: `  keyless bench --out results.json --chart results.svg
-  keyless bench --quick`,
+  keyless bench --quick
+  keyless bench --decisions off --out without-decision-log.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from != "" {
@@ -75,6 +77,13 @@ missed, after the table and files are written (--fail-on-miss=false: always 0).`
 					return errors.New("--endpoint needs the server's root credentials in KEYLESS_ROOT_ACCESS_KEY_ID/KEYLESS_ROOT_SECRET_ACCESS_KEY")
 				}
 				cfg.Root = aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+			}
+			if err := oneOf("--decisions", decisions, "on", "off"); err != nil {
+				return err
+			}
+			cfg.DecisionsOff = decisions == "off"
+			if cfg.DecisionsOff && cfg.Endpoint != "" {
+				return errors.New("--decisions off applies to in-process servers; start the --endpoint server without it instead")
 			}
 			if cfg.Replicas > 1 && cfg.Endpoint != "" {
 				return errors.New("--replicas starts servers in process; it does not go with --endpoint")
@@ -124,6 +133,8 @@ missed, after the table and files are written (--fail-on-miss=false: always 0).`
 	f.IntVar(&cfg.Providers, "providers", 0, "providers in the scale run (default 1000, --quick 20)")
 	f.BoolVar(&noMoto, "no-moto", false, "do not run moto_server")
 	f.BoolVar(&failOnMiss, "fail-on-miss", true, "exit 1 when a checked target is missed")
+	f.StringVar(&decisions, "decisions", "on", "the in-process servers' decision log: on | off (run both to measure its cost)")
+	enumCompletion(cmd, "decisions", "on", "off")
 	f.StringVar(&out, "out", "", "write the results as JSON to this file")
 	f.StringVar(&chart, "chart", "", "write an SVG bar chart to this file")
 	f.StringVar(&from, "from", "", "do not run: print the table and write --chart from a saved --out JSON")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/server"
 )
 
@@ -39,6 +40,9 @@ type fileConfig struct {
 	StoreMaxConns int           `json:"store-max-conns"`
 	StoreTimeout  time.Duration `json:"store-timeout"`
 	RunnerMaxTTL  time.Duration `json:"runner-max-ttl"`
+	// The decision log's retention: by age (30d, 720h) and by row count.
+	DecisionsRetention string `json:"decisions-retention"`
+	DecisionsMaxRows   int    `json:"decisions-max-rows"`
 }
 
 func newServeCmd(env Env) *cobra.Command {
@@ -75,6 +79,10 @@ func newServeCmd(env Env) *cobra.Command {
 				}
 				maxAge = d
 			}
+			retention, err := decision.ParseDuration(fc.DecisionsRetention)
+			if err != nil || retention == 0 || fc.DecisionsMaxRows < 1 {
+				return fmt.Errorf("--decisions-retention %q and --decisions-max-rows %d must be positive", fc.DecisionsRetention, fc.DecisionsMaxRows)
+			}
 			masterKey, err := masterKey(env, fc.MasterKeyFile)
 			if err != nil {
 				return err
@@ -88,6 +96,7 @@ func newServeCmd(env Env) *cobra.Command {
 				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
 				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS, MaxIssuers: fc.MaxIssuers,
 				Log: log, Stdout: env.Stdout,
+				DecisionsRetention: retention, DecisionsMaxRows: fc.DecisionsMaxRows,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
@@ -122,6 +131,8 @@ func newServeCmd(env Env) *cobra.Command {
 	f.DurationVar(&fc.RunnerMaxTTL, "runner-max-ttl", 720*time.Hour,
 		"longest lifetime of runner credentials (keyless issuer runner-credentials), and their default")
 	f.StringVar(&fc.JWKSMaxAge, "jwks-max-age", "", "Cache-Control max-age of hosted issuers' JWKS (default 5m)")
+	f.StringVar(&fc.DecisionsRetention, "decisions-retention", "30d", "how long the decision log keeps a decision (e.g. 7d, 36h)")
+	f.IntVar(&fc.DecisionsMaxRows, "decisions-max-rows", 1_000_000, "most decisions the log keeps; the oldest beyond it are pruned")
 	return cmd
 }
 

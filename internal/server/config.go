@@ -54,6 +54,14 @@ type Config struct {
 	AllowPrivateJWKS bool
 	// MaxIssuers caps the hosted issuers (0: issuer.DefaultMaxIssuers).
 	MaxIssuers int
+
+	// The decision log (package decision): how long decisions are kept
+	// (0: 30 days), at most how many (0: a million), how often a partial
+	// batch is written (0: 1s); DecisionsOff keeps none (benchmarks).
+	DecisionsRetention time.Duration
+	DecisionsMaxRows   int
+	DecisionsFlush     time.Duration
+	DecisionsOff       bool
 }
 
 func (c *Config) setDefaults() error {
