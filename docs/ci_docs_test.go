@@ -65,6 +65,7 @@ func TestCIDocsRunLiterally(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds keyless and runs a server: not in -short")
 	}
+	parallelIfIsolated(t)
 	for _, tool := range []string{"aws", "go", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed: %v", tool, err)
@@ -79,6 +80,7 @@ func TestCIDocsRunLiterally(t *testing.T) {
 		{"github-actions.md", `"Arn": "arn:aws:sts::123456789012:assumed-role/gha-deploy/gha"`, 5},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
+			parallelIfIsolated(t)
 			var run []string
 			for _, f := range fences(t, tc.file) {
 				switch why, ok := notHere[f.lang]; {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,6 +54,7 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds keyless and runs a server: not in -short")
 	}
+	parallelIfIsolated(t)
 	for _, tool := range []string{"aws", "go", "bash", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed: %v", tool, err)
@@ -106,12 +108,34 @@ func isolated(ctx context.Context, script string) *exec.Cmd {
 	// A failing block leaves no server behind: the trap stops the
 	// script's background jobs however it ends.
 	prelude := "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
-	if exec.Command("unshare", "-rn", "true").Run() == nil {
-		if ip, err := exec.LookPath("ip"); err == nil {
-			return exec.CommandContext(ctx, "unshare", "-rn", "bash", "-c", ip+" link set lo up\n"+prelude+script)
-		}
+	if ip := isolation(); ip != "" {
+		return exec.CommandContext(ctx, "unshare", "-rn", "bash", "-c", ip+" link set lo up\n"+prelude+script)
 	}
 	return exec.CommandContext(ctx, "bash", "-c", prelude+script)
+}
+
+var isolationOnce struct {
+	sync.Once
+	ip string
+}
+
+// isolation returns the ip command when scripts can get their own network
+// namespace (unshare -rn), "" when they share the machine's.
+func isolation() string {
+	isolationOnce.Do(func() {
+		if exec.Command("unshare", "-rn", "true").Run() == nil {
+			isolationOnce.ip, _ = exec.LookPath("ip")
+		}
+	})
+	return isolationOnce.ip
+}
+
+// parallelIfIsolated runs t beside the other literal tests when each has
+// its own loopback; sharing the machine's, they take port 8787 in turn.
+func parallelIfIsolated(t *testing.T) {
+	if isolation() != "" {
+		t.Parallel()
+	}
 }
 
 // freshCopy copies the repository's tracked files (as they are in the work
