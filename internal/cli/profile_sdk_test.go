@@ -235,6 +235,7 @@ func (h *hostRecorder) first() string {
 
 func requireTool(t *testing.T, name string) {
 	t.Helper()
+	testkit.External(t, name)
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s not installed", name)
 	}

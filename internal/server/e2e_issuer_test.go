@@ -112,6 +112,7 @@ func (c *e2eCircleSeed) assumedARN(session string) string {
 // environment except those in env, and returns its stdout.
 func e2ePython(t *testing.T, script string, env map[string]string) string {
 	t.Helper()
+	testkit.External(t, "python3 and boto3")
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed; the boto3 proofs need it")
 	}
