@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"hash/fnv"
 	"math/rand/v2"
-
-	"github.com/google/uuid"
 )
 
 // detRand is a deterministic byte stream (PCG seeded from a hash of a
@@ -44,9 +42,10 @@ func (r *detRand) hex(n int) string {
 }
 
 func (r *detRand) uuid() string {
-	id, err := uuid.NewRandomFromReader(r)
-	if err != nil { // cannot happen: Read never fails
-		panic(err)
-	}
-	return id.String()
+	b := make([]byte, 16)
+	_, _ = r.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
