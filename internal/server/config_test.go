@@ -60,7 +60,9 @@ func TestConfigErrorRender(t *testing.T) {
 	if got, want := e.Error(), "MasterKey: give MasterKey or a fresh DataDir"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	got := e.Render(func(f string) string { return map[string]string{"MasterKey": "--master-key-file", "DataDir": "--data-dir"}[f] })
+	got := e.Render(func(f string) string {
+		return map[string]string{"MasterKey": "--master-key-file", "DataDir": "--data-dir"}[f]
+	})
 	if want := "--master-key-file: give --master-key-file or a fresh --data-dir"; got != want {
 		t.Errorf("Render = %q, want %q", got, want)
 	}
