@@ -1,7 +1,7 @@
 // Package testkit is the one kit keyless's tests share: the store they run
 // on (the real SQLite store in a temporary directory, which passes
 // storetest), a settable clock, a fake OIDC provider (TLS discovery and
-// JWKS with pre-generated keys), a SigV4 signer for the admin and query
+// JWKS; RSA keys generated ahead of use), a SigV4 signer for the admin and query
 // APIs, and the UUID helper.
 //
 // Only tests import it. It owns no product behaviour: each helper stands in

@@ -28,38 +28,42 @@ const (
 	RS256 = "RS256"
 )
 
-// keyPool holds the process's pre-generated signing keys: generating RSA
-// keys on a loaded machine is slow, and no test needs a key no other test
-// used, only distinct keys within one provider.
-var keyPool struct {
-	mu  sync.Mutex
-	ec  []*ecdsa.PrivateKey
-	rsa []*rsa.PrivateKey
+// rsaKeys holds RSA keys generated ahead of use: generating one takes long
+// on a loaded machine, so the first provider starts a generator that keeps
+// a few ready. No key is ever handed out twice — two providers never share
+// a key, so a token of one never verifies with another's.
+var rsaKeys = struct {
+	once sync.Once
+	ch   chan *rsa.PrivateKey
+}{ch: make(chan *rsa.PrivateKey, 2)}
+
+func startRSAGenerator() {
+	rsaKeys.once.Do(func() {
+		go func() {
+			for {
+				k, err := rsa.GenerateKey(rand.Reader, 2048)
+				if err != nil {
+					return // newKey generates its own
+				}
+				rsaKeys.ch <- k // blocks while two wait unused
+			}
+		}()
+	})
 }
 
-// poolKey returns the i-th pre-generated key of alg.
-func poolKey(alg string, i int) (crypto.Signer, error) {
-	keyPool.mu.Lock()
-	defer keyPool.mu.Unlock()
+// newKey returns a new key of alg, never returned before.
+func newKey(alg string) (crypto.Signer, error) {
 	switch alg {
 	case ES256:
-		for len(keyPool.ec) <= i {
-			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				return nil, err
-			}
-			keyPool.ec = append(keyPool.ec, k)
-		}
-		return keyPool.ec[i], nil
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case RS256:
-		for len(keyPool.rsa) <= i {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				return nil, err
-			}
-			keyPool.rsa = append(keyPool.rsa, k)
+		startRSAGenerator()
+		select {
+		case k := <-rsaKeys.ch:
+			return k, nil
+		default:
+			return rsa.GenerateKey(rand.Reader, 2048)
 		}
-		return keyPool.rsa[i], nil
 	}
 	return nil, fmt.Errorf("testkit: no keys of algorithm %q", alg)
 }
@@ -88,7 +92,8 @@ type providerKey struct {
 	signer crypto.Signer
 }
 
-// NewOIDCProvider starts a provider, closed when t ends.
+// NewOIDCProvider starts a provider, closed when t ends. Its TLS
+// certificate is httptest's: trust it with CertPool or Client.
 func NewOIDCProvider(t testing.TB) *OIDCProvider {
 	t.Helper()
 	p := &OIDCProvider{keys: map[string]providerKey{}}
@@ -118,24 +123,18 @@ func (p *OIDCProvider) CertPool() *x509.CertPool {
 // Client is an HTTP client that trusts the provider.
 func (p *OIDCProvider) Client() *http.Client { return p.Server.Client() }
 
-// AddKey gives the provider a signing key kid of alg (ES256 or RS256),
-// taken from the process's pre-generated keys; it is not served until
-// Serve names it.
+// AddKey gives the provider a new signing key kid of alg (ES256 or RS256;
+// RSA keys are generated ahead of use); it is not served until Serve names
+// it.
 func (p *OIDCProvider) AddKey(t testing.TB, kid, alg string) {
 	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, k := range p.keys {
-		if k.alg == alg {
-			n++
-		}
-	}
-	s, err := poolKey(alg, n)
+	s, err := newKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.mu.Lock()
 	p.keys[kid] = providerKey{alg: alg, signer: s}
+	p.mu.Unlock()
 }
 
 // Key returns the private key kid.

@@ -2,6 +2,7 @@ package testkit_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
@@ -82,6 +83,22 @@ func TestOIDCProviderVerifies(t *testing.T) {
 			}
 			if p.DiscoveryHits.Load() == 0 || p.JWKSHits.Load() == 0 {
 				t.Errorf("hits: discovery %d jwks %d", p.DiscoveryHits.Load(), p.JWKSHits.Load())
+			}
+		})
+	}
+}
+
+// TestOIDCProvidersShareNoKey: two providers' keys of one name are
+// different keys, so a token of one never verifies with the other.
+func TestOIDCProvidersShareNoKey(t *testing.T) {
+	for _, alg := range []string{testkit.ES256, testkit.RS256} {
+		t.Run(alg, func(t *testing.T) {
+			a, b := testkit.NewOIDCProvider(t), testkit.NewOIDCProvider(t)
+			a.AddKey(t, "k", alg)
+			b.AddKey(t, "k", alg)
+			type equaler interface{ Equal(crypto.PublicKey) bool }
+			if a.Key("k").Public().(equaler).Equal(b.Key("k").Public()) || a.Key("k1").Public().(equaler).Equal(b.Key("k1").Public()) {
+				t.Fatal("two providers share a key")
 			}
 		})
 	}
