@@ -379,3 +379,27 @@ func runServeUntilHealthy(t *testing.T, env map[string]string, args ...string) s
 		}
 	}
 }
+
+// TestServeKeepsGivenSecretsOffDisk: with the master key kept outside the
+// data dir, credentials given in KEYLESS_ROOT_* are not written there, and
+// a start with other ones is still refused with the fixes.
+func TestServeKeepsGivenSecretsOffDisk(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"KEYLESS_MASTER_KEY": "S2V5bGVzcyB0ZXN0IG1hc3RlciBrZXkgMzIgYnl0ZXM=",
+		"KEYLESS_ROOT_ACCESS_KEY_ID": "AKIAOFFDISKAAAAAAAAA", "KEYLESS_ROOT_SECRET_ACCESS_KEY": "secret-kept-off-disk-000000000000000000"}
+	if r := runServeUntilHealthy(t, env, "--data-dir", data); r.code != 0 {
+		t.Fatalf("%d %s", r.code, r.stderr)
+	}
+	for _, name := range []string{"root-credentials", "master.key"} {
+		if _, err := os.Stat(filepath.Join(data, name)); !os.IsNotExist(err) {
+			t.Errorf("%s written to the data dir: %v", name, err)
+		}
+	}
+	other := map[string]string{"KEYLESS_MASTER_KEY": env["KEYLESS_MASTER_KEY"],
+		"KEYLESS_ROOT_ACCESS_KEY_ID": "AKIAOFFDISKBBBBBBBBB", "KEYLESS_ROOT_SECRET_ACCESS_KEY": "another-secret-kept-off-disk-0000000000"}
+	r := serveInProcess(t, context.Background(), other, "--addr", "127.0.0.1:0", "--data-dir", data)
+	if r.code == 0 || !strings.Contains(r.stderr, "root credentials are AKIAOFFDISKAAAAAAAAA") ||
+		!strings.Contains(r.stderr, "given to it") || strings.Contains(r.stderr, env["KEYLESS_ROOT_SECRET_ACCESS_KEY"]) {
+		t.Fatalf("refusal %d %q", r.code, r.stderr)
+	}
+}

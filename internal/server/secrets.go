@@ -122,7 +122,7 @@ func otherRoot(cfg *Config, rc rootCredentials) error {
 	if rc.AccessKeyID == cfg.RootAccessKeyID {
 		problem = fmt.Sprintf("the secret given for %s is not the one this store was set up with", rc.AccessKeyID)
 	}
-	where := "the first start printed them"
+	where := "the first start printed them, or they were given to it"
 	if p := rootFileOf(cfg); p != "" {
 		if _, err := os.Stat(p); err == nil {
 			where = "they are in " + p
@@ -238,8 +238,7 @@ const rootCredentialsFile = "root-credentials"
 
 // writeRootFile writes the root credentials to the data dir of a SQLite
 // store there (rootFileOf), mode 0600, in the AWS credentials-file format;
-// it returns "" when cfg's store has no such file. The file adds no
-// exposure: master.key beside the database opens the sealed copy too.
+// it returns "" when cfg's store has no such file.
 func writeRootFile(cfg *Config, rc rootCredentials) (string, error) {
 	p := rootFileOf(cfg)
 	if p == "" {

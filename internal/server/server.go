@@ -93,9 +93,15 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.RootAccessKeyID = root.AccessKeyID
-	// The data dir's credentials file always holds the credentials in
-	// force, given or generated: the next start can use them.
-	p, err := writeRootFile(cfg, root)
+	// The data dir's credentials file holds the credentials in force, so
+	// the next start can use them: generated or stored ones always, given
+	// ones when the master key lives in the data dir too (master.key
+	// beside the database opens the sealed copy anyway). A master key kept
+	// elsewhere keeps given credentials off the disk.
+	var p string
+	if generated || cfg.RootAccessKeyID == "" || len(cfg.MasterKey) == 0 {
+		p, err = writeRootFile(cfg, root)
+	}
 	switch {
 	case err != nil && generated:
 		return fmt.Errorf("write root credentials file: %w", err)
