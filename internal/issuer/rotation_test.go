@@ -207,10 +207,16 @@ func TestRotationSchedule(t *testing.T) {
 	if len(keys) != 2 || published() != 2 {
 		t.Fatalf("after rotate: %d stored, %d published", len(keys), published())
 	}
-	b := keys[1].KID
+	// Both keys were created at the clock's one instant: the store orders
+	// keys by CreatedAt only, so tell them apart by the key that signed.
+	old, next := keys[0], keys[1]
+	if next.KID == a {
+		old, next = next, old
+	}
+	b := next.KID
 	signFrom := t0.Add(5*time.Minute + margin)
-	if !keys[1].SignFrom.Equal(signFrom) || !keys[0].SignUntil.Equal(signFrom) ||
-		!keys[0].PublishEnd.Equal(signFrom.Add(5*time.Hour+margin)) {
+	if old.KID != a || !next.SignFrom.Equal(signFrom) || !old.SignUntil.Equal(signFrom) ||
+		!old.PublishEnd.Equal(signFrom.Add(5*time.Hour+margin)) {
 		t.Errorf("schedule: %+v", keys)
 	}
 	if got := kidAt(); got != a {
