@@ -104,13 +104,16 @@ func loadRoot(ctx context.Context, st secretStore, master cipher.AEAD, cfg *Conf
 // wrongMasterKey is the error of a master key that does not open the
 // store's sealed secrets.
 func wrongMasterKey(cfg *Config) error {
-	which := "the {MasterKey} given"
+	which, restore := "the {MasterKey} given", ""
 	if len(cfg.MasterKey) == 0 && cfg.DataDir != "" {
 		which = filepath.Join(cfg.DataDir, masterKeyFile)
 	}
+	if cfg.DataDir != "" && cfg.StoreURL == "" {
+		restore = "restore " + masterKeyFile + " from your backup, or "
+	}
 	return configErr(fmt.Sprintf("the store's secrets were sealed under another master key than %s, so they cannot be opened. "+
-		"Give the master key this store was created with (restore %s from your backup, or give it as {MasterKey}), "+
-		"or start on a fresh %s", which, masterKeyFile, freshStore(cfg)), "MasterKey")
+		"Give the master key this store was created with (%sgive it as {MasterKey}), "+
+		"or start on a fresh %s", which, restore, freshStore(cfg)), "MasterKey")
 }
 
 // otherRoot is the error of root credentials given that are not the ones
@@ -142,10 +145,10 @@ func freshStore(cfg *Config) string {
 	return "{DataDir} (an empty directory)"
 }
 
-// rootFileOf is where the root credentials file of cfg's store lives: in
-// the data dir of a SQLite store there, else nowhere ("").
+// rootFileOf is where the root credentials file lives: in the data dir,
+// when there is one ("" otherwise).
 func rootFileOf(cfg *Config) string {
-	if cfg.DataDir == "" || cfg.StoreURL != "" {
+	if cfg.DataDir == "" {
 		return ""
 	}
 	return filepath.Join(cfg.DataDir, rootCredentialsFile)
@@ -236,9 +239,9 @@ func newRootCredentials() (rootCredentials, error) {
 // dir.
 const rootCredentialsFile = "root-credentials"
 
-// writeRootFile writes the root credentials to the data dir of a SQLite
-// store there (rootFileOf), mode 0600, in the AWS credentials-file format;
-// it returns "" when cfg's store has no such file.
+// writeRootFile writes the root credentials to the data dir (rootFileOf),
+// mode 0600, in the AWS credentials-file format; it returns "" when there
+// is no data dir.
 func writeRootFile(cfg *Config, rc rootCredentials) (string, error) {
 	p := rootFileOf(cfg)
 	if p == "" {
