@@ -49,6 +49,9 @@ type Config struct {
 	// a temporary data dir) and are targeted round-robin. Default 1.
 	Replicas int
 	StoreURL string
+	// DecisionsOff runs the in-process servers without the decision log,
+	// so two runs (on, off) measure what the log costs an exchange.
+	DecisionsOff bool
 
 	Concurrency int           // default 32
 	Duration    time.Duration // per scenario; default 10s (Quick: 300ms)
@@ -135,8 +138,10 @@ type Report struct {
 	DurationSec float64   `json:"duration_sec"`
 	Replicas    int       `json:"replicas"`
 	InProcess   bool      `json:"in_process"`
-	Note        string    `json:"note"`
-	Results     []Result  `json:"results"`
+	// DecisionLog is "on" or "off" for in-process servers ("" for --endpoint).
+	DecisionLog string   `json:"decision_log,omitempty"`
+	Note        string   `json:"note"`
+	Results     []Result `json:"results"`
 	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
 	ColdStartMs       []float64          `json:"cold_start_ms"`
 	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
@@ -165,6 +170,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Concurrency: cfg.Concurrency, DurationSec: cfg.Duration.Seconds(), Replicas: cfg.Replicas, InProcess: cfg.Endpoint == "",
 			SetupSeconds: map[string]float64{}}}
 	defer r.hc.CloseIdleConnections()
+	if cfg.Endpoint == "" {
+		r.report.DecisionLog = "on"
+		if cfg.DecisionsOff {
+			r.report.DecisionLog = "off"
+		}
+	}
 	r.report.Note = "load generator, keyless and the floor share this process and its cores; CPU and RSS of in-process targets are the whole process's"
 
 	if err := r.coldStarts(ctx); err != nil {

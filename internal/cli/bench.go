@@ -31,6 +31,7 @@ func newBenchCmd(env Env) *cobra.Command {
 		cpuProfile string
 		from       string
 		noMoto     bool
+		decisions  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -45,7 +46,8 @@ moto_server when it is installed, and against a bare "floor" server doing only t
 unavoidable work. It reports req/s, p50/p99, errors, CPU and RSS, checks the
 targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--chart).`,
 		Example: `  keyless bench --out results.json --chart results.svg
-  keyless bench --quick`,
+  keyless bench --quick
+  keyless bench --decisions off --out without-decision-log.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from != "" {
@@ -65,6 +67,13 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 					return errors.New("--endpoint needs the server's root credentials in KEYLESS_ROOT_ACCESS_KEY_ID/KEYLESS_ROOT_SECRET_ACCESS_KEY")
 				}
 				cfg.Root = aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+			}
+			if err := oneOf("--decisions", decisions, "on", "off"); err != nil {
+				return err
+			}
+			cfg.DecisionsOff = decisions == "off"
+			if cfg.DecisionsOff && cfg.Endpoint != "" {
+				return errors.New("--decisions off applies to in-process servers; start the --endpoint server without it instead")
 			}
 			if cfg.Replicas > 1 && cfg.Endpoint != "" {
 				return errors.New("--replicas starts servers in process; it does not go with --endpoint")
@@ -109,6 +118,8 @@ targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--char
 	f.IntVar(&cfg.Roles, "roles", 0, "roles in the scale run (default 10000, --quick 200)")
 	f.IntVar(&cfg.Providers, "providers", 0, "providers in the scale run (default 1000, --quick 20)")
 	f.BoolVar(&noMoto, "no-moto", false, "do not run moto_server")
+	f.StringVar(&decisions, "decisions", "on", "the in-process servers' decision log: on | off (run both to measure its cost)")
+	enumCompletion(cmd, "decisions", "on", "off")
 	f.StringVar(&out, "out", "", "write the results as JSON to this file")
 	f.StringVar(&chart, "chart", "", "write an SVG bar chart to this file")
 	f.StringVar(&from, "from", "", "do not run: print the table and write --chart from a saved --out JSON")

@@ -62,6 +62,9 @@ func runServe(ctx context.Context, env Env, sc serveConfig) error {
 	if err != nil {
 		return err
 	}
+	if sc.DecisionsRetention <= 0 || sc.DecisionsMaxRows < 1 {
+		return fmt.Errorf("--decisions-retention %s and --decisions-max-rows %d must be positive", &sc.DecisionsRetention, sc.DecisionsMaxRows)
+	}
 	cfg, err := sc.serverConfig(env)
 	if err != nil {
 		return err
@@ -103,22 +106,24 @@ func serveError(err error) error {
 
 // serveFieldNames spells server.Config's fields as `keyless serve` takes them.
 var serveFieldNames = map[string]string{
-	"Addr":            "--addr",
-	"DataDir":         "--data-dir",
-	"StoreURL":        "--store",
-	"Account":         "--account-id",
-	"Region":          "--region",
-	"CAFile":          "--ca-file",
-	"TLSCert":         "--tls-cert",
-	"TLSKey":          "--tls-key",
-	"RootAccessKeyID": "KEYLESS_ROOT_ACCESS_KEY_ID",
-	"RootSecretKey":   "KEYLESS_ROOT_SECRET_ACCESS_KEY",
-	"MasterKey":       "--master-key-file or KEYLESS_MASTER_KEY",
-	"StoreMaxConns":   "--store-max-conns",
-	"StoreTimeout":    "--store-timeout",
-	"MaxIssuers":      "--max-issuers",
-	"JWKSMaxAge":      "--jwks-max-age",
-	"RunnerMaxTTL":    "--runner-max-ttl",
+	"Addr":               "--addr",
+	"DataDir":            "--data-dir",
+	"StoreURL":           "--store",
+	"Account":            "--account-id",
+	"Region":             "--region",
+	"CAFile":             "--ca-file",
+	"TLSCert":            "--tls-cert",
+	"TLSKey":             "--tls-key",
+	"RootAccessKeyID":    "KEYLESS_ROOT_ACCESS_KEY_ID",
+	"RootSecretKey":      "KEYLESS_ROOT_SECRET_ACCESS_KEY",
+	"MasterKey":          "--master-key-file or KEYLESS_MASTER_KEY",
+	"StoreMaxConns":      "--store-max-conns",
+	"StoreTimeout":       "--store-timeout",
+	"MaxIssuers":         "--max-issuers",
+	"JWKSMaxAge":         "--jwks-max-age",
+	"RunnerMaxTTL":       "--runner-max-ttl",
+	"DecisionsRetention": "--decisions-retention",
+	"DecisionsMaxRows":   "--decisions-max-rows",
 }
 
 // newServeLogger returns the server's logger on w: format "text" or

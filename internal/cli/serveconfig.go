@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/server"
 )
 
@@ -37,6 +38,9 @@ type serveConfig struct {
 	LogFormat        string   `json:"log-format"`
 	RunnerMaxTTL     duration `json:"runner-max-ttl"`
 	JWKSMaxAge       duration `json:"jwks-max-age"`
+	// The decision log's retention: by age (30d, 720h) and by row count.
+	DecisionsRetention duration `json:"decisions-retention"`
+	DecisionsMaxRows   int      `json:"decisions-max-rows"`
 }
 
 // serveEnv names the environment variable of each flag that has one.
@@ -73,6 +77,9 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig) {
 	fs.Var(&c.RunnerMaxTTL, "runner-max-ttl", "longest lifetime of runner credentials (keyless issuer runner-credentials), and their default")
 	c.JWKSMaxAge = duration(d.JWKSMaxAge)
 	fs.Var(&c.JWKSMaxAge, "jwks-max-age", "Cache-Control max-age of hosted issuers' JWKS")
+	c.DecisionsRetention = duration(d.DecisionsRetention)
+	fs.Var(&c.DecisionsRetention, "decisions-retention", "how long the decision log keeps a decision (e.g. 7d, 36h)")
+	fs.IntVar(&c.DecisionsMaxRows, "decisions-max-rows", d.DecisionsMaxRows, "most decisions the log keeps; the oldest beyond it are pruned")
 }
 
 // loadServeConfig layers serve's configuration: the defaults, then the
@@ -158,21 +165,22 @@ func (c serveConfig) serverConfig(env Env) (server.Config, error) {
 		RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
 		RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
 		MasterKey:       mk, AllowPrivateJWKS: c.AllowPrivateJWKS, MaxIssuers: c.MaxIssuers,
+		DecisionsRetention: time.Duration(c.DecisionsRetention), DecisionsMaxRows: c.DecisionsMaxRows,
 	}, nil
 }
 
-// duration is a time.Duration spelled as Go does ("90s", "5m", "720h") in
-// flags, environment and the config file. A JSON number is refused: it
-// would silently mean nanoseconds.
+// duration is a time.Duration spelled as Go does ("90s", "5m", "720h") or
+// in days ("30d"), in flags, environment and the config file. A JSON
+// number is refused: it would silently mean nanoseconds.
 type duration time.Duration
 
 func (d *duration) String() string { return time.Duration(*d).String() }
 func (d *duration) Type() string   { return "duration" }
 
 func (d *duration) Set(s string) error {
-	v, err := time.ParseDuration(strings.TrimSpace(s))
+	v, err := decision.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 90s, 5m or 720h", s)
+		return fmt.Errorf("%q is not a duration such as 90s, 5m, 720h or 30d", s)
 	}
 	*d = duration(v)
 	return nil
@@ -186,7 +194,7 @@ func (e *durationError) Error() string { return e.msg }
 func (d *duration) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return &durationError{fmt.Sprintf("a duration is a string such as \"90s\", \"5m\" or \"720h\", not %s", b)}
+		return &durationError{fmt.Sprintf("a duration is a string such as \"90s\", \"5m\", \"720h\" or \"30d\", not %s", b)}
 	}
 	if err := d.Set(s); err != nil {
 		return &durationError{err.Error()}

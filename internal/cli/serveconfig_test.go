@@ -37,8 +37,12 @@ func TestServeConfigPrecedence(t *testing.T) {
 			}
 		}},
 		{name: "file over defaults", file: `{"addr":"127.0.0.1:9001","max-issuers":5,"store-max-conns":3,"store-timeout":"2s",
-			"allow-private-jwks":true,"jwks-max-age":"1m","runner-max-ttl":"2h","log-format":"json"}`,
+			"allow-private-jwks":true,"jwks-max-age":"1m","runner-max-ttl":"2h","log-format":"json",
+			"decisions-retention":"7d","decisions-max-rows":10}`,
 			check: func(t *testing.T, c serveConfig) {
+				if time.Duration(c.DecisionsRetention) != 7*24*time.Hour || c.DecisionsMaxRows != 10 {
+					t.Errorf("decision log settings not applied: %+v", c)
+				}
 				if c.Addr != "127.0.0.1:9001" || c.MaxIssuers != 5 || c.StoreMaxConns != 3 || time.Duration(c.StoreTimeout) != 2*time.Second ||
 					!c.AllowPrivateJWKS || time.Duration(c.JWKSMaxAge) != time.Minute || time.Duration(c.RunnerMaxTTL) != 2*time.Hour || c.LogFormat != "json" {
 					t.Errorf("file not applied: %+v", c)
@@ -151,6 +155,7 @@ func TestServeStartupErrors(t *testing.T) {
 		{name: "bad account", args: []string{"--account-id", "12"}, want: []string{`--account-id: account id "12" is not 12 digits`}},
 		{name: "half TLS", args: []string{"--tls-cert", "c.pem"}, want: []string{"--tls-cert, --tls-key:"}},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, want: []string{`--log-format "xml": want text or json`}},
+		{name: "no decisions kept", args: []string{"--decisions-max-rows", "0"}, want: []string{"--decisions-max-rows 0 must be positive"}},
 		{name: "busy port", args: []string{"--addr", busy.Addr().String()},
 			want: []string{"cannot listen on " + busy.Addr().String(), "address already in use", "--addr"}},
 	}

@@ -29,6 +29,7 @@ type adminHandler struct {
 
 func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := requestID(r.Context())
+	start := h.srv.cfg.Now()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 	if err != nil || len(body) > maxAdminBody {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
@@ -36,6 +37,8 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, signed, err := h.srv.auth.authenticate(r, body, adminService, h.srv.cfg.Region)
 	if err != nil {
+		action, _ := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
+		h.srv.recordDenied(adminCall(r, start, nil), action, err)
 		e := awserr.From(err)
 		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)
@@ -55,6 +58,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h.srv.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
+		h.srv.recordDenied(adminCall(r, start, caller), action, err)
 		e := awserr.From(err)
 		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
 		writeJSONError(w, e.Status, e.Code, e.Message)

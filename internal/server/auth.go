@@ -146,7 +146,7 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	req := &policy.Request{Principal: sts.CallerPrincipal(caller), Action: action, Resource: resource,
 		Context: sts.CallerContext(caller, role, ri)}
 	if policy.EvaluateSet(req, set) != policy.Allow {
-		return denied.Wrap(errors.New(policy.ExplainSet(req, set).Text()))
+		return denied.Wrap(traceError{policy.ExplainSet(req, set)})
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/issuer"
 )
 
@@ -58,6 +59,14 @@ type Config struct {
 	AllowPrivateJWKS bool
 	// MaxIssuers caps the hosted issuers (0: issuer.DefaultMaxIssuers).
 	MaxIssuers int
+
+	// The decision log (package decision): how long decisions are kept
+	// (0: 30 days), at most how many (0: a million), how often a partial
+	// batch is written (0: 1s); DecisionsOff keeps none (benchmarks).
+	DecisionsRetention time.Duration
+	DecisionsMaxRows   int
+	DecisionsFlush     time.Duration
+	DecisionsOff       bool
 }
 
 // Defaults returns the configuration's defaults: the one place they live.
@@ -66,16 +75,18 @@ type Config struct {
 // StoreTimeout, FetchTimeout) take their backend's default.
 func Defaults() Config {
 	return Config{
-		Addr:            "127.0.0.1:8787",
-		Account:         "000000000000",
-		Region:          "us-east-1",
-		JWKSMaxAge:      issuer.DefaultJWKSMaxAge,
-		MaxIssuers:      issuer.DefaultMaxIssuers,
-		IssuerTick:      time.Minute,
-		CacheCheck:      500 * time.Millisecond,
-		UsageFlush:      time.Minute,
-		RunnerMaxTTL:    runnerDefaultMaxTTL,
-		ShutdownTimeout: 10 * time.Second,
+		Addr:               "127.0.0.1:8787",
+		Account:            "000000000000",
+		Region:             "us-east-1",
+		JWKSMaxAge:         issuer.DefaultJWKSMaxAge,
+		MaxIssuers:         issuer.DefaultMaxIssuers,
+		IssuerTick:         time.Minute,
+		CacheCheck:         500 * time.Millisecond,
+		UsageFlush:         time.Minute,
+		RunnerMaxTTL:       runnerDefaultMaxTTL,
+		ShutdownTimeout:    10 * time.Second,
+		DecisionsRetention: decision.DefaultRetention,
+		DecisionsMaxRows:   decision.DefaultMaxRows,
 	}
 }
 
@@ -135,6 +146,10 @@ func (c *Config) applyDefaults() {
 	if c.MaxIssuers == 0 {
 		c.MaxIssuers = d.MaxIssuers
 	}
+	ord(&c.DecisionsRetention, d.DecisionsRetention)
+	if c.DecisionsMaxRows == 0 {
+		c.DecisionsMaxRows = d.DecisionsMaxRows
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -178,6 +193,12 @@ func (c *Config) Validate() error {
 	}
 	if c.JWKSMaxAge < 0 {
 		return configErr("the JWKS max-age must not be negative", "JWKSMaxAge")
+	}
+	if c.DecisionsRetention < 0 {
+		return configErr("the decision log's retention must not be negative", "DecisionsRetention")
+	}
+	if c.DecisionsMaxRows < 0 {
+		return configErr("the decision log's most rows must not be negative", "DecisionsMaxRows")
 	}
 	if c.RunnerMaxTTL != 0 && c.RunnerMaxTTL < runnerMinTTL {
 		return configErr(fmt.Sprintf("runner credentials' maximum lifetime %s is below %s", c.RunnerMaxTTL, runnerMinTTL), "RunnerMaxTTL")

@@ -91,6 +91,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !svc.unsigned[q.Action] {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
+			h.srv.recordDenied(call, svc.name+":"+q.Action, err)
 			fail(err)
 			return
 		}
@@ -101,6 +102,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			UserAgent: call.UserAgent},
 			action, resource)
 		if err != nil {
+			h.srv.recordDenied(call, action, err)
 			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,
 				"reason", err.Error())
 		}

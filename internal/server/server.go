@@ -17,6 +17,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/iam"
 	"github.com/keylessci/keyless/internal/issuer"
@@ -38,7 +39,9 @@ type Server struct {
 	auth    *authenticator
 	sealer  *creds.Sealer
 	metrics *metrics
-	handler http.Handler
+	// decisions is the decision log (nil with Config.DecisionsOff).
+	decisions *decision.Log
+	handler   http.Handler
 	// RootAccessKeyID is the root access key id in force.
 	RootAccessKeyID string
 }
@@ -155,8 +158,12 @@ func (s *Server) wire(ctx context.Context) error {
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
 		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout, AllowPrivateJWKS: cfg.AllowPrivateJWKS})
 	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
+	if err := s.newDecisionLog(); err != nil {
+		return err
+	}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
-		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
+		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used,
+		Decisions: s.recordDecision()})
 	if err != nil {
 		return err
 	}
@@ -198,6 +205,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_keyless/health", s.health)
 	mux.Handle("GET /metrics", s.metrics.handler())
+	s.decisionRoutes(mux)
 	wellKnown := s.issuers.Handler()
 	admin := &adminHandler{srv: s, next: s.issuers.AdminHandler()}
 	mux.Handle("/_keyless/issuers", admin)
@@ -292,6 +300,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go s.loop(bg, s.cfg.CacheCheck, "cache_refresh", s.refreshCaches())
 	go s.loop(bg, s.cfg.IssuerTick, "issuer_tick", s.issuers.Tick)
 	go s.loop(bg, s.cfg.UsageFlush, "last_used_flush", s.usage.flush)
+	stopDecisions := s.runDecisions() // after the HTTP server's shutdown, so every decision is written
+	defer stopDecisions()
+	if s.decisions != nil {
+		go s.loop(bg, decisionsPruneEvery, "decisions_prune", s.decisions.Prune)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,
