@@ -44,7 +44,7 @@ func TestInlineRolePolicies(t *testing.T) {
 		h.must("DeleteRolePolicy", "RoleName", "deploy", "PolicyName", n)
 	}
 	h.must("DeleteRole", "RoleName", "deploy")
-	if len(h.store.roles) != 0 {
+	if h.roleCount() != 0 {
 		t.Error("role not deleted")
 	}
 }

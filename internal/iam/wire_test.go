@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/keylessci/keyless/internal/awsquery"
-	"github.com/keylessci/keyless/internal/store/sqlstore"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // wireClient serves the IAM handlers behind a minimal query-protocol
@@ -66,17 +65,9 @@ func wireClient(t *testing.T, st Store) *awsiam.Client {
 	})
 }
 
-// backends runs fn against the fake store and the SQLite store.
+// backends runs fn against the tests' store (testkit.Store, SQLite).
 func backends(t *testing.T, fn func(t *testing.T, c *awsiam.Client)) {
-	t.Run("fake", func(t *testing.T) { fn(t, wireClient(t, newFakeStore())) })
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: filepath.Join(t.TempDir(), "db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		fn(t, wireClient(t, st))
-	})
+	fn(t, wireClient(t, testkit.Store(t)))
 }
 
 func TestWireProviders(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -347,14 +348,11 @@ func validID(id string) bool {
 
 // uuid returns a random version-4 UUID from the configured source.
 func (s *Service) uuid() (string, error) {
-	b := make([]byte, 16)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
+	id, err := uuid.NewRandomFromReader(s.rand)
+	if err != nil {
 		return "", fmt.Errorf("generate id: %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+	return id.String(), nil
 }
 
 func or(v, def string) string {

@@ -151,7 +151,12 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	return nil
 }
 
+// storeUnavailable maps a store outage to ServiceUnavailable; an error
+// already mapped (a handler's own AWS error) keeps its one message.
 func storeUnavailable(err error) error {
+	if awserr.As(err) != nil {
+		return err
+	}
 	if errors.Is(err, store.ErrUnavailable) {
 		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
 			"Service is unavailable. Please try again later.").Wrap(err)

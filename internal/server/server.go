@@ -79,7 +79,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) wire(ctx context.Context) error {
 	cfg := &s.cfg
-	mk, err := loadMasterKey(cfg)
+	_, err := s.store.GetSecret(ctx, secretRoot)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load root credentials: %w", err)
+	}
+	mk, err := loadMasterKey(cfg, err == nil)
 	if err != nil {
 		return err
 	}
@@ -92,28 +96,39 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.RootAccessKeyID = root.AccessKeyID
-	if generated || cfg.RootAccessKeyID == "" {
-		p, err := writeRootFile(cfg.DataDir, root)
-		if err != nil {
-			return fmt.Errorf("write root credentials file: %w", err)
-		}
-		where := "saved in " + p
-		if p == "" {
-			where = "kept in the store only"
-		}
-		switch {
-		case generated:
-			fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (%s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
-				where, root.AccessKeyID, root.SecretAccessKey)
-		case p != "":
-			fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
-		default:
-			// Another replica generated them and printed the secret.
-			fmt.Fprintf(cfg.Stdout, "keyless: using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID=%s)\n",
-				root.AccessKeyID)
-		}
+	// The data dir's credentials file holds the credentials in force, so
+	// the next start can use them: generated or stored ones always, given
+	// ones when the master key lives in the data dir too (master.key
+	// beside the database opens the sealed copy anyway). A master key kept
+	// elsewhere keeps given credentials off the disk.
+	var p string
+	if generated || cfg.RootAccessKeyID == "" || len(cfg.MasterKey) == 0 {
+		p, err = writeRootFile(cfg, root)
 	}
-	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey)
+	switch {
+	case err != nil && generated:
+		return fmt.Errorf("write root credentials file: %w", err)
+	case err != nil:
+		// Given or stored before: the file is a convenience, and a
+		// read-only data dir still serves.
+		s.log.Warn("cannot write the root credentials file", "error", err.Error())
+		p = ""
+	}
+	switch {
+	case generated && p != "":
+		fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (saved in %s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+			p, root.AccessKeyID, root.SecretAccessKey)
+	case generated:
+		fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (kept in the store only):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+			root.AccessKeyID, root.SecretAccessKey)
+	case p != "":
+		fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
+	case cfg.RootAccessKeyID == "":
+		// Another replica generated them and printed the secret.
+		fmt.Fprintf(cfg.Stdout, "keyless: using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID=%s)\n",
+			root.AccessKeyID)
+	}
+	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey, cfg)
 	if err != nil {
 		return err
 	}
@@ -174,14 +189,14 @@ func rootPool(caFile string) (*x509.CertPool, error) {
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("read --ca-file: %w", err)
+		return nil, &ConfigError{Fields: []string{"CAFile"}, Problem: err.Error()}
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+		return nil, &ConfigError{Fields: []string{"CAFile"}, Problem: caFile + " holds no PEM certificate"}
 	}
 	return pool, nil
 }
