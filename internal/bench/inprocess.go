@@ -122,7 +122,7 @@ func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 // coldStarts measures server.New + listen + health 200 on empty data dirs.
 func (r *runner) coldStarts(ctx context.Context) error {
 	for i := range r.cfg.ColdStarts {
-		fmt.Fprintf(r.cfg.Progress, "\rcold start %d/%d%-60s", i+1, r.cfg.ColdStarts, "")
+		r.status("cold start %d/%d", i+1, r.cfg.ColdStarts)
 		dir, err := os.MkdirTemp("", "keyless-cold-")
 		if err != nil {
 			return err

@@ -107,7 +107,7 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	}
 	exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
 	for _, p := range existing {
-		if strings.EqualFold(p.Name, name) {
+		if p.ARN != awsManagedARN(p.Name) && strings.EqualFold(p.Name, name) {
 			return nil, exists
 		}
 	}
@@ -130,8 +130,8 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 }
 
 // lookupPolicy validates the PolicyArn parameter, authorizes action on it
-// and reads the policy. A policy of another account, or an AWS managed
-// one (keyless has none), does not exist here.
+// and reads the policy. A policy of another account does not exist here;
+// an AWS managed one keyless holds (awsManaged) can be read, not changed.
 func (s *Service) lookupPolicy(ctx context.Context, v *awsquery.Validator, c *awsquery.Call, action string) (store.ManagedPolicy, error) {
 	policyARN := checkARN(v, c, "PolicyArn")
 	if err := v.Err(); err != nil {
@@ -145,6 +145,11 @@ func (s *Service) lookupPolicy(ctx context.Context, v *awsquery.Validator, c *aw
 		return store.ManagedPolicy{}, err
 	}
 	if !local {
+		if readPolicyActions[action] {
+			if p, ok, err := s.awsManagedPolicy(ctx, policyARN); ok {
+				return p, storeErr(err, policyNotFound(policyARN))
+			}
+		}
 		return store.ManagedPolicy{}, noSuchEntity("%s", policyNotFound(policyARN))
 	}
 	p, err := s.store.GetPolicy(ctx, policyARN)
@@ -152,6 +157,11 @@ func (s *Service) lookupPolicy(ctx context.Context, v *awsquery.Validator, c *aw
 		return store.ManagedPolicy{}, storeErr(err, policyNotFound(policyARN))
 	}
 	return p, nil
+}
+
+// readPolicyActions may name an AWS managed policy.
+var readPolicyActions = map[string]bool{
+	"iam:GetPolicy": true, "iam:GetPolicyVersion": true, "iam:ListPolicyVersions": true, "iam:ListPolicyTags": true,
 }
 
 type getPolicyResult struct {
@@ -212,17 +222,18 @@ func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (any, erro
 		return nil, err
 	}
 	res := listPoliciesResult{Policies: []xmlPolicy{}}
-	if scope == "AWS" {
-		return res, nil // keyless holds no AWS managed policies
-	}
 	ps, err := s.store.ListPolicies(ctx)
 	if err != nil {
 		return nil, storeErr(err, "")
 	}
-	ps = filter(ps, func(p store.ManagedPolicy) bool {
-		return strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
+	ps = filter(withAWSManaged(ps), func(p store.ManagedPolicy) bool {
+		aws := strings.HasPrefix(p.ARN, "arn:aws:iam::aws:")
+		return (scope != "AWS" || aws) && (scope != "Local" || !aws) &&
+			strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
 	})
-	got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) }, pg)
+	// An AWS managed policy and a local one may share a name: the ARN
+	// keeps the paging key unique.
+	got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) + " " + p.ARN }, pg)
 	res.IsTruncated, res.Marker = next != "", next
 	for _, p := range got {
 		res.Policies = append(res.Policies, xmlPolicyOf(p, policyList))

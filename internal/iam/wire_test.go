@@ -246,10 +246,21 @@ func TestWireManagedPolicies(t *testing.T) {
 		if !errors.As(err, &conflict) {
 			t.Errorf("DeletePolicy while attached: %v", err)
 		}
-		_, err = c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
+		_, err = c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AmazonS3FullAccess")})
 		var missing *types.NoSuchEntityException
-		if !errors.As(err, &missing) || missing.ErrorMessage() != "Policy arn:aws:iam::aws:policy/AdministratorAccess does not exist or is not attachable." {
-			t.Errorf("attach AWS managed: %v", err)
+		if !errors.As(err, &missing) || missing.ErrorMessage() != "Policy arn:aws:iam::aws:policy/AmazonS3FullAccess does not exist or is not attachable." {
+			t.Errorf("attach an AWS managed policy keyless lacks: %v", err)
+		}
+		// The AWS managed policies keyless holds attach through the real store.
+		admin := aws.String("arn:aws:iam::aws:policy/AdministratorAccess")
+		if _, err := c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: admin}); err != nil {
+			t.Errorf("attach AdministratorAccess: %v", err)
+		}
+		if got, err := c.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: admin}); err != nil || aws.ToInt32(got.Policy.AttachmentCount) != 1 {
+			t.Errorf("GetPolicy AdministratorAccess after attach: %+v %v", got, err)
+		}
+		if _, err := c.DetachRolePolicy(ctx, &awsiam.DetachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: admin}); err != nil {
+			t.Errorf("detach AdministratorAccess: %v", err)
 		}
 		_, err = c.CreatePolicy(ctx, &awsiam.CreatePolicyInput{PolicyName: aws.String("Big"), PolicyDocument: aws.String(bigDoc(6145))})
 		var limit *types.LimitExceededException

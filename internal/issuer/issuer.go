@@ -315,7 +315,10 @@ func normalizeURL(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("issuer url %q: %w", raw, err)
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+	if u.Scheme == "http" {
+		return "", fmt.Errorf("issuer url %q: an issuer URL must be https:// (AWS fetches discovery and keys only over https), e.g. %q", raw, "https://"+raw[len("http://"):])
+	}
+	if u.Scheme != "https" || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
 		return "", fmt.Errorf("issuer url %q: want https://host[:port][/path] without query or fragment", raw)
 	}

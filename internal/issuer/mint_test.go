@@ -222,6 +222,7 @@ func TestCreate(t *testing.T) {
 		{name: "generic needs url", req: CreateRequest{Profile: "generic"}, wantErr: true},
 		{name: "generic with port", req: CreateRequest{Profile: "generic", ID: "j", URL: "https://localhost:8443/ci"}, wantID: "j", wantURL: "https://localhost:8443/ci"},
 		{name: "bad scheme", req: CreateRequest{Profile: "generic", URL: "ftp://x"}, wantErr: true},
+		{name: "http refused", req: CreateRequest{Profile: "generic", URL: "http://ci.example.com"}, wantErr: true},
 		{name: "query", req: CreateRequest{Profile: "generic", URL: "https://x/?a=b"}, wantErr: true},
 		{name: "bad profile", req: CreateRequest{Profile: "jenkins"}, wantErr: true},
 		{name: "bad alg", req: CreateRequest{OrgID: testOrg, Alg: "HS256"}, wantErr: true},
