@@ -8,35 +8,55 @@
 #   4. mints a job token for that project and exchanges it exactly as the seed's orb does;
 #   5. calls `aws sts get-caller-identity` with the temporary credentials;
 #   6. checks that a token of another project is denied.
+# It needs go, the aws CLI and a stock machine's tools: no python, curl or jq.
 set -uo pipefail
 pass=0; fail=0
 ok()   { echo "PASS $*"; pass=$((pass+1)); }
 bad()  { echo "FAIL $*"; fail=$((fail+1)); }
 need() { command -v "$1" >/dev/null || { echo "FAIL missing tool: $1"; echo "0 passed, 1 failed"; exit 1; }; }
-need go; need aws; need python3; need curl
+need go; need aws
 
 work=$(mktemp -d); trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$work"' EXIT
 go build -o "$work/keyless" ./cmd/keyless || { echo "FAIL build"; echo "0 passed, 1 failed"; exit 1; }
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 export KEYLESS_ROOT_ACCESS_KEY_ID=AKIAKEYLESSSEED00001
-export KEYLESS_ROOT_SECRET_ACCESS_KEY=$(python3 -c 'import secrets;print(secrets.token_urlsafe(30)[:40])')
-"$work/keyless" serve --addr 127.0.0.1:$port --data-dir "$work/data" >"$work/serve.log" 2>&1 & srv=$!
-ep=http://127.0.0.1:$port
-for _ in $(seq 1 150); do curl -fsS "$ep/_keyless/health" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "$ep/_keyless/health" >/dev/null || { bad "server did not become healthy"; tail -20 "$work/serve.log"; echo "$pass passed, $fail failed"; exit 1; }
-ok "server healthy"
+export KEYLESS_ROOT_SECRET_ACCESS_KEY=$(head -c 60 /dev/urandom | base64 -w0 | tr -d '+/=' | head -c 40)
+# Port 0: the kernel picks a free port; the server logs the address it got.
+"$work/keyless" serve --addr 127.0.0.1:0 --data-dir "$work/data" >"$work/serve.log" 2>&1 & srv=$!
+ep=
+for _ in $(seq 1 300); do
+  ep=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/serve.log" | head -1)   # JSON or text log
+  [ -n "$ep" ] && break; kill -0 $srv 2>/dev/null || break; sleep 0.1
+done
+port=${ep##*:}
+[ -n "$ep" ] && "$work/keyless" health --endpoint-url "$ep" --wait 60s >/dev/null \
+  || { bad "server did not become healthy"; tail -20 "$work/serve.log"; echo "$pass passed, $fail failed"; exit 1; }
+ok "server healthy at $ep"
 
 export AWS_ACCESS_KEY_ID=$KEYLESS_ROOT_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$KEYLESS_ROOT_SECRET_ACCESS_KEY
 export AWS_DEFAULT_REGION=ap-northeast-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 unset AWS_SESSION_TOKEN AWS_PROFILE
-uuid() { python3 -c 'import uuid;print(uuid.uuid4())'; }
+uuid() { cat /proc/sys/kernel/random/uuid; }
+# http_get PATH: the body of a plain GET to the server, with bash's /dev/tcp.
+http_get() {
+  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3
+  sed '1,/^\r\{0,1\}$/d' <&3; exec 3<&-
+}
+# claims JWT: the token's payload JSON.
+claims() {
+  local p; p=$(printf %s "$1" | cut -d. -f2 | tr '_-' '/+')
+  while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
+  printf %s "$p" | base64 -d
+}
+# num JSON KEY: a number member of a one-line JSON object.
+num() { printf %s "$1" | grep -o "\"$2\": *[0-9]*" | grep -o '[0-9]*$'; }
 ORG=$(uuid); PROJ=$(uuid); OTHER=$(uuid); USER_ID=$(uuid)
 acct=$(aws --endpoint-url "$ep" sts get-caller-identity --query Account --output text) && ok "root identity: account $acct" || bad "root get-caller-identity"
 
 "$work/keyless" issuer create --endpoint-url "$ep" --profile circleci --org-id "$ORG" >"$work/issuer.out" \
   && ok "issuer created" || bad "issuer create"
-disc=$(curl -fsS "$ep/org/$ORG/.well-known/openid-configuration")
-iss=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["issuer"])' "$disc" 2>/dev/null)
+disc=$(http_get "/org/$ORG/.well-known/openid-configuration")
+iss=$(printf %s "$disc" | grep -o '"issuer": *"[^"]*"' | cut -d'"' -f4)
 [ "$iss" = "https://oidc.circleci.com/org/$ORG" ] && ok "discovery issuer $iss" || bad "discovery issuer is '$iss'"
 
 aws --endpoint-url "$ep" iam create-open-id-connect-provider --url "https://oidc.circleci.com/org/$ORG" \
@@ -62,29 +82,21 @@ role_arn=$(aws --endpoint-url "$ep" iam create-role --role-name circleci-deploy 
 
 tok=$("$work/keyless" token --endpoint-url "$ep" --org-id "$ORG" --project-id "$PROJ" --user-id "$USER_ID" \
   --v2 --vcs-origin github.com/acme/app --vcs-ref refs/heads/main) && ok "job token minted" || bad "token"
-claims=$(python3 - "$tok" <<'PY'
-import base64, json, sys
-p = sys.argv[1].split(".")[1]; p += "=" * (-len(p) % 4)
-print(json.dumps(json.loads(base64.urlsafe_b64decode(p))))
-PY
-)
+c=$(claims "$tok")
 want_sub="org/$ORG/project/$PROJ/user/$USER_ID/vcs-origin/github.com/acme/app/vcs-ref/refs/heads/main"
-python3 - "$claims" "$ORG" "$PROJ" "$want_sub" <<'PY' && ok "token claims match CircleCI's" || bad "token claims: $claims"
-import json, sys
-c, org, proj, sub = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-assert c["iss"] == f"https://oidc.circleci.com/org/{org}", c["iss"]
-assert c["sub"] == sub, c["sub"]
-assert c["aud"] in (org, [org]), c["aud"]
-assert c["oidc.circleci.com/project-id"] == proj
-assert c["exp"] - c["iat"] == 3600
-PY
+if printf %s "$c" | grep -q "\"iss\": *\"https://oidc.circleci.com/org/$ORG\"" &&
+   printf %s "$c" | grep -q "\"sub\": *\"$want_sub\"" &&
+   printf %s "$c" | grep -Eq "\"aud\": *(\"$ORG\"|\[\"$ORG\"\])" &&
+   printf %s "$c" | grep -q "\"oidc.circleci.com/project-id\": *\"$PROJ\"" &&
+   [ $(( $(num "$c" exp) - $(num "$c" iat) )) -eq 3600 ]
+then ok "token claims match CircleCI's"; else bad "token claims: $c"; fi
 
 creds=$(aws --endpoint-url "$ep" sts assume-role-with-web-identity --role-arn "$role_arn" \
   --role-session-name CircleCI --web-identity-token "$tok" --duration-seconds 900 \
-  --query Credentials --output json) && ok "assume-role-with-web-identity" || bad "assume-role-with-web-identity"
-arn=$(AWS_ACCESS_KEY_ID=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["AccessKeyId"])' "$creds") \
-      AWS_SECRET_ACCESS_KEY=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["SecretAccessKey"])' "$creds") \
-      AWS_SESSION_TOKEN=$(python3 -c 'import json,sys;print(json.loads(sys.argv[1])["SessionToken"])' "$creds") \
+  --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text) \
+  && ok "assume-role-with-web-identity" || bad "assume-role-with-web-identity"
+read -r ak sk st <<<"$creds"
+arn=$(AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk AWS_SESSION_TOKEN=$st \
       aws --endpoint-url "$ep" sts get-caller-identity --query Arn --output text)
 [ "$arn" = "arn:aws:sts::$acct:assumed-role/circleci-deploy/CircleCI" ] && ok "caller is $arn" || bad "caller identity '$arn'"
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,6 +54,7 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds keyless and runs a server: not in -short")
 	}
+	parallelIfIsolated(t)
 	for _, tool := range []string{"aws", "go", "bash", "git"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed: %v", tool, err)
@@ -69,9 +71,8 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	clone := freshCopy(t)
 	home := t.TempDir()
 	goBin := filepath.Dir(must(exec.LookPath("go")))
-	awsBin := filepath.Dir(must(exec.LookPath("aws")))
 	env := []string{
-		"HOME=" + home, "PATH=" + goBin + ":" + awsBin + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home, "PATH=" + goBin + ":" + stockPath(t),
 		"GOPATH=" + filepath.Join(home, "go"), "GOFLAGS=-buildvcs=false", "TMPDIR=" + t.TempDir(),
 	}
 	for _, k := range []string{"GOMODCACHE", "GOCACHE", "GOPROXY", "PYENV_ROOT", "PYENV_VERSION"} {
@@ -85,6 +86,7 @@ func TestReadmeRunsLiterally(t *testing.T) {
 	defer cancel()
 	cmd := isolated(ctx, script)
 	cmd.Dir, cmd.Env = clone, env
+	cmd.WaitDelay = time.Minute
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -103,13 +105,37 @@ func TestReadmeRunsLiterally(t *testing.T) {
 // available, it gets its own loopback, so the documented port 8787 never
 // clashes with anything else on the machine.
 func isolated(ctx context.Context, script string) *exec.Cmd {
-	prelude := "set -euo pipefail\n"
-	if exec.Command("unshare", "-rn", "true").Run() == nil {
-		if ip, err := exec.LookPath("ip"); err == nil {
-			return exec.CommandContext(ctx, "unshare", "-rn", "bash", "-c", ip+" link set lo up\n"+prelude+script)
-		}
+	// A failing block leaves no server behind: the trap stops the
+	// script's background jobs however it ends.
+	prelude := "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+	if ip := isolation(); ip != "" {
+		return exec.CommandContext(ctx, "unshare", "-rn", "bash", "-c", ip+" link set lo up\n"+prelude+script)
 	}
 	return exec.CommandContext(ctx, "bash", "-c", prelude+script)
+}
+
+var isolationOnce struct {
+	sync.Once
+	ip string
+}
+
+// isolation returns the ip command when scripts can get their own network
+// namespace (unshare -rn), "" when they share the machine's.
+func isolation() string {
+	isolationOnce.Do(func() {
+		if exec.Command("unshare", "-rn", "true").Run() == nil {
+			isolationOnce.ip, _ = exec.LookPath("ip")
+		}
+	})
+	return isolationOnce.ip
+}
+
+// parallelIfIsolated runs t beside the other literal tests when each has
+// its own loopback; sharing the machine's, they take port 8787 in turn.
+func parallelIfIsolated(t *testing.T) {
+	if isolation() != "" {
+		t.Parallel()
+	}
 }
 
 // freshCopy copies the repository's tracked files (as they are in the work

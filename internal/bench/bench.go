@@ -49,6 +49,9 @@ type Config struct {
 	// a temporary data dir) and are targeted round-robin. Default 1.
 	Replicas int
 	StoreURL string
+	// DecisionsOff runs the in-process servers without the decision log,
+	// so two runs (on, off) measure what the log costs an exchange.
+	DecisionsOff bool
 
 	Concurrency int           // default 32
 	Duration    time.Duration // per scenario; default 10s (Quick: 300ms)
@@ -69,6 +72,11 @@ type Config struct {
 	Machine string
 	// Progress receives a progress line while scenarios run; nil is quiet.
 	Progress io.Writer
+	// ProgressLines says Progress is not a terminal (a CI log, a file): it
+	// then gets whole lines and no carriage returns, and a running
+	// scenario's counts at most every ProgressEvery (default 10s).
+	ProgressLines bool
+	ProgressEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -99,6 +107,43 @@ func (c *Config) setDefaults() {
 	pick(&c.Rounds, 5, 1)
 	if c.Progress == nil {
 		c.Progress = io.Discard
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 10 * time.Second
+	}
+}
+
+// status shows what the run is doing now: on a terminal it overwrites the
+// previous status; elsewhere it is a line of its own.
+func (r *runner) status(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.cfg.ProgressLines {
+		fmt.Fprintln(r.cfg.Progress, msg)
+		return
+	}
+	fmt.Fprintf(r.cfg.Progress, "\r%-100s", msg)
+}
+
+// result prints a finished line, replacing the status on a terminal.
+func (r *runner) result(format string, args ...any) {
+	if !r.cfg.ProgressLines {
+		fmt.Fprint(r.cfg.Progress, "\r")
+	}
+	fmt.Fprintf(r.cfg.Progress, format+"\n", args...)
+}
+
+// ticker returns a Load progress callback for label: every call on a
+// terminal, at most every ProgressEvery elsewhere.
+func (r *runner) ticker(label string) func(el time.Duration, done, errs uint64) {
+	var last time.Duration
+	return func(el time.Duration, done, errs uint64) {
+		if r.cfg.ProgressLines {
+			if el-last < r.cfg.ProgressEvery {
+				return
+			}
+			last = el
+		}
+		r.status("%-96.96s %5.1fs %8d req %6d err", label, el.Seconds(), done, errs)
 	}
 }
 
@@ -135,8 +180,10 @@ type Report struct {
 	DurationSec float64   `json:"duration_sec"`
 	Replicas    int       `json:"replicas"`
 	InProcess   bool      `json:"in_process"`
-	Note        string    `json:"note"`
-	Results     []Result  `json:"results"`
+	// DecisionLog is "on" or "off" for in-process servers ("" for --endpoint).
+	DecisionLog string   `json:"decision_log,omitempty"`
+	Note        string   `json:"note"`
+	Results     []Result `json:"results"`
 	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
 	ColdStartMs       []float64          `json:"cold_start_ms"`
 	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
@@ -165,6 +212,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Concurrency: cfg.Concurrency, DurationSec: cfg.Duration.Seconds(), Replicas: cfg.Replicas, InProcess: cfg.Endpoint == "",
 			SetupSeconds: map[string]float64{}}}
 	defer r.hc.CloseIdleConnections()
+	if cfg.Endpoint == "" {
+		r.report.DecisionLog = "on"
+		if cfg.DecisionsOff {
+			r.report.DecisionLog = "off"
+		}
+	}
 	r.report.Note = "load generator, keyless and the floor share this process and its cores; CPU and RSS of in-process targets are the whole process's"
 
 	if err := r.coldStarts(ctx); err != nil {
@@ -193,7 +246,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.scale(ctx, w, endpoints, pid); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(r.cfg.Progress, "\r%-100s\r", "")
+	if !r.cfg.ProgressLines {
+		fmt.Fprintf(r.cfg.Progress, "\r%-100s\r", "")
+	}
 	r.report.Checks = evaluate(r.report)
 	return r.report, nil
 }
@@ -306,7 +361,7 @@ func (r *runner) moto(ctx context.Context, w *World) (*arm, func()) {
 	if r.cfg.Moto == "" {
 		return nil, func() {}
 	}
-	fmt.Fprintf(r.cfg.Progress, "\rstarting moto_server%-60s", "")
+	r.status("starting moto_server")
 	m, err := StartMoto(ctx, r.cfg.Moto)
 	if err != nil {
 		r.report.Results = append(r.report.Results, Result{Scenario: name, Target: "moto", Note: "not run: " + err.Error()})
@@ -326,7 +381,7 @@ func (r *runner) moto(ctx context.Context, w *World) (*arm, func()) {
 func (r *runner) scale(ctx context.Context, w *World, eps []string, pid int) error {
 	name := "AssumeRoleWithWebIdentity RS256"
 	r.scenario(ctx, name+", 1 role (before scale)", "keyless", eps, webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens), wantXML("SessionToken"), pid, "")
-	fmt.Fprintf(r.cfg.Progress, "\rcreating %d roles and %d providers%-40s", r.cfg.Roles, r.cfg.Providers, "")
+	r.status("creating %d roles and %d providers", r.cfg.Roles, r.cfg.Providers)
 	t0 := time.Now()
 	arns, viaAPI, viaStore, err := Scale(ctx, r.hc, w, r.cfg.Roles, r.cfg.Providers, 8, r.direct)
 	if err != nil {
@@ -412,9 +467,7 @@ func (r *runner) compare(ctx context.Context, name string, arms ...arm) {
 			before, okBefore := r.usage(a.pid)
 			st := Load{Client: r.hc, Endpoints: a.eps, Concurrency: r.cfg.Concurrency, Duration: r.cfg.Duration / time.Duration(rounds),
 				Request: a.req, Check: a.check,
-				Progress: func(el time.Duration, done, errs uint64) {
-					fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %5.1fs %8d req %6d err", label, el.Seconds(), done, errs)
-				}}.Run(ctx)
+				Progress: r.ticker(label)}.Run(ctx)
 			accs[i].runs = append(accs[i].runs, st)
 			after, okAfter := r.usage(a.pid)
 			if okBefore && okAfter {
@@ -448,7 +501,7 @@ func (r *runner) compare(ctx context.Context, name string, arms ...arm) {
 				res.ReleasedRSSMiB = float64(u.RSS) / (1 << 20)
 			}
 		}
-		fmt.Fprintf(r.cfg.Progress, "\r%-96.96s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err\n",
+		r.result("%-96.96s %8.0f req/s p50 %6.2fms p99 %6.2fms %d err",
 			fmt.Sprintf("[%d] %s — %s", r.n, res.Scenario, a.target), st.ReqPerSec, st.P50ms, st.P99ms, st.Errors)
 		r.report.Results = append(r.report.Results, res)
 	}

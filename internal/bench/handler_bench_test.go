@@ -18,19 +18,25 @@ import (
 // handlerWorld starts an in-process server and sets up the benchmark world
 // over HTTP; the benchmarks then call the handler directly, without the
 // network, so the profile shows only the server's own work.
-func handlerWorld(b *testing.B) (http.Handler, *World) {
+func handlerWorld(b *testing.B, opts ...servertest.Options) (http.Handler, *World) {
+	h, w, _ := handlerServer(b, opts...)
+	return h, w
+}
+
+// handlerServer is handlerWorld that also returns the server.
+func handlerServer(b *testing.B, opts ...servertest.Options) (http.Handler, *World, *servertest.Server) {
 	b.Helper()
 	// Logging as `keyless serve` does by default: JSON at info level.
-	s := servertest.Start(b, func(c *server.Config) {
+	s := servertest.Start(b, append([]servertest.Options{func(c *server.Config) {
 		c.Log = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	})
+	}}, opts...)...)
 	hc := NewClient(2)
 	w, err := Setup(context.Background(), hc, s.URL, aws.Credentials{AccessKeyID: servertest.RootAccessKeyID,
 		SecretAccessKey: servertest.RootSecretKey}, 4)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return s.Handler(), w
+	return s.Handler(), w, s
 }
 
 func serveOK(b *testing.B, h http.Handler, req *http.Request, element string) {
@@ -115,6 +121,35 @@ func BenchmarkHandlerScale(b *testing.B) {
 				}
 				serveOK(b, h, req, "SessionToken")
 			}
+		})
+	}
+}
+
+// BenchmarkHandlerDecisionLog is the RS256 exchange through the handler
+// with the decision log on (the default: a record per exchange, written in
+// batches by the writer) and off. It reports the records the full queue
+// dropped per exchange: a nonzero value means the writer did not keep up
+// and the "on" figure does not include writing every record.
+func BenchmarkHandlerDecisionLog(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		off  bool
+	}{{"on", false}, {"off", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			h, w, s := handlerServer(b, func(cfg *server.Config) { cfg.DecisionsOff = c.off })
+			build := webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens)
+			before := s.DecisionStats().Dropped
+			b.ReportAllocs()
+			n := 0
+			for i := 0; b.Loop(); i++ {
+				req, err := build(uint64(i), w.Endpoint)
+				if err != nil {
+					b.Fatal(err)
+				}
+				serveOK(b, h, req, "SessionToken")
+				n++
+			}
+			b.ReportMetric(float64(s.DecisionStats().Dropped-before)/float64(max(n, 1)), "dropped/op")
 		})
 	}
 }

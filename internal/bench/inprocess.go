@@ -40,12 +40,12 @@ func (s *running) stop() {
 // startServer starts a keyless server in process on a loopback port, as
 // `keyless serve` would (JSON log at info level, here discarded), and
 // waits until /_keyless/health answers 200.
-func startServer(ctx context.Context, dataDir, storeURL string) (*running, error) {
+func startServer(ctx context.Context, dataDir, storeURL string, decisionsOff bool) (*running, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	srv, err := server.New(ctx, server.Config{DataDir: dataDir, StoreURL: storeURL, Account: benchAccount,
 		RootAccessKeyID: inProcessRoot.AccessKeyID, RootSecretKey: inProcessRoot.SecretAccessKey,
 		Log:    slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Stdout: io.Discard})
+		Stdout: io.Discard, DecisionsOff: decisionsOff})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("start server: %w", err)
@@ -107,7 +107,7 @@ func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 	}
 	var eps []string
 	for range r.cfg.Replicas {
-		s, err := startServer(ctx, dir, r.cfg.StoreURL)
+		s, err := startServer(ctx, dir, r.cfg.StoreURL, r.cfg.DecisionsOff)
 		if err != nil {
 			stop()
 			return nil, 0, nil, err
@@ -122,13 +122,13 @@ func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 // coldStarts measures server.New + listen + health 200 on empty data dirs.
 func (r *runner) coldStarts(ctx context.Context) error {
 	for i := range r.cfg.ColdStarts {
-		fmt.Fprintf(r.cfg.Progress, "\rcold start %d/%d%-60s", i+1, r.cfg.ColdStarts, "")
+		r.status("cold start %d/%d", i+1, r.cfg.ColdStarts)
 		dir, err := os.MkdirTemp("", "keyless-cold-")
 		if err != nil {
 			return err
 		}
 		t0 := time.Now()
-		s, err := startServer(ctx, dir, "")
+		s, err := startServer(ctx, dir, "", r.cfg.DecisionsOff)
 		d := time.Since(t0)
 		if err != nil {
 			os.RemoveAll(dir)

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	smithy "github.com/aws/smithy-go"
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -45,14 +44,7 @@ type Org struct {
 	Tokens                                                          []string
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newUUID() string { return uuid.NewString() }
 
 func iamClient(endpoint string, cr aws.Credentials, hc *http.Client) *iam.Client {
 	return iam.New(iam.Options{Region: region, BaseEndpoint: aws.String(endpoint), HTTPClient: hc,

@@ -22,6 +22,12 @@ type Moto struct {
 	done    chan struct{}
 }
 
+// motoStartCeiling bounds the wait for moto_server to answer. Python starts
+// slowly on a loaded machine (over 30 s was seen with both cores busy), and
+// the wait ends as soon as moto answers or exits, so only a hung moto_server
+// ever waits this long.
+const motoStartCeiling = 3 * time.Minute
+
 // StartMoto starts path (moto_server) on a free loopback port and waits
 // until it answers.
 func StartMoto(ctx context.Context, path string) (*Moto, error) {
@@ -37,7 +43,7 @@ func StartMoto(ctx context.Context, path string) (*Moto, error) {
 	}
 	m := &Moto{URL: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(m.done) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(motoStartCeiling)
 	for {
 		resp, err := http.Get(m.URL + "/moto-api/")
 		if err == nil {
@@ -54,7 +60,7 @@ func StartMoto(ctx context.Context, path string) (*Moto, error) {
 		}
 		if time.Now().After(deadline) {
 			m.Close()
-			return nil, errors.New("moto_server did not answer within 30s")
+			return nil, fmt.Errorf("moto_server did not answer within %s", motoStartCeiling)
 		}
 	}
 }

@@ -90,6 +90,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 			opt(r.CPUPerReq, "%.0f"), opt(r.RSSMiB, "%.0f"), opt(r.ReleasedRSSMiB, "%.0f"), opt(r.HeapMiB, "%.0f"))
 	}
 	fmt.Fprintf(&b, "\nCold start (server.New → health 200, empty data dir): median %.1f ms of %v\n\n", rep.ColdStartMedianMs, rep.ColdStartMs)
+	if rep.DecisionLog != "" {
+		fmt.Fprintf(&b, "Decision log: %s\n\n", rep.DecisionLog)
+	}
 	b.WriteString("| target | this run | met |\n|---|---|---|\n")
 	for _, c := range rep.Checks {
 		met := "no"

@@ -20,9 +20,9 @@ type assumeOpts struct {
 	roleARN        string
 	roleARNEnv     string
 	sessionName    string
-	duration       int32
+	duration       time.Duration
 	chainRoleARN   string
-	chainDuration  int32
+	chainDuration  time.Duration
 	output         string
 	bashEnv        bool
 	profile        string
@@ -30,6 +30,10 @@ type assumeOpts struct {
 	tokenFileOut   string
 	verify         bool
 	allowedAccount []string
+
+	// seconds and chainSeconds are the durations given, as sent to STS (0:
+	// not given, STS's default of one hour).
+	seconds, chainSeconds int32
 }
 
 func newAssumeCmd(env Env) *cobra.Command {
@@ -57,6 +61,17 @@ AWS_IAM_ROLE_ARN.`,
 			if !cmd.Flags().Changed("output") && o.profile != "" {
 				o.output = "profile"
 			}
+			var err error
+			if cmd.Flags().Changed("duration") || cmd.Flags().Changed("duration-seconds") {
+				if o.seconds, err = wholeSeconds("duration", o.duration); err != nil {
+					return err
+				}
+			}
+			if cmd.Flags().Changed("chain-duration") || cmd.Flags().Changed("chain-duration-seconds") {
+				if o.chainSeconds, err = wholeSeconds("chain-duration", o.chainDuration); err != nil {
+					return err
+				}
+			}
 			return runAssume(cmd, env, &o)
 		},
 	}
@@ -69,9 +84,11 @@ AWS_IAM_ROLE_ARN.`,
 	f.StringVar(&o.src.TokenEnv, "token-env", "", "variable holding the token (GitLab id_tokens)")
 	f.StringVar(&o.src.Audience, "audience", "sts.amazonaws.com", "audience requested from GitHub Actions")
 	f.StringVar(&o.sessionName, "role-session-name", "", "session name (default from the CI job variables; sanitized to [\\w+=,.@-], 2-64)")
-	f.Int32Var(&o.duration, "duration-seconds", 0, "session duration, 900 up to the role's MaxSessionDuration (default 3600)")
+	f.Var(newDurationValue(&o.duration, time.Hour), "duration", "session duration, from 15m up to the role's MaxSessionDuration")
+	deprecatedAlias(f, "duration-seconds", "duration")
 	f.StringVar(&o.chainRoleARN, "chain-role-arn", "", "then assume this role with the first role's credentials (role chaining)")
-	f.Int32Var(&o.chainDuration, "chain-duration-seconds", 0, "chained session duration, at most 3600")
+	f.Var(newDurationValue(&o.chainDuration, time.Hour), "chain-duration", "chained session duration, at most 1h (AWS's limit for role chaining)")
+	deprecatedAlias(f, "chain-duration-seconds", "chain-duration")
 	f.StringVar(&o.output, "output", "env", "env | json | credential-process | profile | github-output")
 	enumCompletion(cmd, "output", "env", "json", "credential-process", "profile", "github-output")
 	f.BoolVar(&o.bashEnv, "bash-env", false, "env output: append the export lines to $BASH_ENV instead of stdout")
@@ -88,8 +105,11 @@ func runAssume(cmd *cobra.Command, env Env, o *assumeOpts) error {
 	switch o.output {
 	case "env", "json", "credential-process", "github-output":
 	case "profile":
+		if o.profile == "" {
+			return errors.New("--output profile writes the credentials into a named AWS profile: say which with --profile NAME (e.g. --profile deploy)")
+		}
 		if err := client.ValidProfileName(o.profile); err != nil {
-			return fmt.Errorf("--output profile needs --profile NAME: %w", err)
+			return fmt.Errorf("--profile: %w", err)
 		}
 	default:
 		return fmt.Errorf("--output must be env, json, credential-process, profile or github-output, not %q", o.output)
@@ -123,8 +143,8 @@ func runAssume(cmd *cobra.Command, env Env, o *assumeOpts) error {
 		name = client.SanitizeSessionName(name, client.DefaultSessionName(env.Getenv))
 	}
 	cr, err := c.Assume(ctx, client.AssumeInput{
-		RoleARN: roleARN, Token: tok.Value, SessionName: name, DurationSeconds: o.duration,
-		ChainRoleARN: o.chainRoleARN, ChainDurationSeconds: o.chainDuration,
+		RoleARN: roleARN, Token: tok.Value, SessionName: name, DurationSeconds: o.seconds,
+		ChainRoleARN: o.chainRoleARN, ChainDurationSeconds: o.chainSeconds,
 	})
 	if err != nil {
 		return err
@@ -299,8 +319,8 @@ func writeProfile(env Env, o *assumeOpts, roleARN, session string, tok client.To
 		}
 		conf = []client.KV{{Key: "role_arn", Value: roleARN}, {Key: "web_identity_token_file", Value: tf},
 			{Key: "role_session_name", Value: session}}
-		if o.duration > 0 {
-			conf = append(conf, client.KV{Key: "duration_seconds", Value: fmt.Sprint(o.duration)})
+		if o.seconds > 0 {
+			conf = append(conf, client.KV{Key: "duration_seconds", Value: fmt.Sprint(o.seconds)})
 		}
 		// Static keys under the same name would shadow the web identity.
 		if err := updateINI(credsFile, o.profile, nil); err != nil {

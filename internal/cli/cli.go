@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,15 +47,32 @@ func Main(ctx context.Context, env Env, args []string) int {
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		if ee.Err != nil {
-			fmt.Fprintln(env.Stderr, "keyless:", ee.Err)
+		if ee.Err == nil {
+			return ee.Code
 		}
-		return ee.Code
+		code, err = ee.Code, ee.Err
 	}
-	fmt.Fprintln(env.Stderr, "keyless:", err)
-	return 1
+	fmt.Fprintln(env.Stderr, "keyless:", nextStep(err))
+	return code
+}
+
+// nextStep turns errors whose SDK text hides the fix into one that says it:
+// no credentials anywhere in the chain, or nobody listening at the endpoint.
+func nextStep(err error) error {
+	var nc *noAWSCredentials
+	if errors.As(err, &nc) {
+		return nc
+	}
+	// A refused connection means nothing listens there (AWS's endpoints do
+	// not refuse): most likely a keyless server that is not running.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" && errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%w\nIs `keyless serve` running at %s? --endpoint-url (or AWS_ENDPOINT_URL, KEYLESS_ENDPOINT) says where it listens", err, op.Addr)
+	}
+	return err
 }
 
 // NewRoot builds the command tree.
@@ -75,7 +94,7 @@ as AWS does, and the client commands that use them (or real AWS).`,
 	// Every command, spelled out: a command exists because it is listed here.
 	root.AddCommand(newServeCmd(env), newIssuerCmd(env), newTokenCmd(env), newAssumeCmd(env), newSetupCmd(env),
 		newExplainCmd(env), newAuditCmd(env), newQuickstartCmd(env), newBenchCmd(env), newHealthCmd(env),
-		newVersionCmd(env))
+		newVersionCmd(env), newDecisionsCmd(env))
 	rejectUnknown(root)
 	// cobra sends pflag's deprecation notes to a buffer nobody reads;
 	// say them on stderr.

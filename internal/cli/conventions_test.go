@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,12 +16,17 @@ var badFlag = map[string]string{
 	"format": "-o/--output", "url": "--endpoint-url or --issuer-url",
 }
 
+// durationName matches flag names that say they hold a time span: they
+// must be duration flags ("1h", "15m"), whose --help shows the default as one.
+var durationName = regexp.MustCompile(`(^|-)(seconds|ttl|duration|timeout|wait|interval|every)$`)
+
 // enumFlags must complete their values.
 var enumFlags = []string{"output", "profile", "ci", "emit", "log-format", "decision", "fail-on"}
 
 // TestCLIConventions walks the whole command tree: every command has an
-// example, no visible flag is spelled against the grammar, and enum flags
-// complete their values.
+// example, no visible flag is spelled against the grammar, enum flags
+// complete their values, time spans are duration flags, and no command
+// silently takes arguments it does not use.
 func TestCLIConventions(t *testing.T) {
 	root := NewRoot(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 	var walk func(c *cobra.Command)
@@ -32,9 +38,20 @@ func TestCLIConventions(t *testing.T) {
 			if c != root && strings.TrimSpace(c.Example) == "" {
 				t.Errorf("%s has no Example", c.CommandPath())
 			}
+			// A stray argument must fail, not be ignored ("keyless token x").
+			if c.Runnable() && !c.HasSubCommands() && c.Args == nil {
+				t.Errorf("%s accepts any arguments: set Args (cobra.NoArgs, ExactArgs…)", c.CommandPath())
+			}
 			check := func(f *pflag.Flag) {
 				if f.Hidden {
 					return
+				}
+				if durationName.MatchString(f.Name) && f.Value.Type() != "duration" {
+					t.Errorf("%s --%s is a %s: make it a duration flag (e.g. 1h) with its real default", c.CommandPath(), f.Name, f.Value.Type())
+				}
+				if strings.HasSuffix(f.Name, "-seconds") {
+					t.Errorf("%s --%s: name the span, not its unit (--%s, a duration; keep the old name as a hidden deprecated alias)",
+						c.CommandPath(), f.Name, strings.TrimSuffix(f.Name, "-seconds"))
 				}
 				if want, bad := badFlag[f.Name]; bad {
 					t.Errorf("%s --%s: spell it %s (keep the old name as a hidden deprecated alias)", c.CommandPath(), f.Name, want)

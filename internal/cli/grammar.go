@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -49,4 +51,42 @@ func (j jsonFlag) Set(s string) error {
 		*j.out = "json"
 	}
 	return err
+}
+
+// durationValue is a duration flag that also takes a bare number of
+// seconds ("3600"), the spelling of the AWS CLI's *-seconds flags it
+// replaces; its Type is "duration" and --help shows the default as one.
+type durationValue struct{ d *time.Duration }
+
+func newDurationValue(d *time.Duration, def time.Duration) durationValue {
+	*d = def
+	return durationValue{d}
+}
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return "0s"
+	}
+	return v.d.String()
+}
+func (v durationValue) Type() string { return "duration" }
+func (v durationValue) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+		*v.d = time.Duration(n) * time.Second
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as 1h or 900s, or a number of seconds")
+	}
+	*v.d = d
+	return nil
+}
+
+// wholeSeconds converts a duration flag to the whole seconds AWS APIs take.
+func wholeSeconds(flag string, d time.Duration) (int32, error) {
+	if d%time.Second != 0 || d < 0 || d > 1<<31*time.Second-time.Second {
+		return 0, fmt.Errorf("--%s %s: give a whole number of seconds (e.g. 15m, 1h, 900s)", flag, d)
+	}
+	return int32(d / time.Second), nil
 }

@@ -107,7 +107,8 @@ HTTPS host (issuer publish), by real AWS.`,
 			return printIssuer(env.Stdout, v, output == "json")
 		}),
 	}
-	var runnerTTL, runnerOut string
+	var runnerTTL time.Duration
+	var runnerOut string
 	runner := &cobra.Command{
 		Use:   "runner-credentials ID",
 		Short: "Issue credentials that may only mint tokens of this issuer (for a CI system to hold)",
@@ -125,8 +126,8 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 			}
 			path := "/_keyless/issuers/" + url.PathEscape(args[0]) + "/runner-credentials"
 			body := map[string]string{}
-			if runnerTTL != "" {
-				body["ttl"] = runnerTTL
+			if runnerTTL != 0 {
+				body["ttl"] = runnerTTL.String()
 			}
 			if err := c.do(cmd.Context(), http.MethodPost, path, body, &out); err != nil {
 				return err
@@ -142,7 +143,7 @@ and can be revoked: keyless issuer revoke-runner-credentials.`,
 			return fmt.Errorf("--output must be env or json")
 		}),
 	}
-	runner.Flags().StringVar(&runnerTTL, "ttl", "", "lifetime, from 15m to the server's --runner-max-ttl (default: that maximum)")
+	runner.Flags().DurationVar(&runnerTTL, "ttl", 0, "lifetime, from 15m to the server's --runner-max-ttl (0: that maximum, 720h unless the server says otherwise)")
 	var revokeKey string
 	var revokeAll bool
 	revoke := &cobra.Command{
@@ -198,7 +199,7 @@ after every rotation.`,
 			if err := c.do(cmd.Context(), http.MethodGet, "/_keyless/issuers/"+url.PathEscape(args[0]), nil, &v); err != nil {
 				return err
 			}
-			return publishIssuer(cmd, c, v, outDir, env.Stdout)
+			return publishIssuer(cmd, c, v, outDir, env.Stdout, env.Stderr)
 		},
 	}
 	publish.Flags().StringVar(&outDir, "out", "", "output directory")
@@ -206,10 +207,23 @@ after every rotation.`,
 	return cmd
 }
 
-func publishIssuer(cmd *cobra.Command, c *adminClient, v issuer.IssuerView, outDir string, stdout io.Writer) error {
+// vendorHosts are issuer hosts only their CI vendor can serve: publishing
+// an issuer with such a URL makes files no host of yours can put there.
+var vendorHosts = map[string]string{
+	"oidc.circleci.com":                   "CircleCI",
+	"token.actions.githubusercontent.com": "GitHub",
+	"gitlab.com":                          "GitLab",
+}
+
+func publishIssuer(cmd *cobra.Command, c *adminClient, v issuer.IssuerView, outDir string, stdout, stderr io.Writer) error {
 	u, err := url.Parse(v.URL)
 	if err != nil {
 		return fmt.Errorf("issuer url: %w", err)
+	}
+	if vendor, ok := vendorHosts[strings.ToLower(u.Hostname())]; ok {
+		fmt.Fprintf(stderr, "keyless: warning: only %s can host %s: real AWS fetches that issuer's keys from %s, never from a host of yours, "+
+			"so it will not trust these tokens. To publish, create an issuer on your own HTTPS domain: "+
+			"keyless issuer create --profile %s --issuer-url https://ci-oidc.example.com\n", vendor, v.URL, vendor, v.Profile)
 	}
 	ju, err := url.Parse(v.JWKSURI)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // webIdentityFixture is a server with one CircleCI issuer, its provider, a
@@ -37,7 +38,7 @@ func newWebIdentityFixture(t *testing.T) webIdentityFixture {
 	t.Helper()
 	ctx := context.Background()
 	srv := servertest.Start(t)
-	org, proj, user := newID(), newID(), newID()
+	org, proj, user := testkit.UUID(), testkit.UUID(), testkit.UUID()
 	if _, err := srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
 		t.Fatalf("create issuer: %v", err)
 	}
@@ -234,6 +235,7 @@ func (h *hostRecorder) first() string {
 
 func requireTool(t *testing.T, name string) {
 	t.Helper()
+	testkit.External(t, name)
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s not installed", name)
 	}

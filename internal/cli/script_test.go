@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -62,13 +61,6 @@ func TestScript(t *testing.T) {
 	})
 }
 
-func newID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-8" + h[17:20] + "-" + h[20:32]
-}
-
 const scriptTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
  "Principal":{"Federated":"arn:aws:iam::%s:oidc-provider/%s"},"Action":"sts:AssumeRoleWithWebIdentity",
  "Condition":{"StringEquals":{"%[2]s:aud":"%s"},"StringLike":{"%[2]s:sub":"org/%[3]s/project/%s/*"}}}]}`
@@ -78,7 +70,7 @@ const chainTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 
 func setupScript(e *testscript.Env, srv *servertest.Server) error {
 	ctx := context.Background()
-	org, proj, other, user := newID(), newID(), newID(), newID()
+	org, proj, other, user := testkit.UUID(), testkit.UUID(), testkit.UUID(), testkit.UUID()
 	if _, err := srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: org}); err != nil {
 		return fmt.Errorf("create issuer: %w", err)
 	}

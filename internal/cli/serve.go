@@ -1,176 +1,152 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keylessci/keyless/internal/server"
 )
 
-// fileConfig is the --config file: JSON with the flags' names. Flags given
-// on the command line win over the file.
-type fileConfig struct {
-	Addr      string `json:"addr"`
-	DataDir   string `json:"data-dir"`
-	Store     string `json:"store"`
-	AccountID string `json:"account-id"`
-	Region    string `json:"region"`
-	CAFile    string `json:"ca-file"`
-	// MasterKeyFile holds the master key (see --master-key-file).
-	MasterKeyFile string `json:"master-key-file"`
-	// AllowPrivateJWKS: see --allow-private-jwks.
-	AllowPrivateJWKS bool   `json:"allow-private-jwks"`
-	MaxIssuers       int    `json:"max-issuers"`
-	TLSCert          string `json:"tls-cert"`
-	TLSKey           string `json:"tls-key"`
-	LogLevel         string `json:"log-level"`
-	JWKSMaxAge       string `json:"jwks-max-age"`
-	// StoreMaxConns and StoreTimeout size the store's connection pool and
-	// bound every store call; 0 keeps the backend's default.
-	StoreMaxConns int           `json:"store-max-conns"`
-	StoreTimeout  time.Duration `json:"store-timeout"`
-	RunnerMaxTTL  time.Duration `json:"runner-max-ttl"`
-}
-
 func newServeCmd(env Env) *cobra.Command {
-	var fc fileConfig
+	var given serveConfig // what the command line said; loadServeConfig layers it
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the keyless server: AWS-compatible IAM/STS, hosted CI issuers, admin API",
+		Long: `Run the keyless server: AWS-compatible IAM/STS, hosted CI issuers, admin API.
+
+Settings come from flags, then environment variables (KEYLESS_STORE,
+KEYLESS_STORE_MAX_CONNS, KEYLESS_STORE_TIMEOUT), then the --config file (JSON
+with the flags' names as keys, numbers as numbers, durations as "5m"), then
+the defaults shown below: a flag beats the environment, which beats the file.
+
+Root credentials come from KEYLESS_ROOT_ACCESS_KEY_ID and
+KEYLESS_ROOT_SECRET_ACCESS_KEY, or are generated on the first start; either
+way a SQLite data dir keeps them in DIR/root-credentials, and a later start
+without the variables uses them.`,
 		Example: `  keyless serve --data-dir ./data
   keyless serve --addr 127.0.0.1:8443 --data-dir ./data --tls-cert cert.pem --tls-key key.pem
-  KEYLESS_STORE=postgres://keyless@db/keyless keyless serve --addr 0.0.0.0:8787`,
+  keyless serve --config keyless.json --log-format json
+  KEYLESS_STORE=postgres://keyless@db/keyless keyless serve --addr 0.0.0.0:8787 --master-key-file /run/secrets/master.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configFile != "" {
-				if err := mergeConfigFile(cmd, configFile, &fc); err != nil {
-					return err
-				}
-			}
-			if fc.Store == "" {
-				fc.Store = env.Getenv("KEYLESS_STORE")
-			}
-			if err := storeEnv(env, &fc); err != nil {
-				return err
-			}
-			level := slog.LevelInfo
-			if err := level.UnmarshalText([]byte(fc.LogLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			var maxAge time.Duration
-			if fc.JWKSMaxAge != "" {
-				d, err := time.ParseDuration(fc.JWKSMaxAge)
-				if err != nil {
-					return fmt.Errorf("--jwks-max-age: %w", err)
-				}
-				maxAge = d
-			}
-			masterKey, err := masterKey(env, fc.MasterKeyFile)
+			sc, err := loadServeConfig(cmd.Flags(), configFile, env.Getenv)
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-			cfg := server.Config{
-				Addr: fc.Addr, DataDir: fc.DataDir, StoreURL: fc.Store, Account: fc.AccountID, Region: fc.Region,
-				CAFile: fc.CAFile, TLSCert: fc.TLSCert, TLSKey: fc.TLSKey, JWKSMaxAge: maxAge,
-				StoreMaxConns: fc.StoreMaxConns, StoreTimeout: fc.StoreTimeout, RunnerMaxTTL: fc.RunnerMaxTTL,
-				RootAccessKeyID: env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"),
-				RootSecretKey:   env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"),
-				MasterKey:       masterKey, AllowPrivateJWKS: fc.AllowPrivateJWKS, MaxIssuers: fc.MaxIssuers,
-				Log: log, Stdout: env.Stdout,
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			srv, err := server.New(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer srv.Close()
-			return srv.Run(ctx, nil)
+			return runServe(cmd.Context(), env, sc)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&configFile, "config", "", "JSON file with any of these flags as keys")
-	f.StringVar(&fc.Addr, "addr", "127.0.0.1:8787", "listen address")
-	f.StringVar(&fc.DataDir, "data-dir", "", "data directory (SQLite store, generated root credentials)")
-	f.StringVar(&fc.Store, "store", "", "store URL: postgres://… for PostgreSQL (env KEYLESS_STORE); default SQLite in --data-dir")
-	f.IntVar(&fc.StoreMaxConns, "store-max-conns", 0,
-		"most open store connections per replica (env KEYLESS_STORE_MAX_CONNS; default 10 on PostgreSQL, 4 SQLite readers)")
-	f.DurationVar(&fc.StoreTimeout, "store-timeout", 0,
-		"bound on every store call, waiting for a connection or lock included; past it the call fails with ServiceUnavailable (env KEYLESS_STORE_TIMEOUT; default 5s)")
-	f.StringVar(&fc.AccountID, "account-id", "000000000000", "the 12-digit AWS account id this server acts as")
-	f.StringVar(&fc.Region, "region", "us-east-1", "region this server acts as (recorded in RoleLastUsed; admin API calls must be signed for it)")
-	f.StringVar(&fc.MasterKeyFile, "master-key-file", "",
-		"file holding the master key that seals the store's secrets (32 bytes, base64; env KEYLESS_MASTER_KEY holds the key itself); required with PostgreSQL, the same on every replica; default for SQLite: --data-dir/master.key, generated once")
-	f.BoolVar(&fc.AllowPrivateJWKS, "allow-private-jwks", false,
-		"let providers' jwks_uri point at loopback, link-local or private addresses (by default only a provider itself on such an address may)")
-	f.IntVar(&fc.MaxIssuers, "max-issuers", 1000, "most hosted issuers this server's store may hold")
-	f.StringVar(&fc.CAFile, "ca-file", "", "PEM file of extra CAs trusted when fetching identity providers' keys")
-	f.StringVar(&fc.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
-	f.StringVar(&fc.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
-	f.StringVar(&fc.LogLevel, "log-level", "info", "debug|info|warn|error")
-	f.DurationVar(&fc.RunnerMaxTTL, "runner-max-ttl", 720*time.Hour,
-		"longest lifetime of runner credentials (keyless issuer runner-credentials), and their default")
-	f.StringVar(&fc.JWKSMaxAge, "jwks-max-age", "", "Cache-Control max-age of hosted issuers' JWKS (default 5m)")
+	f.StringVar(&configFile, "config", "", "JSON file with any of these flags' names as keys")
+	bindServeFlags(f, &given)
+	enumCompletion(cmd, "log-format", "text", "json")
+	enumCompletion(cmd, "log-level", "debug", "info", "warn", "error")
 	return cmd
 }
 
-// storeEnv fills the store pool settings from KEYLESS_STORE_MAX_CONNS and
-// KEYLESS_STORE_TIMEOUT when neither a flag nor the config file set them.
-func storeEnv(env Env, fc *fileConfig) error {
-	if v := env.Getenv("KEYLESS_STORE_MAX_CONNS"); v != "" && fc.StoreMaxConns == 0 {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("KEYLESS_STORE_MAX_CONNS: %w", err)
-		}
-		fc.StoreMaxConns = n
+// runServe starts the server of sc and runs it until ctx ends or a signal
+// stops it. The listen address is taken first: a busy port fails before
+// anything is written to the data dir or any credential is generated.
+func runServe(ctx context.Context, env Env, sc serveConfig) error {
+	log, err := newServeLogger(env.Stderr, sc.LogFormat, sc.LogLevel)
+	if err != nil {
+		return err
 	}
-	if v := env.Getenv("KEYLESS_STORE_TIMEOUT"); v != "" && fc.StoreTimeout == 0 {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("KEYLESS_STORE_TIMEOUT: %w", err)
-		}
-		fc.StoreTimeout = d
+	if sc.DecisionsRetention <= 0 || sc.DecisionsMaxRows < 1 {
+		return fmt.Errorf("--decisions-retention %s and --decisions-max-rows %d must be positive", &sc.DecisionsRetention, sc.DecisionsMaxRows)
 	}
-	if fc.StoreMaxConns < 0 || fc.StoreTimeout < 0 {
-		return fmt.Errorf("--store-max-conns and --store-timeout must not be negative")
+	cfg, err := sc.serverConfig(env)
+	if err != nil {
+		return err
 	}
-	return nil
+	if err := cfg.Validate(); err != nil {
+		return serveError(err)
+	}
+	cfg.Log, cfg.Stdout = log, env.Stdout
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another keyless serve, or another program, using it? stop it or choose another --addr)",
+			cfg.Addr, errors.Unwrap(err))
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return serveError(err)
+	}
+	defer srv.Close()
+	return srv.Run(ctx, ln)
 }
 
-func mergeConfigFile(cmd *cobra.Command, path string, fc *fileConfig) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+// serveError renders the server's configuration errors with this command's
+// flags and environment variables.
+func serveError(err error) error {
+	var ce *server.ConfigError
+	if !errors.As(err, &ce) {
+		return err
 	}
-	var m map[string]string
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("--config %s: %w", path, err)
+	return errors.New(ce.Render(func(field string) string {
+		if name, ok := serveFieldNames[field]; ok {
+			return name
+		}
+		return field
+	}))
+}
+
+// serveFieldNames spells server.Config's fields as `keyless serve` takes them.
+var serveFieldNames = map[string]string{
+	"Addr":               "--addr",
+	"DataDir":            "--data-dir",
+	"StoreURL":           "--store",
+	"Account":            "--account-id",
+	"Region":             "--region",
+	"CAFile":             "--ca-file",
+	"TLSCert":            "--tls-cert",
+	"TLSKey":             "--tls-key",
+	"RootAccessKeyID":    "KEYLESS_ROOT_ACCESS_KEY_ID",
+	"RootSecretKey":      "KEYLESS_ROOT_SECRET_ACCESS_KEY",
+	"MasterKey":          "--master-key-file or KEYLESS_MASTER_KEY",
+	"StoreMaxConns":      "--store-max-conns",
+	"StoreTimeout":       "--store-timeout",
+	"MaxIssuers":         "--max-issuers",
+	"JWKSMaxAge":         "--jwks-max-age",
+	"RunnerMaxTTL":       "--runner-max-ttl",
+	"DecisionsRetention": "--decisions-retention",
+	"DecisionsMaxRows":   "--decisions-max-rows",
+}
+
+// newServeLogger returns the server's logger on w: format "text" or
+// "json", or "" for text when w is a terminal and JSON otherwise.
+func newServeLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	for k, v := range m {
-		fl := cmd.Flags().Lookup(k)
-		if fl == nil || k == "config" {
-			return fmt.Errorf("--config %s: unknown key %q", path, k)
-		}
-		if fl.Changed {
-			continue // the command line wins
-		}
-		if err := fl.Value.Set(v); err != nil {
-			return fmt.Errorf("--config %s: %s: %w", path, k, err)
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
 		}
 	}
-	fc.Addr = strings.TrimSpace(fc.Addr)
-	return nil
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 // masterKey reads the master key from --master-key-file, else from

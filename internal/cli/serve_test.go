@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // lockedBuffer is written by a child process's output copier while the
@@ -38,6 +40,7 @@ func (l *lockedBuffer) String() string {
 // buildKeyless builds cmd/keyless once per test binary.
 func buildKeyless(t *testing.T) string {
 	t.Helper()
+	testkit.External(t, "a freshly built keyless binary")
 	bin := filepath.Join(t.TempDir(), "keyless")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ func newSetupCmd(env Env) *cobra.Command {
 	var spec client.SetupSpec
 	var emit, account string
 	var dryRun bool
+	var maxSession time.Duration
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Provision the OIDC provider and a least-privilege CI role (or emit them as code)",
@@ -30,6 +32,10 @@ or --environment. GitLab: aud the issuer URL, sub pinned to --repository and --b
   keyless setup --ci github --repository acme/app --branch main --role-name gha-deploy --emit terraform`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if spec.MaxSessionDuration, err = wholeSeconds("max-session-duration", maxSession); err != nil {
+				return err
+			}
 			plan, err := client.NewPlan(spec)
 			if err != nil {
 				return err
@@ -82,7 +88,7 @@ or --environment. GitLab: aud the issuer URL, sub pinned to --repository and --b
 	f.StringVar(&spec.Audience, "audience", "", "client id / aud (default: the CI's)")
 	f.StringVar(&spec.RoleName, "role-name", "", "role to create or update")
 	f.StringArrayVar(&spec.PolicyARNs, "policy-arn", nil, "managed policy to attach; repeatable")
-	f.Int32Var(&spec.MaxSessionDuration, "max-session-duration", 3600, "role MaxSessionDuration in seconds (3600..43200)")
+	f.Var(newDurationValue(&maxSession, time.Hour), "max-session-duration", "role MaxSessionDuration, 1h up to 12h (a bare number is seconds)")
 	f.StringSliceVar(&spec.Thumbprints, "thumbprint", nil, "provider certificate thumbprint (optional for most issuers)")
 	f.BoolVar(&dryRun, "dry-run", false, "print what would change without changing anything")
 	f.StringVar(&emit, "emit", "", "terraform | cloudformation | json: print the setup as code instead of applying it")

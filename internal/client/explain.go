@@ -84,6 +84,9 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	}
 	trust, err := policy.Parse(doc, policy.Trust)
 	if err != nil {
+		if hint := policyHint(doc); hint != "" {
+			return nil, fmt.Errorf("parse trust policy: %w (at %s)", err, hint)
+		}
 		return nil, fmt.Errorf("parse trust policy: %w", err)
 	}
 

@@ -1,10 +1,14 @@
 package creds
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/keylessci/keyless/internal/testkit"
+)
 
 // BenchmarkMint measures minting credentials for a web-identity session.
 func BenchmarkMint(b *testing.B) {
-	s := newSealer(b, &fakeClock{t: t0}, key(1))
+	s := newSealer(b, testkit.NewClock(t0), key(1))
 	sess := fullSession()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -17,7 +21,7 @@ func BenchmarkMint(b *testing.B) {
 // BenchmarkOpen measures opening a session token, done on every signed call
 // made with temporary credentials.
 func BenchmarkOpen(b *testing.B) {
-	s := newSealer(b, &fakeClock{t: t0}, key(2), key(1))
+	s := newSealer(b, testkit.NewClock(t0), key(2), key(1))
 	c, err := s.Mint(fullSession())
 	if err != nil {
 		b.Fatal(err)

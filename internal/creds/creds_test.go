@@ -14,18 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // detRand is a deterministic randomness source (SHA-256 in counter mode).
 type detRand struct {
@@ -49,7 +41,7 @@ func (r *detRand) Read(p []byte) (int, error) {
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
 
-func newSealer(t testing.TB, clock *fakeClock, keys ...[]byte) *Sealer {
+func newSealer(t testing.TB, clock *testkit.Clock, keys ...[]byte) *Sealer {
 	t.Helper()
 	s, err := New(Config{Keys: keys, Now: clock.Now, Rand: &detRand{seed: t.Name()}})
 	if err != nil {
@@ -91,7 +83,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &fakeClock{t: t0}
+			clock := testkit.NewClock(t0)
 			s := newSealer(t, clock, key(1))
 			c, err := s.Mint(tt.sess)
 			if err != nil {
@@ -127,7 +119,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestMintIsUnique(t *testing.T) {
-	s := newSealer(t, &fakeClock{t: t0}, key(1))
+	s := newSealer(t, testkit.NewClock(t0), key(1))
 	seen := map[string]bool{}
 	for range 100 {
 		c, err := s.Mint(fullSession())
@@ -144,7 +136,7 @@ func TestMintIsUnique(t *testing.T) {
 }
 
 func TestTokenIsCompact(t *testing.T) {
-	s := newSealer(t, &fakeClock{t: t0}, key(1))
+	s := newSealer(t, testkit.NewClock(t0), key(1))
 	c, err := s.Mint(Session{Account: "000000000000", RoleName: "deploy", RoleID: "AROAEXAMPLEEXAMPLE01", SessionName: "job-42",
 		ProviderARN: "arn:aws:iam::000000000000:oidc-provider/oidc.circleci.com/org/abc", Subject: "org/abc/project/def/user/ghi",
 		Audience: "abc", Expiration: t0.Add(time.Hour)})
@@ -161,7 +153,7 @@ func TestTokenIsCompact(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	old := newSealer(t, clock, key(1))
 	rotated := newSealer(t, clock, key(2), key(1))
 	retired := newSealer(t, clock, key(2))
@@ -219,7 +211,7 @@ func checkCode(t *testing.T, err error, code string) {
 }
 
 func TestTampering(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	s := newSealer(t, clock, key(1))
 	c, err := s.Mint(fullSession())
 	if err != nil {
@@ -292,7 +284,7 @@ func flipTail(tok string) byte {
 }
 
 func TestExpiry(t *testing.T) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	s := newSealer(t, clock, key(1))
 	c, err := s.Mint(Session{RoleName: "r", Expiration: t0.Add(time.Hour)})
 	if err != nil {
@@ -329,7 +321,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestMintErrors(t *testing.T) {
-	s := newSealer(t, &fakeClock{t: t0}, key(1))
+	s := newSealer(t, testkit.NewClock(t0), key(1))
 	tests := []struct {
 		name string
 		sess Session
@@ -420,7 +412,7 @@ func TestIsTemporary(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	s, err := New(Config{Keys: [][]byte{key(1)}, Now: (&fakeClock{t: t0}).Now})
+	s, err := New(Config{Keys: [][]byte{key(1)}, Now: (testkit.NewClock(t0)).Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +440,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestErrorsKeepCause(t *testing.T) {
-	s := newSealer(t, &fakeClock{t: t0}, key(1))
+	s := newSealer(t, testkit.NewClock(t0), key(1))
 	_, _, err := s.Open("ASIAABCDEFGHIJKLMNOP", "!!")
 	if errors.Unwrap(err) == nil {
 		t.Fatal("no internal cause for the log")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // FuzzOpen feeds arbitrary access key ids and tokens to Open. It must never
@@ -12,7 +13,7 @@ import (
 // genuine token is not expired at the fuzz clock), and may succeed only for
 // the genuine pair. The committed corpus is in testdata/fuzz/FuzzOpen.
 func FuzzOpen(f *testing.F) {
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	s, err := New(Config{Keys: [][]byte{key(1)}, Now: clock.Now, Rand: &detRand{seed: "FuzzOpen"}})
 	if err != nil {
 		f.Fatal(err)

@@ -105,7 +105,7 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (string, a
 		}
 		exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
 		for _, p := range existing {
-			if strings.EqualFold(p.Name, name) {
+			if p.ARN != awsManagedARN(p.Name) && strings.EqualFold(p.Name, name) {
 				return nil, exists
 			}
 		}
@@ -128,12 +128,14 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (string, a
 }
 
 // policyTarget is the managed policy an action names by its PolicyArn
-// parameter, the resource authorized. A policy of another account, or an
-// AWS managed one (keyless has none), does not exist here.
+// parameter, the resource authorized. A policy of another account does not
+// exist here; an AWS managed one keyless holds (awsManaged) can be read,
+// not changed.
 type policyTarget struct {
 	s     *Service
 	arn   string
 	local bool
+	read  bool // the action only reads (readPolicyActions)
 }
 
 // policyTarget validates the PolicyArn parameter.
@@ -146,12 +148,17 @@ func (s *Service) policyTarget(v *awsquery.Validator, c *awsquery.Call) (policyT
 	if err != nil {
 		return policyTarget{}, err
 	}
-	return policyTarget{s: s, arn: policyARN, local: local}, nil
+	return policyTarget{s: s, arn: policyARN, local: local, read: readPolicyActions["iam:"+c.Action]}, nil
 }
 
 // get reads the policy: called once authorized.
 func (t policyTarget) get(ctx context.Context) (store.ManagedPolicy, error) {
 	if !t.local {
+		if t.read {
+			if p, ok, err := t.s.awsManagedPolicy(ctx, t.arn); ok {
+				return p, storeErr(err, policyNotFound(t.arn))
+			}
+		}
 		return store.ManagedPolicy{}, noSuchEntity("%s", policyNotFound(t.arn))
 	}
 	p, err := t.s.store.GetPolicy(ctx, t.arn)
@@ -159,6 +166,11 @@ func (t policyTarget) get(ctx context.Context) (store.ManagedPolicy, error) {
 		return store.ManagedPolicy{}, storeErr(err, policyNotFound(t.arn))
 	}
 	return p, nil
+}
+
+// readPolicyActions may name an AWS managed policy.
+var readPolicyActions = map[string]bool{
+	"iam:GetPolicy": true, "iam:GetPolicyVersion": true, "iam:ListPolicyVersions": true, "iam:ListPolicyTags": true,
 }
 
 type getPolicyResult struct {
@@ -223,17 +235,18 @@ func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (string, a
 	}
 	return "*", func(ctx context.Context) (any, error) {
 		res := listPoliciesResult{Policies: []xmlPolicy{}}
-		if scope == "AWS" {
-			return res, nil // keyless holds no AWS managed policies
-		}
 		ps, err := s.store.ListPolicies(ctx)
 		if err != nil {
 			return nil, storeErr(err, "")
 		}
-		ps = filter(ps, func(p store.ManagedPolicy) bool {
-			return strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
+		ps = filter(withAWSManaged(ps), func(p store.ManagedPolicy) bool {
+			aws := strings.HasPrefix(p.ARN, "arn:aws:iam::aws:")
+			return (scope != "AWS" || aws) && (scope != "Local" || !aws) &&
+				strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
 		})
-		got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) }, pg)
+		// An AWS managed policy and a local one may share a name: the ARN
+		// keeps the paging key unique.
+		got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) + " " + p.ARN }, pg)
 		res.IsTruncated, res.Marker = next != "", next
 		for _, p := range got {
 			res.Policies = append(res.Policies, xmlPolicyOf(p, policyList))

@@ -41,9 +41,14 @@ func (s *Service) attachRolePolicy(ctx context.Context, c *awsquery.Call) (strin
 			return nil, err
 		}
 		if !local {
-			return nil, noSuchEntity("%s", notAttachable(policyARN))
-		}
-		if _, err := s.store.GetPolicy(ctx, policyARN); err != nil {
+			_, ok, err := s.awsManagedPolicy(ctx, policyARN)
+			if !ok {
+				return nil, noSuchEntity("%s", notAttachable(policyARN))
+			}
+			if err != nil {
+				return nil, storeErr(err, notAttachable(policyARN))
+			}
+		} else if _, err := s.store.GetPolicy(ctx, policyARN); err != nil {
 			return nil, storeErr(err, notAttachable(policyARN))
 		}
 		attached, err := s.store.ListAttachedRolePolicies(ctx, roleName)

@@ -20,7 +20,7 @@ func TestPolicyVersions(t *testing.T) {
 		t.Errorf("CreatePolicyVersion (not default) = %+v", v2)
 	}
 	// Not the default yet: evaluation still reads v1.
-	if h.store.policies[p.Arn].Document != permDoc {
+	if h.policy(p.Arn).Document != permDoc {
 		t.Error("a non-default version replaced the policy's document")
 	}
 	v3 := h.must("CreatePolicyVersion", "PolicyArn", p.Arn, "PolicyDocument", denyDoc, "SetAsDefault", "true").(createPolicyVersionResult).PolicyVersion
@@ -30,7 +30,7 @@ func TestPolicyVersions(t *testing.T) {
 	if got := h.must("GetPolicy", "PolicyArn", p.Arn).(getPolicyResult).Policy.DefaultVersionID; got != "v3" {
 		t.Errorf("GetPolicy DefaultVersionId = %q, want v3", got)
 	}
-	if h.store.policies[p.Arn].Document != denyDoc {
+	if h.policy(p.Arn).Document != denyDoc {
 		t.Error("the default version's document is not the policy's document")
 	}
 	got := h.must("GetPolicyVersion", "PolicyArn", p.Arn, "VersionId", "v1").(getPolicyVersionResult).PolicyVersion
@@ -67,7 +67,7 @@ func TestPolicyVersions(t *testing.T) {
 	}
 
 	h.must("SetDefaultPolicyVersion", "PolicyArn", p.Arn, "VersionId", "v1")
-	if h.store.policies[p.Arn].Document != permDoc || h.store.policies[p.Arn].DefaultVersion != "v1" {
+	if h.policy(p.Arn).Document != permDoc || h.policy(p.Arn).DefaultVersion != "v1" {
 		t.Error("SetDefaultPolicyVersion v1 did not make v1's document the policy's")
 	}
 	_, err = h.call("DeletePolicyVersion", params("PolicyArn", p.Arn, "VersionId", "v1"))

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -63,7 +64,7 @@ func TestCreateOpenIDConnectProvider(t *testing.T) {
 			res, err := h.call("CreateOpenIDConnectProvider", params(p...))
 			if tt.code != "" {
 				wantErr(t, err, tt.code, tt.status, tt.msg)
-				if len(h.store.providers) != 0 {
+				if h.providerCount() != 0 || h.changes != 0 {
 					t.Error("failed create wrote something")
 				}
 				return
@@ -72,8 +73,8 @@ func TestCreateOpenIDConnectProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := res.(createProviderResult)
-			if !strings.HasPrefix(r.OpenIDConnectProviderArn, "arn:aws:iam::123456789012:oidc-provider/") {
-				t.Errorf("result %+v", r)
+			if !strings.HasPrefix(r.OpenIDConnectProviderArn, "arn:aws:iam::123456789012:oidc-provider/") || h.changes != 1 {
+				t.Errorf("result %+v, changes %d", r, h.changes)
 			}
 			if h.authz[0] != "iam:CreateOpenIDConnectProvider "+r.OpenIDConnectProviderArn {
 				t.Errorf("authorized %v", h.authz)
@@ -85,9 +86,9 @@ func TestCreateOpenIDConnectProvider(t *testing.T) {
 func TestCreateProviderStoresWithoutScheme(t *testing.T) {
 	h := newHarness(t)
 	h.must("CreateOpenIDConnectProvider", "Url", "HTTPS://localhost:8443/Org/", "ClientIDList.member.1", "a", "ClientIDList.member.2", "a")
-	p, ok := h.store.providers["localhost:8443/Org/"]
-	if !ok {
-		t.Fatalf("stored under %v", h.store.providers)
+	p, err := h.store.GetProvider(t.Context(), "localhost:8443/Org/")
+	if err != nil {
+		t.Fatalf("not stored without its scheme: %v", err)
 	}
 	if diff := cmp.Diff([]string{"a"}, p.ClientIDs); diff != "" {
 		t.Errorf("client ids deduplicated (-want +got):\n%s", diff)
@@ -107,8 +108,10 @@ func TestCreateProviderConflicts(t *testing.T) {
 	_, err := h.call("CreateOpenIDConnectProvider", params("Url", ghURL))
 	wantErr(t, err, awserr.CodeEntityAlreadyExists, 409, "Provider with url https://token.actions.githubusercontent.com already exists.")
 
-	for i := len(h.store.providers); i < maxProviders; i++ {
-		h.store.providers[strings.Repeat("x", i+1)+".example"] = store.Provider{}
+	for i := h.providerCount(); i < maxProviders; i++ {
+		if err := h.store.CreateProvider(t.Context(), store.Provider{URL: strings.Repeat("x", i+1) + ".example"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	_, err = h.call("CreateOpenIDConnectProvider", params("Url", "https://new.example"))
 	wantErr(t, err, awserr.CodeLimitExceeded, 409, "OpenIdConnectProvidersPerAccount: 100")
@@ -222,13 +225,23 @@ func TestProviderLifecycle(t *testing.T) {
 	step("DeleteOpenIDConnectProvider")
 	_, err := h.call("GetOpenIDConnectProvider", params("OpenIDConnectProviderArn", ghARN))
 	wantErr(t, err, awserr.CodeNoSuchEntity, 404, "not found")
+	if h.changes != 10 {
+		t.Errorf("OnChange called %d times, want 10 (one per write)", h.changes)
+	}
 }
 
 func TestProviderQuotas(t *testing.T) {
 	h := newHarness(t)
 	h.must("CreateOpenIDConnectProvider", "Url", ghURL)
-	h.store.providers["token.actions.githubusercontent.com"] = store.Provider{
-		URL: "token.actions.githubusercontent.com", ClientIDs: make([]string, maxClientIDs)}
+	if err := h.store.UpdateProvider(t.Context(), "token.actions.githubusercontent.com", func(p *store.Provider) error {
+		p.ClientIDs = nil
+		for i := range maxClientIDs {
+			p.ClientIDs = append(p.ClientIDs, fmt.Sprintf("client-%d", i))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	_, err := h.call("AddClientIDToOpenIDConnectProvider", params("OpenIDConnectProviderArn", ghARN, "ClientID", "one-more"))
 	wantErr(t, err, awserr.CodeLimitExceeded, 409, "ClientIdsPerOpenIdConnectProvider: 100")
 
@@ -260,7 +273,7 @@ func TestProviderAccessDenied(t *testing.T) {
 	h.deny = true
 	_, err := h.call("CreateOpenIDConnectProvider", params("Url", ghURL))
 	wantErr(t, err, awserr.CodeAccessDenied, 403, "")
-	if len(h.store.providers) != 0 {
+	if h.providerCount() != 0 {
 		t.Error("denied create wrote a provider")
 	}
 	_, err = h.call("ListOpenIDConnectProviders", nil)
@@ -294,7 +307,7 @@ func TestCreateProviderReportsEveryViolation(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != awserr.CodeValidation || ae.Message != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
-	if len(h.store.providers) != 0 {
+	if h.providerCount() != 0 {
 		t.Error("refused provider stored")
 	}
 }

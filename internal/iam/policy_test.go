@@ -44,7 +44,7 @@ func TestInlineRolePolicies(t *testing.T) {
 		h.must("DeleteRolePolicy", "RoleName", "deploy", "PolicyName", n)
 	}
 	h.must("DeleteRole", "RoleName", "deploy")
-	if len(h.store.roles) != 0 {
+	if h.roleCount() != 0 {
 		t.Error("role not deleted")
 	}
 }
@@ -126,11 +126,11 @@ func TestManagedPolicyLifecycle(t *testing.T) {
 	if list := h.must("ListPolicies", "Scope", "Local").(listPoliciesResult); len(list.Policies) != 2 {
 		t.Errorf("ListPolicies Local %+v", list.Policies)
 	}
-	if list := h.must("ListPolicies", "Scope", "AWS").(listPoliciesResult); len(list.Policies) != 0 {
+	if list := h.must("ListPolicies", "Scope", "AWS").(listPoliciesResult); len(list.Policies) != len(awsManaged) {
 		t.Errorf("ListPolicies AWS %+v", list.Policies)
 	}
-	p1 := h.must("ListPolicies", "MaxItems", "1").(listPoliciesResult)
-	p2 := h.must("ListPolicies", "MaxItems", "1", "Marker", p1.Marker).(listPoliciesResult)
+	p1 := h.must("ListPolicies", "Scope", "Local", "MaxItems", "1").(listPoliciesResult)
+	p2 := h.must("ListPolicies", "Scope", "Local", "MaxItems", "1", "Marker", p1.Marker).(listPoliciesResult)
 	if !p1.IsTruncated || p2.IsTruncated || p1.Policies[0].PolicyName != "ReadS3" || p2.Policies[0].PolicyName != "Unused" {
 		t.Errorf("ListPolicies pages %+v %+v", p1, p2)
 	}
@@ -161,14 +161,15 @@ func TestManagedPolicyErrors(t *testing.T) {
 		{"malformed", "CreatePolicy", []string{"PolicyName", "P", "PolicyDocument", `{"Statement": 1}`}, awserr.CodeMalformedPolicy, 400, ""},
 		{"too large", "CreatePolicy", []string{"PolicyName", "P", "PolicyDocument", bigDoc(6145)}, awserr.CodeLimitExceeded, 409, "Cannot exceed quota for PolicySize: 6144"},
 		{"get other account", "GetPolicy", []string{"PolicyArn", "arn:aws:iam::210987654321:policy/ci/ReadS3"}, awserr.CodeNoSuchEntity, 404, "was not found"},
-		{"get aws managed", "GetPolicy", []string{"PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"}, awserr.CodeNoSuchEntity, 404, "was not found"},
+		{"get aws managed keyless lacks", "GetPolicy", []string{"PolicyArn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"}, awserr.CodeNoSuchEntity, 404, "was not found"},
+		{"delete aws managed", "DeletePolicy", []string{"PolicyArn", "arn:aws:iam::aws:policy/ReadOnlyAccess"}, awserr.CodeNoSuchEntity, 404, "was not found"},
 		{"get malformed arn", "GetPolicy", []string{"PolicyArn", "arn:aws:iam::123456789012:role/ReadS3"}, awserr.CodeInvalidInput, 400, "is not valid"},
 		{"get missing arn", "GetPolicy", nil, awserr.CodeValidation, 400, "Value null at 'policyArn'"},
 		{"version v2", "GetPolicyVersion", []string{"PolicyArn", policyARN, "VersionId", "v2"}, awserr.CodeNoSuchEntity, 404, "version v2 does not exist"},
 		{"version pattern", "GetPolicyVersion", []string{"PolicyArn", policyARN, "VersionId", "1"}, awserr.CodeValidation, 400, "at 'versionId'"},
 		{"list bad scope", "ListPolicies", []string{"Scope", "Mine"}, awserr.CodeValidation, 400, "Member must satisfy enum value set: [All, AWS, Local]"},
 		{"list bad bool", "ListPolicies", []string{"OnlyAttached", "yes"}, awserr.CodeValidation, 400, "onlyAttached"},
-		{"attach aws managed", "AttachRolePolicy", []string{"RoleName", "deploy", "PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess"}, awserr.CodeNoSuchEntity, 404, "Policy arn:aws:iam::aws:policy/AdministratorAccess does not exist or is not attachable."},
+		{"attach aws managed keyless lacks", "AttachRolePolicy", []string{"RoleName", "deploy", "PolicyArn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"}, awserr.CodeNoSuchEntity, 404, "Policy arn:aws:iam::aws:policy/AmazonS3FullAccess does not exist or is not attachable."},
 		{"attach other account", "AttachRolePolicy", []string{"RoleName", "deploy", "PolicyArn", "arn:aws:iam::210987654321:policy/ci/ReadS3"}, awserr.CodeNoSuchEntity, 404, "does not exist or is not attachable"},
 		{"attach missing local", "AttachRolePolicy", []string{"RoleName", "deploy", "PolicyArn", "arn:aws:iam::123456789012:policy/Nope"}, awserr.CodeNoSuchEntity, 404, "does not exist or is not attachable"},
 		{"attach missing role", "AttachRolePolicy", []string{"RoleName", "nope", "PolicyArn", policyARN}, awserr.CodeNoSuchEntity, 404, "The role with name nope cannot be found."},

@@ -219,6 +219,9 @@ func (s *Service) checkBoundary(ctx context.Context, boundary string) error {
 	if _, err := s.parsePolicyARN(boundary); err != nil {
 		return err
 	}
+	if _, ok, err := s.awsManagedPolicy(ctx, boundary); ok {
+		return storeErr(err, "Scope ARN: "+boundary+" does not exist or is not attachable.")
+	}
 	if _, err := s.store.GetPolicy(ctx, boundary); err != nil {
 		return storeErr(err, "Scope ARN: "+boundary+" does not exist or is not attachable.")
 	}

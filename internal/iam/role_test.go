@@ -2,6 +2,7 @@ package iam
 
 import (
 	"encoding/xml"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -66,7 +67,7 @@ func TestCreateRole(t *testing.T) {
 			res, err := h.call("CreateRole", vals)
 			if tt.code != "" {
 				wantErr(t, err, tt.code, tt.status, tt.msg)
-				if len(h.store.roles) != 0 {
+				if h.roleCount() != 0 {
 					t.Error("failed create stored a role")
 				}
 				return
@@ -88,7 +89,7 @@ func TestCreateRole(t *testing.T) {
 			if back, _ := url.PathUnescape(r.AssumeRolePolicyDocument); back != trustDoc {
 				t.Errorf("document round trip: %q", back)
 			}
-			stored := h.store.roles["deploy"]
+			stored := h.role("deploy")
 			if want := map[bool]int{true: 43200, false: 3600}[p["MaxSessionDuration"] != ""]; stored.MaxSessionDuration != want {
 				t.Errorf("stored MaxSessionDuration %d, want %d", stored.MaxSessionDuration, want)
 			}
@@ -192,12 +193,12 @@ func TestRoleUpdates(t *testing.T) {
 	h := newHarness(t)
 	h.must("CreateRole", "RoleName", "deploy", "AssumeRolePolicyDocument", trustDoc, "Description", "old")
 	h.must("UpdateRole", "RoleName", "deploy", "MaxSessionDuration", "7200")
-	r := h.store.roles["deploy"]
+	r := h.role("deploy")
 	if r.MaxSessionDuration != 7200 || r.Description != "old" {
 		t.Errorf("after UpdateRole(MaxSessionDuration) %+v", r)
 	}
 	h.must("UpdateRole", "RoleName", "deploy", "Description", "")
-	if r := h.store.roles["deploy"]; r.Description != "" || r.MaxSessionDuration != 7200 {
+	if r := h.role("deploy"); r.Description != "" || r.MaxSessionDuration != 7200 {
 		t.Errorf("after UpdateRole(Description) %+v", r)
 	}
 	res := h.must("UpdateRoleDescription", "RoleName", "deploy", "Description", "new").(updateRoleDescriptionResult)
@@ -206,7 +207,7 @@ func TestRoleUpdates(t *testing.T) {
 	}
 	newTrust := strings.Replace(trustDoc, "repo:org/*", "repo:org/app:*", 1)
 	h.must("UpdateAssumeRolePolicy", "RoleName", "deploy", "PolicyDocument", newTrust)
-	if r := h.store.roles["deploy"]; r.TrustPolicy != newTrust {
+	if r := h.role("deploy"); r.TrustPolicy != newTrust {
 		t.Errorf("trust policy not replaced")
 	}
 	tests := []struct {
@@ -231,7 +232,7 @@ func TestRoleUpdates(t *testing.T) {
 			wantErr(t, err, tt.code, tt.status, tt.msg)
 		})
 	}
-	if r := h.store.roles["deploy"]; r.TrustPolicy != newTrust || r.MaxSessionDuration != 7200 {
+	if r := h.role("deploy"); r.TrustPolicy != newTrust || r.MaxSessionDuration != 7200 {
 		t.Errorf("failed updates changed the role: %+v", r)
 	}
 }
@@ -251,7 +252,15 @@ func TestRoleTags(t *testing.T) {
 	wantErr(t, err, awserr.CodeValidation, 400, "at 'tagKeys'")
 	_, err = h.call("ListRoleTags", params("RoleName", "nope"))
 	wantErr(t, err, awserr.CodeNoSuchEntity, 404, "nope")
-	h.store.roles["deploy"] = store.Role{Name: "deploy", Path: "/", Tags: make([]store.Tag, 50)}
+	if err := h.store.UpdateRole(t.Context(), "deploy", func(r *store.Role) error {
+		r.Tags = nil
+		for i := range 50 {
+			r.Tags = append(r.Tags, store.Tag{Key: fmt.Sprintf("k%d", i), Value: "v"})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = h.call("TagRole", params("RoleName", "deploy", "Tags.member.1.Key", "new", "Tags.member.1.Value", ""))
 	wantErr(t, err, awserr.CodeLimitExceeded, 409, "TagsPerRole: 50")
 }

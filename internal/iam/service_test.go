@@ -14,25 +14,38 @@ import (
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 const testAccount = "123456789012"
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// harness is a Service on a fake store, its actions served with a
-// recording, optionally denying, authorizer.
+// harness is a Service on the tests' store (testkit.Store: the real SQLite
+// store in a temporary directory) with a recording, optionally denying,
+// authorizer, and its writes counted as the server's store announces them.
 type harness struct {
-	t     *testing.T
-	svc   *Service
-	store *fakeStore
-	authz []string // "action resource" per Authorize call
-	deny  bool
+	t       *testing.T
+	svc     *Service
+	store   Store
+	changes int
+	authz   []string // "action resource" per Authorize call
+	deny    bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, store: newFakeStore()}
+	return newHarnessOn(t, testkit.Store(t))
+}
+
+// newHarnessOn returns a harness whose Service uses st.
+func newHarnessOn(t *testing.T, st Store) *harness {
+	t.Helper()
+	h := &harness{t: t, store: st}
+	if full, ok := st.(store.Store); ok {
+		// The server's wiring: every successful write announced, counted here.
+		h.store = store.Announce(full, func() { h.changes++ })
+	}
 	svc, err := New(Config{
 		Store:   h.store,
 		Account: testAccount,
@@ -45,6 +58,51 @@ func newHarness(t *testing.T) *harness {
 	h.svc = svc
 	return h
 }
+
+// providerCount, roleCount, role and policy read what the service stored.
+func (h *harness) providerCount() int {
+	h.t.Helper()
+	ps, err := h.store.ListProviders(h.t.Context())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(ps)
+}
+
+func (h *harness) roleCount() int {
+	h.t.Helper()
+	rs, err := h.store.ListRoles(h.t.Context())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return len(rs)
+}
+
+func (h *harness) role(name string) store.Role {
+	h.t.Helper()
+	r, err := h.store.GetRole(h.t.Context(), name)
+	if err != nil {
+		h.t.Fatalf("stored role %s: %v", name, err)
+	}
+	return r
+}
+
+func (h *harness) policy(arn string) store.ManagedPolicy {
+	h.t.Helper()
+	p, err := h.store.GetPolicy(h.t.Context(), arn)
+	if err != nil {
+		h.t.Fatalf("stored policy %s: %v", arn, err)
+	}
+	return p
+}
+
+// failingProviders is a store whose provider listing fails with err.
+type failingProviders struct {
+	Store
+	err error
+}
+
+func (f failingProviders) ListProviders(context.Context) ([]store.Provider, error) { return nil, f.err }
 
 // params builds query parameters from alternating name, value pairs.
 func params(kv ...string) url.Values {
@@ -105,8 +163,8 @@ func TestNewValidates(t *testing.T) {
 		cfg  Config
 	}{
 		{"no store", Config{Account: testAccount}},
-		{"short account", Config{Store: newFakeStore(), Account: "123"}},
-		{"non-digit account", Config{Store: newFakeStore(), Account: "12345678901x"}},
+		{"short account", Config{Store: testkit.Store(t), Account: "123"}},
+		{"non-digit account", Config{Store: testkit.Store(t), Account: "12345678901x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,8 +187,7 @@ func TestStoreErrorsMapped(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
-			h.store.fail = tt.err
+			h := newHarnessOn(t, failingProviders{Store: testkit.Store(t), err: tt.err})
 			_, err := h.call("ListOpenIDConnectProviders", nil)
 			wantErr(t, err, tt.code, tt.status, "")
 			if e := awserr.As(err); strings.Contains(e.Message, "secret") {

@@ -25,7 +25,7 @@ func TestSharedProviderGuardrail(t *testing.T) {
 			h := newHarness(t)
 			_, err := h.call("CreateRole", params("RoleName", "deploy", "AssumeRolePolicyDocument", doc))
 			wantErr(t, err, awserr.CodeMalformedPolicy, 400, msg)
-			if len(h.store.roles) != 0 {
+			if h.roleCount() != 0 {
 				t.Error("refused role was stored")
 			}
 		}
@@ -35,7 +35,7 @@ func TestSharedProviderGuardrail(t *testing.T) {
 		h.must("CreateRole", "RoleName", "deploy", "AssumeRolePolicyDocument", trustDoc)
 		_, err := h.call("UpdateAssumeRolePolicy", params("RoleName", "deploy", "PolicyDocument", audOnly))
 		wantErr(t, err, awserr.CodeMalformedPolicy, 400, msg)
-		if h.store.roles["deploy"].TrustPolicy != trustDoc {
+		if h.role("deploy").TrustPolicy != trustDoc {
 			t.Error("refused trust policy replaced the old one")
 		}
 	})

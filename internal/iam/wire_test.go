@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/identity"
-	"github.com/keylessci/keyless/internal/store/sqlstore"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // wireClient serves the IAM handlers behind a minimal query-protocol
@@ -66,17 +65,9 @@ func wireClient(t *testing.T, st Store) *awsiam.Client {
 	})
 }
 
-// backends runs fn against the fake store and the SQLite store.
+// backends runs fn against the tests' store (testkit.Store, SQLite).
 func backends(t *testing.T, fn func(t *testing.T, c *awsiam.Client)) {
-	t.Run("fake", func(t *testing.T) { fn(t, wireClient(t, newFakeStore())) })
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: filepath.Join(t.TempDir(), "db")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		fn(t, wireClient(t, st))
-	})
+	fn(t, wireClient(t, testkit.Store(t)))
 }
 
 func TestWireProviders(t *testing.T) {
@@ -255,10 +246,21 @@ func TestWireManagedPolicies(t *testing.T) {
 		if !errors.As(err, &conflict) {
 			t.Errorf("DeletePolicy while attached: %v", err)
 		}
-		_, err = c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
+		_, err = c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AmazonS3FullAccess")})
 		var missing *types.NoSuchEntityException
-		if !errors.As(err, &missing) || missing.ErrorMessage() != "Policy arn:aws:iam::aws:policy/AdministratorAccess does not exist or is not attachable." {
-			t.Errorf("attach AWS managed: %v", err)
+		if !errors.As(err, &missing) || missing.ErrorMessage() != "Policy arn:aws:iam::aws:policy/AmazonS3FullAccess does not exist or is not attachable." {
+			t.Errorf("attach an AWS managed policy keyless lacks: %v", err)
+		}
+		// The AWS managed policies keyless holds attach through the real store.
+		admin := aws.String("arn:aws:iam::aws:policy/AdministratorAccess")
+		if _, err := c.AttachRolePolicy(ctx, &awsiam.AttachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: admin}); err != nil {
+			t.Errorf("attach AdministratorAccess: %v", err)
+		}
+		if got, err := c.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: admin}); err != nil || aws.ToInt32(got.Policy.AttachmentCount) != 1 {
+			t.Errorf("GetPolicy AdministratorAccess after attach: %+v %v", got, err)
+		}
+		if _, err := c.DetachRolePolicy(ctx, &awsiam.DetachRolePolicyInput{RoleName: aws.String("deploy"), PolicyArn: admin}); err != nil {
+			t.Errorf("detach AdministratorAccess: %v", err)
 		}
 		_, err = c.CreatePolicy(ctx, &awsiam.CreatePolicyInput{PolicyName: aws.String("Big"), PolicyDocument: aws.String(bigDoc(6145))})
 		var limit *types.LimitExceededException

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // TestGoOIDCVerifies has coreos/go-oidc, a verifier nobody here wrote, accept
@@ -281,7 +283,7 @@ func TestDiscoveryFields(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	st := newFakeStore()
+	st := testkit.Store(t)
 	aead := testAEAD(t)
 	tests := []struct {
 		name string

@@ -11,25 +11,27 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/store"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // listCounter counts full listings of the issuers.
 type listCounter struct {
-	*fakeStore
+	Store
 	lists atomic.Int32
 }
 
 func (c *listCounter) ListIssuers(ctx context.Context) ([]store.Issuer, error) {
 	c.lists.Add(1)
-	return c.fakeStore.ListIssuers(ctx)
+	return c.Store.ListIssuers(ctx)
 }
 
 // TestWellKnownLookupIsIndexed: serving discovery and JWKS for many issuers
 // does not list every issuer per request; the index is rebuilt only after a
 // write (here or, via Invalidate, on another replica).
 func TestWellKnownLookupIsIndexed(t *testing.T) {
-	st := &listCounter{fakeStore: newFakeStore()}
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	st := &listCounter{Store: testkit.Store(t)}
+	clk := testkit.NewClock(time.Time{})
 	s, err := New(Config{Store: st, KeyEncryption: testAEAD(t), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +72,7 @@ func TestWellKnownLookupIsIndexed(t *testing.T) {
 	if code := get("/org/org-new/.well-known/openid-configuration"); code != http.StatusOK {
 		t.Fatalf("issuer created here: status %d", code)
 	}
-	if err := st.fakeStore.CreateIssuer(ctx, store.Issuer{ID: "elsewhere", Profile: "generic", URL: "https://ci.example/elsewhere", Alg: "ES256"}); err != nil {
+	if err := st.Store.CreateIssuer(ctx, store.Issuer{ID: "elsewhere", Profile: "generic", URL: "https://ci.example/elsewhere", Alg: "ES256"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Invalidate()
@@ -80,7 +82,7 @@ func TestWellKnownLookupIsIndexed(t *testing.T) {
 }
 
 func TestIssuerQuota(t *testing.T) {
-	s, err := New(Config{Store: newFakeStore(), KeyEncryption: testAEAD(t), MaxIssuers: 2})
+	s, err := New(Config{Store: testkit.Store(t), KeyEncryption: testAEAD(t), MaxIssuers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

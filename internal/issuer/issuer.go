@@ -15,7 +15,6 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -315,7 +316,10 @@ func normalizeURL(raw string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("issuer url %q: %w", raw, err)
 	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+	if u.Scheme == "http" {
+		return "", fmt.Errorf("issuer url %q: an issuer URL must be https:// (AWS fetches discovery and keys only over https), e.g. %q", raw, "https://"+raw[len("http://"):])
+	}
+	if u.Scheme != "https" || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
 		return "", fmt.Errorf("issuer url %q: want https://host[:port][/path] without query or fragment", raw)
 	}
@@ -345,14 +349,11 @@ func validID(id string) bool {
 
 // uuid returns a random version-4 UUID from the configured source.
 func (s *Service) uuid() (string, error) {
-	b := make([]byte, 16)
-	if _, err := io.ReadFull(s.rand, b); err != nil {
+	id, err := uuid.NewRandomFromReader(s.rand)
+	if err != nil {
 		return "", fmt.Errorf("generate id: %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32], nil
+	return id.String(), nil
 }
 
 func or(v, def string) string {

@@ -11,11 +11,13 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/store"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // faultyStore fails the reads KeySet makes with err while err is set.
 type faultyStore struct {
-	*fakeStore
+	Store
 	err atomic.Pointer[error]
 }
 
@@ -32,14 +34,14 @@ func (f *faultyStore) GetIssuerByURL(ctx context.Context, url string) (store.Iss
 	if err := f.failure(); err != nil {
 		return store.Issuer{}, err
 	}
-	return f.fakeStore.GetIssuerByURL(ctx, url)
+	return f.Store.GetIssuerByURL(ctx, url)
 }
 
 func (f *faultyStore) ListSigningKeys(ctx context.Context, id string) ([]store.SigningKey, error) {
 	if err := f.failure(); err != nil {
 		return nil, err
 	}
-	return f.fakeStore.ListSigningKeys(ctx, id)
+	return f.Store.ListSigningKeys(ctx, id)
 }
 
 // TestKeySetStaleWhileStoreDown: while the store is unavailable, KeySet
@@ -63,8 +65,8 @@ func TestKeySetStaleWhileStoreDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &faultyStore{fakeStore: newFakeStore()}
-			clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+			st := &faultyStore{Store: testkit.Store(t)}
+			clk := testkit.NewClock(time.Time{})
 			s, err := New(Config{Store: st, KeyEncryption: testAEAD(t), Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)

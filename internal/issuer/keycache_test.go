@@ -7,22 +7,24 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/store"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // countingStore counts the reads KeySet makes.
 type countingStore struct {
-	*fakeStore
+	Store
 	reads atomic.Int64
 }
 
 func (c *countingStore) GetIssuerByURL(ctx context.Context, url string) (store.Issuer, error) {
 	c.reads.Add(1)
-	return c.fakeStore.GetIssuerByURL(ctx, url)
+	return c.Store.GetIssuerByURL(ctx, url)
 }
 
 func (c *countingStore) ListSigningKeys(ctx context.Context, id string) ([]store.SigningKey, error) {
 	c.reads.Add(1)
-	return c.fakeStore.ListSigningKeys(ctx, id)
+	return c.Store.ListSigningKeys(ctx, id)
 }
 
 func TestKeySetCache(t *testing.T) {
@@ -30,7 +32,7 @@ func TestKeySetCache(t *testing.T) {
 	type env struct {
 		s   *Service
 		st  *countingStore
-		clk *fakeClock
+		clk *testkit.Clock
 		url string
 	}
 	keys := func(t *testing.T, e env) int {
@@ -88,7 +90,7 @@ func TestKeySetCache(t *testing.T) {
 		{"another replica's write is visible after the TTL", func(t *testing.T, e env) {
 			keys(t, e)
 			// Another replica rotates: the write bypasses this Service.
-			other, err := New(Config{Store: e.st.fakeStore, KeyEncryption: testAEAD(t), Now: e.clk.Now})
+			other, err := New(Config{Store: e.st.Store, KeyEncryption: testAEAD(t), Now: e.clk.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,9 +108,9 @@ func TestKeySetCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := newFakeStore()
-			st := &countingStore{fakeStore: fs}
-			clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+			fs := testkit.Store(t)
+			st := &countingStore{Store: fs}
+			clk := testkit.NewClock(time.Time{})
 			s, err := New(Config{Store: st, KeyEncryption: testAEAD(t), Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)

@@ -222,6 +222,7 @@ func TestCreate(t *testing.T) {
 		{name: "generic needs url", req: CreateRequest{Profile: "generic"}, wantErr: true},
 		{name: "generic with port", req: CreateRequest{Profile: "generic", ID: "j", URL: "https://localhost:8443/ci"}, wantID: "j", wantURL: "https://localhost:8443/ci"},
 		{name: "bad scheme", req: CreateRequest{Profile: "generic", URL: "ftp://x"}, wantErr: true},
+		{name: "http refused", req: CreateRequest{Profile: "generic", URL: "http://ci.example.com"}, wantErr: true},
 		{name: "query", req: CreateRequest{Profile: "generic", URL: "https://x/?a=b"}, wantErr: true},
 		{name: "bad profile", req: CreateRequest{Profile: "jenkins"}, wantErr: true},
 		{name: "bad alg", req: CreateRequest{OrgID: testOrg, Alg: "HS256"}, wantErr: true},
@@ -239,7 +240,7 @@ func TestCreate(t *testing.T) {
 				if e := awserr.As(err); e == nil || e.Status != 400 {
 					t.Errorf("err = %v, want a 400", err)
 				}
-				if len(st.issuers) != 0 {
+				if len(listIssuers(t, st)) != 0 {
 					t.Error("issuer stored despite the error")
 				}
 				return
@@ -253,8 +254,8 @@ func TestCreate(t *testing.T) {
 			if tc.wantURL != "" && is.URL != tc.wantURL {
 				t.Errorf("url = %q, want %q", is.URL, tc.wantURL)
 			}
-			if is.ID == "" || len(st.keys[is.ID]) != 1 {
-				t.Errorf("issuer %q has %d keys, want 1", is.ID, len(st.keys[is.ID]))
+			if is.ID == "" || len(keysOf(t, st, is.ID)) != 1 {
+				t.Errorf("issuer %q has %d keys, want 1", is.ID, len(keysOf(t, st, is.ID)))
 			}
 		})
 	}
@@ -283,7 +284,7 @@ func TestPrivateKeyNeverStoredInPlaintext(t *testing.T) {
 	if err := s.Rotate(ctx, is.ID); err != nil {
 		t.Fatal(err)
 	}
-	keys := st.keys[is.ID]
+	keys := keysOf(t, st, is.ID)
 	if len(keys) != 2 {
 		t.Fatalf("%d keys", len(keys))
 	}

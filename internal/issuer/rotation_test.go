@@ -13,6 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
+
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // cachingVerifier verifies tokens against a JWKS it fetches from the handler
@@ -82,8 +84,8 @@ func (v *cachingVerifier) verify(tok string) error {
 // accepted, when minted and again just before it expires, by a verifier
 // that caches the JWKS as long as Cache-Control allows.
 func TestRotationWithoutFailedVerification(t *testing.T) {
-	st := newFakeStore()
-	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	st := testkit.Store(t)
+	clk := testkit.NewClock(time.Time{})
 	s, err := New(Config{Store: st, KeyEncryption: testAEAD(t), Now: clk.Now,
 		RotationPeriod: 2 * time.Hour, JWKSMaxAge: 5 * time.Minute, MaxTTL: 5 * time.Hour})
 	if err != nil {
@@ -94,7 +96,7 @@ func TestRotationWithoutFailedVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	firstKID := st.keys[is.ID][0].KID
+	firstKID := keysOf(t, st, is.ID)[0].KID
 	v := &cachingVerifier{t: t, now: clk.Now, handler: func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/org/"+testOrg+"/.well-known/jwks-pub.json", nil))
@@ -163,7 +165,7 @@ func TestRotationWithoutFailedVerification(t *testing.T) {
 	}
 	// Keys whose tokens have all expired have left the store; the rest are
 	// still published.
-	for _, k := range st.keys[is.ID] {
+	for _, k := range keysOf(t, st, is.ID) {
 		if k.KID == firstKID {
 			t.Errorf("the first key remains after every token it signed expired")
 		}
@@ -201,14 +203,20 @@ func TestRotationSchedule(t *testing.T) {
 	if err := s.Rotate(ctx, is.ID); err != nil {
 		t.Fatal(err)
 	}
-	keys := st.keys[is.ID]
+	keys := keysOf(t, st, is.ID)
 	if len(keys) != 2 || published() != 2 {
 		t.Fatalf("after rotate: %d stored, %d published", len(keys), published())
 	}
-	b := keys[1].KID
+	// Both keys were created at the clock's one instant: the store orders
+	// keys by CreatedAt only, so tell them apart by the key that signed.
+	old, next := keys[0], keys[1]
+	if next.KID == a {
+		old, next = next, old
+	}
+	b := next.KID
 	signFrom := t0.Add(5*time.Minute + margin)
-	if !keys[1].SignFrom.Equal(signFrom) || !keys[0].SignUntil.Equal(signFrom) ||
-		!keys[0].PublishEnd.Equal(signFrom.Add(5*time.Hour+margin)) {
+	if old.KID != a || !next.SignFrom.Equal(signFrom) || !old.SignUntil.Equal(signFrom) ||
+		!old.PublishEnd.Equal(signFrom.Add(5*time.Hour+margin)) {
 		t.Errorf("schedule: %+v", keys)
 	}
 	if got := kidAt(); got != a {
@@ -227,7 +235,7 @@ func TestRotationSchedule(t *testing.T) {
 	if err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if published() != 2 || len(st.keys[is.ID]) != 2 {
+	if published() != 2 || len(keysOf(t, st, is.ID)) != 2 {
 		t.Errorf("old key removed before its tokens expired")
 	}
 	clk.Advance(time.Second)
@@ -237,15 +245,15 @@ func TestRotationSchedule(t *testing.T) {
 	if err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.keys[is.ID]) != 1 || st.keys[is.ID][0].KID != b {
-		t.Errorf("Tick did not remove the old key: %+v", st.keys[is.ID])
+	if len(keysOf(t, st, is.ID)) != 1 || keysOf(t, st, is.ID)[0].KID != b {
+		t.Errorf("Tick did not remove the old key: %+v", keysOf(t, st, is.ID))
 	}
 	// Automatic rotation once the key has signed for RotationPeriod, once.
-	clk.t = signFrom.Add(DefaultRotationPeriod - time.Second)
+	clk.Set(signFrom.Add(DefaultRotationPeriod - time.Second))
 	if err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.keys[is.ID]) != 1 {
+	if len(keysOf(t, st, is.ID)) != 1 {
 		t.Errorf("rotated before the rotation period")
 	}
 	clk.Advance(time.Second)
@@ -254,8 +262,8 @@ func TestRotationSchedule(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(st.keys[is.ID]) != 2 {
-		t.Errorf("after the rotation period: %d keys, want 2 (one pending)", len(st.keys[is.ID]))
+	if len(keysOf(t, st, is.ID)) != 2 {
+		t.Errorf("after the rotation period: %d keys, want 2 (one pending)", len(keysOf(t, st, is.ID)))
 	}
 	if got := kidAt(); got != b {
 		t.Errorf("the pending key signs at once")
@@ -269,7 +277,11 @@ func TestTickRecoversIssuerWithoutKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.keys[is.ID] = nil
+	for _, k := range keysOf(t, st, is.ID) {
+		if err := st.DeleteSigningKey(ctx, is.ID, k.KID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.Mint(ctx, is.ID, MintRequest{Params: ciclaims.Params{ProjectID: testProject}}); err == nil {
 		t.Fatal("minted without a key")
 	}

@@ -20,26 +20,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// fakeClock is a settable clock for the cache.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: testNow} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // provider is a fake OIDC provider: discovery plus JWKS over TLS, with
 // knobs for the faults the fetcher must survive.
 type provider struct {

@@ -13,9 +13,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
-func testFetcher(clock *fakeClock, roots *x509.CertPool, mod func(*FetcherConfig)) *Fetcher {
+func testFetcher(clock *testkit.Clock, roots *x509.CertPool, mod func(*FetcherConfig)) *Fetcher {
 	cfg := FetcherConfig{RootCAs: roots, Timeout: 2 * time.Second, Now: clock.Now,
 		MinTTL: time.Minute, MaxTTL: time.Hour, DefaultTTL: 10 * time.Minute, RefetchInterval: 10 * time.Second}
 	if mod != nil {
@@ -84,7 +85,7 @@ func TestFetcherFaults(t *testing.T) {
 			roots := p.pool()
 			roots.AddCert(other.srv.Certificate())
 			var hooked []error
-			f := testFetcher(newFakeClock(), roots, func(c *FetcherConfig) {
+			f := testFetcher(testkit.NewClock(testNow), roots, func(c *FetcherConfig) {
 				c.OnFetch = func(_ string, err error) { hooked = append(hooked, err) }
 				if tc.cfg != nil {
 					tc.cfg(c)
@@ -112,7 +113,7 @@ func TestFetcherSameHostRedirect(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
 	p.set(func(p *provider) { p.discovery = []byte(`{"jwks_uri":"` + p.srv.URL + `/moved"}`) })
-	keys, err := testFetcher(newFakeClock(), p.pool(), nil).Keys(context.Background(), p.srv.URL, nil, "k1")
+	keys, err := testFetcher(testkit.NewClock(testNow), p.pool(), nil).Keys(context.Background(), p.srv.URL, nil, "k1")
 	if err != nil || len(keys.Key("k1")) != 1 {
 		t.Fatalf("keys=%v err=%v, want k1 through a same-host redirect", keys, err)
 	}
@@ -121,7 +122,7 @@ func TestFetcherSameHostRedirect(t *testing.T) {
 func TestFetcherRotationAndRateLimit(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	f := testFetcher(clock, p.pool(), nil)
 	ctx := context.Background()
 	get := func(kid string) *jose.JSONWebKeySet {
@@ -191,7 +192,7 @@ func TestFetcherCacheControl(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
 			p.set(func(p *provider) { p.cacheControl = tc.cacheControl })
-			clock := newFakeClock()
+			clock := testkit.NewClock(testNow)
 			f := testFetcher(clock, p.pool(), nil)
 			for _, step := range []struct {
 				at   time.Duration
@@ -214,7 +215,7 @@ func TestFetcherSingleflight(t *testing.T) {
 	p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
 	release := make(chan struct{})
 	p.set(func(p *provider) { p.hang = release })
-	f := testFetcher(newFakeClock(), p.pool(), nil)
+	f := testFetcher(testkit.NewClock(testNow), p.pool(), nil)
 	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -247,7 +248,7 @@ func TestFetcherSingleflight(t *testing.T) {
 func TestFetcherStaleIfErrorAndRecovery(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	var failures int
 	f := testFetcher(clock, p.pool(), func(c *FetcherConfig) {
 		c.OnFetch = func(_ string, err error) {
@@ -304,7 +305,7 @@ func TestFetcherNegativeCache(t *testing.T) {
 	testKeys(t)
 	p := newProvider(t, nil, jwk(rsa2048, "k1", "RS256"))
 	p.set(func(p *provider) { p.status = 503 })
-	clock := newFakeClock()
+	clock := testkit.NewClock(testNow)
 	f := testFetcher(clock, p.pool(), nil)
 	for i := range 5 {
 		_, err := f.Keys(context.Background(), p.srv.URL, nil, "k1")
@@ -341,7 +342,7 @@ func TestFetcherTLSTrust(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := testFetcher(newFakeClock(), tc.roots, nil)
+			f := testFetcher(testkit.NewClock(testNow), tc.roots, nil)
 			keys, err := f.Keys(context.Background(), p.srv.URL, tc.thumbprints, "k1")
 			if tc.wantMsg == "" {
 				if err != nil || len(keys.Key("k1")) != 1 {
@@ -355,7 +356,7 @@ func TestFetcherTLSTrust(t *testing.T) {
 	t.Run("thumbprint matches but host does not", func(t *testing.T) {
 		// "localhost" resolves to the same server, but the leaf is for 127.0.0.1 only.
 		issuer := strings.Replace(p.srv.URL, "127.0.0.1", "localhost", 1)
-		f := testFetcher(newFakeClock(), untrusted, func(c *FetcherConfig) {
+		f := testFetcher(testkit.NewClock(testNow), untrusted, func(c *FetcherConfig) {
 			c.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 				return (&net.Dialer{}).DialContext(ctx, network, p.srv.Listener.Addr().String())
 			}
@@ -372,7 +373,7 @@ func TestFetcherHangingIssuerIsolated(t *testing.T) {
 	slow.set(func(p *provider) { p.hang = make(chan struct{}) })
 	roots := slow.pool()
 	roots.AddCert(fast.srv.Certificate())
-	f := testFetcher(newFakeClock(), roots, func(c *FetcherConfig) { c.Timeout = 30 * time.Second })
+	f := testFetcher(testkit.NewClock(testNow), roots, func(c *FetcherConfig) { c.Timeout = 30 * time.Second })
 
 	slowDone := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())

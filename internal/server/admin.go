@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/sts"
@@ -34,6 +36,9 @@ type adminAPI struct {
 	log     *slog.Logger
 	account string
 	region  string
+	now     func() time.Time
+	// denied records a refused call in the decision log.
+	denied func(c *awsquery.Call, action string, err error)
 }
 
 // handler routes routes, each wrapped by serve.
@@ -55,6 +60,7 @@ func adminResource(account, id string) string {
 func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rid := requestID(r.Context())
+		start := a.now()
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 		if err != nil || len(body) > maxAdminBody {
 			writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
@@ -62,6 +68,7 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 		}
 		caller, signed, err := a.auth.authenticate(r, body, adminService, a.region)
 		if err != nil {
+			a.denied(adminCall(r, start, nil), rt.Action, err)
 			e := awserr.From(err)
 			a.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
 			writeJSONError(w, e.Status, e.Code, e.Message)
@@ -73,6 +80,7 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 			ri.Keys = rt.Keys(body)
 		}
 		if err := a.auth.authorize(r.Context(), caller, ri, rt.Action, resource); err != nil {
+			a.denied(adminCall(r, start, caller), rt.Action, err)
 			e := awserr.From(err)
 			a.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", rt.Action, "reason", e.Error())
 			writeJSONError(w, e.Status, e.Code, e.Message)

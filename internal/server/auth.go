@@ -148,12 +148,17 @@ func (a *authenticator) authorize(ctx context.Context, caller *identity.Caller, 
 	req := &policy.Request{Principal: sts.CallerPrincipal(caller), Action: action, Resource: resource,
 		Context: sts.CallerContext(caller, role, ri)}
 	if policy.EvaluateSet(req, set) != policy.Allow {
-		return denied.Wrap(errors.New(policy.ExplainSet(req, set).Text()))
+		return denied.Wrap(traceError{policy.ExplainSet(req, set)})
 	}
 	return nil
 }
 
+// storeUnavailable maps a store outage to ServiceUnavailable; an error
+// already mapped (a handler's own AWS error) keeps its one message.
 func storeUnavailable(err error) error {
+	if awserr.As(err) != nil {
+		return err
+	}
 	if errors.Is(err, store.ErrUnavailable) {
 		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
 			"Service is unavailable. Please try again later.").Wrap(err)

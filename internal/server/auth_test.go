@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/store"
 	"github.com/keylessci/keyless/internal/store/sqlstore"
 )
 
@@ -79,4 +82,31 @@ func TestAuthenticateRunnerGenerations(t *testing.T) {
 			t.Errorf("authenticate = %v, want InvalidClientTokenId", err)
 		}
 	})
+}
+
+// TestStoreUnavailableMapsOnce: a store outage becomes ServiceUnavailable
+// once; an error a handler already mapped keeps its one message (the log
+// used to read "ServiceUnavailable: …: ServiceUnavailable: …").
+func TestStoreUnavailableMapsOnce(t *testing.T) {
+	outage := fmt.Errorf("sqlstore: create role: %w: attempt to write a readonly database", store.ErrUnavailable)
+	mapped := awserr.New(awserr.CodeServiceUnavailable, 503, "Service is unavailable. Please try again.").Wrap(outage)
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"raw outage", outage},
+		{"already mapped", mapped},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := storeUnavailable(tt.err)
+			e := awserr.As(err)
+			if e == nil || e.Code != awserr.CodeServiceUnavailable || e.Status != 503 {
+				t.Fatalf("storeUnavailable = %v", err)
+			}
+			if n := strings.Count(err.Error(), "ServiceUnavailable"); n != 1 {
+				t.Errorf("message names ServiceUnavailable %d times: %q", n, err)
+			}
+		})
+	}
 }

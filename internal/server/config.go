@@ -1,16 +1,21 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/decision"
+	"github.com/keylessci/keyless/internal/issuer"
 )
 
-// Config configures a Server. cmd/keyless fills it from flags and env.
+// Config configures a Server. The command line (internal/cli) fills it from
+// flags, environment and config file; Defaults holds its defaults and
+// Validate its rules, and neither speaks of flags.
 type Config struct {
 	Addr     string // listen address, default 127.0.0.1:8787
 	DataDir  string // required unless StoreURL is a postgres URL
@@ -54,53 +59,96 @@ type Config struct {
 	AllowPrivateJWKS bool
 	// MaxIssuers caps the hosted issuers (0: issuer.DefaultMaxIssuers).
 	MaxIssuers int
+
+	// The decision log (package decision): how long decisions are kept
+	// (0: 30 days), at most how many (0: a million), how often a partial
+	// batch is written (0: 1s); DecisionsOff keeps none (benchmarks).
+	DecisionsRetention time.Duration
+	DecisionsMaxRows   int
+	DecisionsFlush     time.Duration
+	DecisionsOff       bool
 }
 
-func (c *Config) setDefaults() error {
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:8787"
+// Defaults returns the configuration's defaults: the one place they live.
+// New fills every zero field of its Config from here, and the command line
+// shows these values in its help. Zero fields not set here (StoreMaxConns,
+// StoreTimeout, FetchTimeout) take their backend's default.
+func Defaults() Config {
+	return Config{
+		Addr:               "127.0.0.1:8787",
+		Account:            "000000000000",
+		Region:             "us-east-1",
+		JWKSMaxAge:         issuer.DefaultJWKSMaxAge,
+		MaxIssuers:         issuer.DefaultMaxIssuers,
+		IssuerTick:         time.Minute,
+		CacheCheck:         500 * time.Millisecond,
+		UsageFlush:         time.Minute,
+		RunnerMaxTTL:       runnerDefaultMaxTTL,
+		ShutdownTimeout:    10 * time.Second,
+		DecisionsRetention: decision.DefaultRetention,
+		DecisionsMaxRows:   decision.DefaultMaxRows,
 	}
-	if c.Account == "" {
-		c.Account = "000000000000"
+}
+
+// ConfigError is a Config that cannot run: Fields names the Config fields
+// at fault, Problem says what is wrong and what to do, naming fields as
+// {Field}. The command line renders it with its own flags and environment
+// variables (Render); Error spells the fields' Go names.
+type ConfigError struct {
+	Fields  []string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Render(func(f string) string { return f }) }
+
+// Render returns the error with every field spelled name(field).
+func (e *ConfigError) Render(name func(field string) string) string {
+	var names []string
+	for _, f := range e.Fields {
+		names = append(names, name(f))
 	}
-	if !arn.IsAccountID(c.Account) {
-		return fmt.Errorf("account id %q is not 12 digits", c.Account)
+	problem := fieldRef.ReplaceAllStringFunc(e.Problem, func(ref string) string { return name(ref[1 : len(ref)-1]) })
+	if len(names) == 0 {
+		return problem
 	}
-	if c.Region == "" {
-		c.Region = "us-east-1"
+	return strings.Join(names, ", ") + ": " + problem
+}
+
+// fieldRef is a {Field} reference in a ConfigError's Problem.
+var fieldRef = regexp.MustCompile(`\{[A-Z][A-Za-z]*\}`)
+
+func configErr(problem string, fields ...string) error {
+	return &ConfigError{Fields: fields, Problem: problem}
+}
+
+// applyDefaults fills the zero fields of c from Defaults.
+func (c *Config) applyDefaults() {
+	d := Defaults()
+	or := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
 	}
-	if c.DataDir == "" && c.StoreURL == "" {
-		return errors.New("--data-dir or --store is required")
+	ord := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return errors.New("--tls-cert and --tls-key go together")
+	or(&c.Addr, d.Addr)
+	or(&c.Account, d.Account)
+	or(&c.Region, d.Region)
+	ord(&c.JWKSMaxAge, d.JWKSMaxAge)
+	ord(&c.IssuerTick, d.IssuerTick)
+	ord(&c.CacheCheck, d.CacheCheck)
+	ord(&c.UsageFlush, d.UsageFlush)
+	ord(&c.RunnerMaxTTL, d.RunnerMaxTTL)
+	ord(&c.ShutdownTimeout, d.ShutdownTimeout)
+	if c.MaxIssuers == 0 {
+		c.MaxIssuers = d.MaxIssuers
 	}
-	if (c.RootAccessKeyID == "") != (c.RootSecretKey == "") {
-		return errors.New("KEYLESS_ROOT_ACCESS_KEY_ID and KEYLESS_ROOT_SECRET_ACCESS_KEY go together")
-	}
-	if c.RootAccessKeyID != "" && (len(c.RootAccessKeyID) < 16 || len(c.RootSecretKey) < 16) {
-		return errors.New("root access key id and secret must each be at least 16 characters")
-	}
-	if c.StoreMaxConns < 0 || c.StoreTimeout < 0 {
-		return errors.New("store pool size and timeout must not be negative")
-	}
-	if c.IssuerTick == 0 {
-		c.IssuerTick = time.Minute
-	}
-	if c.CacheCheck == 0 {
-		c.CacheCheck = 500 * time.Millisecond
-	}
-	if c.UsageFlush == 0 {
-		c.UsageFlush = time.Minute
-	}
-	if c.RunnerMaxTTL == 0 {
-		c.RunnerMaxTTL = runnerDefaultMaxTTL
-	}
-	if c.RunnerMaxTTL < runnerMinTTL {
-		return fmt.Errorf("runner credentials' maximum lifetime %s is below %s", c.RunnerMaxTTL, runnerMinTTL)
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 10 * time.Second
+	ord(&c.DecisionsRetention, d.DecisionsRetention)
+	if c.DecisionsMaxRows == 0 {
+		c.DecisionsMaxRows = d.DecisionsMaxRows
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -111,5 +159,58 @@ func (c *Config) setDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+}
+
+// Validate reports the first reason c cannot run, as a *ConfigError. It
+// checks c as given: zero fields that have a default are valid.
+func (c *Config) Validate() error {
+	if c.Account != "" && !arn.IsAccountID(c.Account) {
+		return configErr(fmt.Sprintf("account id %q is not 12 digits", c.Account), "Account")
+	}
+	if c.DataDir == "" && c.StoreURL == "" {
+		return configErr("a data directory or a store URL is required", "DataDir", "StoreURL")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return configErr("a TLS certificate and its key go together", "TLSCert", "TLSKey")
+	}
+	if (c.RootAccessKeyID == "") != (c.RootSecretKey == "") {
+		return configErr("the root access key id and secret go together", "RootAccessKeyID", "RootSecretKey")
+	}
+	if c.RootAccessKeyID != "" && (len(c.RootAccessKeyID) < 16 || len(c.RootSecretKey) < 16) {
+		return configErr("the root access key id and secret must each be at least 16 characters", "RootAccessKeyID", "RootSecretKey")
+	}
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
+		return configErr(fmt.Sprintf("the master key must be 32 bytes, not %d", len(c.MasterKey)), "MasterKey")
+	}
+	if c.StoreMaxConns < 0 {
+		return configErr("the store's connection pool size must not be negative", "StoreMaxConns")
+	}
+	if c.StoreTimeout < 0 {
+		return configErr("the store timeout must not be negative", "StoreTimeout")
+	}
+	if c.MaxIssuers < 0 {
+		return configErr("the most hosted issuers must not be negative", "MaxIssuers")
+	}
+	if c.JWKSMaxAge < 0 {
+		return configErr("the JWKS max-age must not be negative", "JWKSMaxAge")
+	}
+	if c.DecisionsRetention < 0 {
+		return configErr("the decision log's retention must not be negative", "DecisionsRetention")
+	}
+	if c.DecisionsMaxRows < 0 {
+		return configErr("the decision log's most rows must not be negative", "DecisionsMaxRows")
+	}
+	if c.RunnerMaxTTL != 0 && c.RunnerMaxTTL < runnerMinTTL {
+		return configErr(fmt.Sprintf("runner credentials' maximum lifetime %s is below %s", c.RunnerMaxTTL, runnerMinTTL), "RunnerMaxTTL")
+	}
+	return nil
+}
+
+// setDefaults validates c, then fills its zero fields from Defaults.
+func (c *Config) setDefaults() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	c.applyDefaults()
 	return nil
 }

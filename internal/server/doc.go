@@ -6,6 +6,7 @@
 //	POST /, GET /?Action=…           AWS query API (IAM 2010-05-08, STS 2011-06-15)
 //	GET  <issuer path>/.well-known/… discovery documents and JWKS of hosted issuers
 //	     /_keyless/issuers…          admin API (SigV4: root, or credentials policy allows)
+//	GET  /_keyless/decisions[/{id}]  the decision log (keyless:ListDecisions, keyless:GetDecision)
 //	GET  /_keyless/health            200 when the store answers
 //	GET  /metrics                    Prometheus metrics
 //
@@ -17,8 +18,10 @@
 // validation and its work, per the iam/sts action tables; the admin API
 // through adminAPI.serve, per its route table (issuer.AdminRoutes and the
 // runner routes, routed by issuer.AdminMux). Errors become responses only
-// in awsquery.WriteError. Logs are JSON (slog), one request
-// id per call; tokens and secrets are never logged.
+// in awsquery.WriteError. Logs are JSON (slog), one request id per call;
+// tokens and secrets are never logged. Every STS decision and every refused
+// signed call also goes to the decision log (package decision), whose
+// writer runs beside the listener and is flushed after it shuts down.
 //
 // It is one of the two places (with cmd/) that read the environment and
 // files.

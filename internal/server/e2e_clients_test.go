@@ -10,6 +10,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // clientEnv is the environment for the aws CLI and boto3: root
@@ -28,6 +29,7 @@ func clientEnv(url string) []string {
 }
 
 func TestAWSCLI(t *testing.T) {
+	testkit.External(t, "the aws CLI")
 	if _, err := exec.LookPath("aws"); err != nil {
 		t.Skip("the aws CLI is not installed on this machine")
 	}
@@ -77,6 +79,7 @@ func TestAWSCLI(t *testing.T) {
 }
 
 func TestBoto3Errors(t *testing.T) {
+	testkit.External(t, "python3 and boto3")
 	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
 		t.Skip("python3 with boto3 is not installed on this machine")
 	}

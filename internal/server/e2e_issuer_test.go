@@ -9,8 +9,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +35,7 @@ import (
 	"github.com/keylessci/keyless/internal/cli"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // e2eKeyless runs a keyless CLI command against s with its root credentials
@@ -64,17 +63,6 @@ func keylessCLI(t *testing.T, endpoint string, args ...string) string {
 	return stdout.String()
 }
 
-func e2eUUID(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 // e2eCircleSeed is the seed's setup on a test server: a hosted CircleCI issuer
 // for a new org, https://oidc.circleci.com/org/<org> as a provider, and a
 // role whose trust policy admits one project.
@@ -86,7 +74,7 @@ type e2eCircleSeed struct {
 
 func newE2ECircleSeed(t *testing.T) *e2eCircleSeed {
 	t.Helper()
-	c := &e2eCircleSeed{s: servertest.Start(t), org: e2eUUID(t), project: e2eUUID(t), other: e2eUUID(t)}
+	c := &e2eCircleSeed{s: servertest.Start(t), org: testkit.UUID(), project: testkit.UUID(), other: testkit.UUID()}
 	e2eKeyless(t, c.s, "issuer", "create", "--profile", "circleci", "--org-id", c.org)
 	ctx := context.Background()
 	cl := iamClient(c.s.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
@@ -112,7 +100,7 @@ func newE2ECircleSeed(t *testing.T) *e2eCircleSeed {
 // token mints a v2 job token of project, as a CircleCI job receives it.
 func (c *e2eCircleSeed) token(t *testing.T, project string) string {
 	t.Helper()
-	return strings.TrimSpace(e2eKeyless(t, c.s, "token", "--org-id", c.org, "--project-id", project, "--user-id", e2eUUID(t),
+	return strings.TrimSpace(e2eKeyless(t, c.s, "token", "--org-id", c.org, "--project-id", project, "--user-id", testkit.UUID(),
 		"--v2", "--vcs-origin", "github.com/acme/app", "--vcs-ref", "refs/heads/main"))
 }
 
@@ -124,6 +112,7 @@ func (c *e2eCircleSeed) assumedARN(session string) string {
 // environment except those in env, and returns its stdout.
 func e2ePython(t *testing.T, script string, env map[string]string) string {
 	t.Helper()
+	testkit.External(t, "python3 and boto3")
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed; the boto3 proofs need it")
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
 	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // stallCeiling bounds every wait for another replica: only a replica that
@@ -266,7 +267,7 @@ func TestMultiNodePostgres(t *testing.T) {
 	iamB := iamClient(b.url, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 
 	// An issuer, its provider and a role, all created on A.
-	org, project, other := e2eUUID(t), e2eUUID(t), e2eUUID(t)
+	org, project, other := testkit.UUID(), testkit.UUID(), testkit.UUID()
 	keylessCLI(t, a.url, "issuer", "create", "--profile", "circleci", "--org-id", org)
 	providerURL := "https://oidc.circleci.com/org/" + org
 	if _, err := iamA.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
@@ -280,7 +281,7 @@ func TestMultiNodePostgres(t *testing.T) {
 	}
 	roleARN := aws.ToString(role.Role.Arn)
 	// A token minted through B (B's admin API, A's issuer).
-	token := strings.TrimSpace(keylessCLI(t, b.url, "token", "--org-id", org, "--project-id", project, "--user-id", e2eUUID(t)))
+	token := strings.TrimSpace(keylessCLI(t, b.url, "token", "--org-id", org, "--project-id", project, "--user-id", testkit.UUID()))
 	exchange := func(r *mnReplica) (*sts.AssumeRoleWithWebIdentityOutput, error) {
 		return anonSTS(r.url).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 			RoleArn: aws.String(roleARN), RoleSessionName: aws.String("job"), WebIdentityToken: aws.String(token)})

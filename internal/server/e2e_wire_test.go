@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -12,12 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 func issuerCreate(org string) issuer.CreateRequest {
@@ -31,17 +29,8 @@ func mintParams(org string) issuer.MintRequest {
 // rawSigned sends a form body signed with root credentials for service.
 func rawSigned(t *testing.T, endpoint, service, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, endpoint+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
 	cr := aws.Credentials{AccessKeyID: servertest.RootAccessKeyID, SecretAccessKey: servertest.RootSecretKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), cr, req, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	return do(t, req)
+	return do(t, testkit.SignedRequest(t, http.MethodPost, endpoint+"/", body, cr, service, "us-east-1", time.Now()))
 }
 
 func do(t *testing.T, req *http.Request) (int, string) {

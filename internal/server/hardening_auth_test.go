@@ -7,8 +7,6 @@ package server_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -24,6 +21,7 @@ import (
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 var rootCreds = aws.Credentials{AccessKeyID: servertest.RootAccessKeyID, SecretAccessKey: servertest.RootSecretKey}
@@ -32,20 +30,7 @@ var rootCreds = aws.Credentials{AccessKeyID: servertest.RootAccessKeyID, SecretA
 // service at the given time. Content type: form for POST /, JSON otherwise.
 func signedRequest(t *testing.T, method, endpoint, path, body string, cr aws.Credentials, service string, at time.Time) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, endpoint+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if path == "/" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	} else if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), cr, req, hex.EncodeToString(sum[:]), service, "us-east-1", at); err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return testkit.SignedRequest(t, method, endpoint+path, body, cr, service, "us-east-1", at)
 }
 
 // sessionCreds exchanges a hosted CircleCI token of f's allowed project.

@@ -1,18 +1,15 @@
 package server_test
 
 // Shared fakes of the hardening tests: external OIDC issuers on their own
-// TLS hosts (with request counters and switchable faults), a dialer that can
+// TLS hosts (testkit's provider, with switchable faults), a dialer that can
 // take hosts down, and a fixture that registers such issuers with a server.
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +28,7 @@ import (
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // extAudience is the audience every external issuer's tokens carry.
@@ -48,144 +46,86 @@ const (
 	jwksRedirect jwksMode = "redirect" // 302 to another host
 )
 
-// extIssuer is an external OIDC issuer served by its own TLS host:
-// discovery at /.well-known/openid-configuration, keys at /jwks.
+// extIssuer is an external OIDC issuer on its own TLS host: testkit's
+// fake provider with the JWKS faults the hardening tests switch.
 type extIssuer struct {
-	srv      *httptest.Server
-	hostPort string
-	requests atomic.Int32 // every request the host received
-	hanging  chan struct{}
-
+	*testkit.OIDCProvider
+	srv        *httptest.Server
+	hostPort   string
+	requests   *atomic.Int32 // every request the host received
+	hanging    chan struct{}
 	mu         sync.Mutex
-	mode       jwksMode
-	served     []string // kids whose public keys /jwks serves
-	keys       map[string]*ecdsa.PrivateKey
 	redirectTo string
 }
 
 func newExtIssuer(t *testing.T) *extIssuer {
 	t.Helper()
-	e := &extIssuer{mode: jwksOK, keys: map[string]*ecdsa.PrivateKey{}, hanging: make(chan struct{}, 16)}
-	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(e.serve))
-	e.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that time out are expected
-	e.srv.StartTLS()
-	t.Cleanup(e.srv.Close)
-	e.hostPort = strings.TrimPrefix(e.srv.URL, "https://")
-	e.addKey(t, "k1")
-	e.setServed("k1")
-	return e
+	p := testkit.NewOIDCProvider(t)
+	return &extIssuer{OIDCProvider: p, srv: p.Server, hostPort: p.Host(), requests: &p.Requests, hanging: make(chan struct{}, 16)}
 }
 
-func (e *extIssuer) serve(w http.ResponseWriter, r *http.Request) {
-	e.requests.Add(1)
-	switch r.URL.Path {
-	case "/.well-known/openid-configuration":
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": e.srv.URL, "jwks_uri": e.srv.URL + "/jwks"})
-		return
-	case "/jwks":
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	e.mu.Lock()
-	mode, redirect := e.mode, e.redirectTo
-	set := jose.JSONWebKeySet{}
-	for _, kid := range e.served {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &e.keys[kid].PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"})
-	}
-	e.mu.Unlock()
-	body, _ := json.Marshal(set)
-	switch mode {
-	case jwks500:
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	case jwksGarbage:
-		body = []byte(`<html>not a key set</html>`)
-	case jwksHuge:
-		body = append([]byte(`{"padding":"`+strings.Repeat("x", 1<<20)+`",`), body[1:]...)
-	case jwksHang:
-		e.hanging <- struct{}{}
-		<-r.Context().Done() // until the client gives up
-		return
-	case jwksRedirect:
-		http.Redirect(w, r, redirect, http.StatusFound)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
-}
+func (e *extIssuer) addKey(t *testing.T, kid string) { e.AddKey(t, kid, testkit.ES256) }
 
-func (e *extIssuer) addKey(t *testing.T, kid string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	e.keys[kid] = k
-	e.mu.Unlock()
-}
+func (e *extIssuer) setServed(kids ...string) { e.Serve(kids...) }
 
-func (e *extIssuer) setServed(kids ...string) {
-	e.mu.Lock()
-	e.served = kids
-	e.mu.Unlock()
-}
-
+// setMode makes the JWKS endpoint behave as m.
 func (e *extIssuer) setMode(m jwksMode) {
-	e.mu.Lock()
-	e.mode = m
-	e.mu.Unlock()
+	var h http.HandlerFunc
+	switch m {
+	case jwks500:
+		h = func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	case jwksGarbage:
+		h = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`<html>not a key set</html>`)) }
+	case jwksHuge:
+		h = func(w http.ResponseWriter, _ *http.Request) {
+			body, _ := json.Marshal(e.JWKS())
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(append([]byte(`{"padding":"`+strings.Repeat("x", 1<<20)+`",`), body[1:]...))
+		}
+	case jwksHang:
+		h = func(_ http.ResponseWriter, r *http.Request) {
+			e.hanging <- struct{}{}
+			<-r.Context().Done() // until the client gives up
+		}
+	case jwksRedirect:
+		h = func(w http.ResponseWriter, r *http.Request) {
+			e.mu.Lock()
+			to := e.redirectTo
+			e.mu.Unlock()
+			http.Redirect(w, r, to, http.StatusFound)
+		}
+	}
+	if h == nil {
+		e.SetJWKSHandler(nil)
+		return
+	}
+	e.SetJWKSHandler(h)
 }
 
-func (e *extIssuer) key(kid string) *ecdsa.PrivateKey {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.keys[kid]
-}
+func (e *extIssuer) key(kid string) *ecdsa.PrivateKey { return e.Key(kid).(*ecdsa.PrivateKey) }
 
 // jwtSpec is what a test mints: the claims and headers to sign.
 type jwtSpec struct {
 	iss, sub, aud, kid string
-	key                *ecdsa.PrivateKey
+	key                crypto.Signer
 	headers            map[jose.HeaderKey]any
 }
 
 // mint returns a valid ES256 token of e signed by its key kid.
 func (e *extIssuer) mint(t *testing.T, kid string) string {
 	t.Helper()
-	return signToken(t, jwtSpec{iss: e.srv.URL, kid: kid, key: e.key(kid)})
+	return signToken(t, jwtSpec{iss: e.srv.URL, kid: kid, key: e.Key(kid)})
 }
 
+// signToken signs tk (audience extAudience unless set) with testkit.
 func signToken(t *testing.T, tk jwtSpec) string {
 	t.Helper()
-	if tk.sub == "" {
-		tk.sub = "ci/acme/app/deploy"
-	}
 	if tk.aud == "" {
 		tk.aud = extAudience
 	}
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	for k, v := range tk.headers {
-		opts = opts.WithHeader(k, v)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: tk.key, KeyID: tk.kid}}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	payload, _ := json.Marshal(map[string]any{"iss": tk.iss, "sub": tk.sub, "aud": tk.aud,
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testkit.SignJWT(t, tk.key, testkit.Token{Issuer: tk.iss, Subject: tk.sub, Audience: tk.aud, KID: tk.kid, Headers: tk.headers})
 }
 
 // netFaults is the JWKS fetcher's dialer: it counts dials per address and

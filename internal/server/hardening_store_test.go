@@ -302,6 +302,13 @@ func TestHardeningReadOnlyDataDir(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("health on a read-only data dir: %d", resp.StatusCode)
 	}
+	// The log says why once: the AWS error, then the store's cause.
+	p.stop(t)
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, `"action":"CreateRole"`) && strings.Count(line, "ServiceUnavailable:") != 1 {
+			t.Errorf("the failed write is logged with a doubled message: %s", line)
+		}
+	}
 }
 
 // TestHardeningFullDisk runs the server on a small tmpfs, fills it, and

@@ -14,16 +14,24 @@ import (
 const masterKeyFile = "master.key"
 
 // loadMasterKey returns the configured master key or, for a store in the
-// data dir, the one in DataDir/master.key, generated (0600) when missing.
-func loadMasterKey(cfg *Config) ([]byte, error) {
+// data dir, the one in DataDir/master.key, generated (0600) when missing —
+// unless the store already holds secrets sealed under a master key
+// (sealed): a new key could not open them, so the missing file is an error
+// that says how to put it back.
+func loadMasterKey(cfg *Config, sealed bool) ([]byte, error) {
 	if len(cfg.MasterKey) > 0 {
 		return cfg.MasterKey, nil
 	}
 	if strings.HasPrefix(cfg.StoreURL, "postgres") || cfg.DataDir == "" {
-		return nil, errors.New("a shared store needs a master key given to every replica: --master-key-file or KEYLESS_MASTER_KEY")
+		return nil, configErr("a shared store needs a master key, the same on every replica", "MasterKey")
 	}
 	p := filepath.Join(cfg.DataDir, masterKeyFile)
 	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) && sealed {
+		return nil, configErr(fmt.Sprintf("%s is missing, but the store in this data directory holds secrets sealed "+
+			"under a master key, which no new key can open. Put the original master.key back (from your backup), "+
+			"or give that key as {MasterKey}, or start on a fresh {DataDir}", p), "MasterKey")
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		key, err := NewMasterKey()
 		if err != nil {
@@ -32,7 +40,7 @@ func loadMasterKey(cfg *Config) ([]byte, error) {
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			if errors.Is(err, os.ErrExist) { // another process wrote it first
-				return loadMasterKey(cfg)
+				return loadMasterKey(cfg, sealed)
 			}
 			return nil, fmt.Errorf("create master key file: %w", err)
 		}

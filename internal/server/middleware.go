@@ -2,11 +2,12 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+
+	"github.com/google/uuid"
 
 	"github.com/keylessci/keyless/internal/awsquery"
 )
@@ -28,13 +29,7 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+func newUUID() string { return uuid.NewString() }
 
 // recoverer turns a panic into a logged InternalFailure instead of a dropped
 // connection. A panic is a bug; the test suite asserts none happens.

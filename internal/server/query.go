@@ -29,6 +29,8 @@ type queryHandler struct {
 	metrics  *metrics
 	log      *slog.Logger
 	now      func() time.Time
+	// denied records a refused call in the decision log.
+	denied func(c *awsquery.Call, action string, err error)
 }
 
 func (h *queryHandler) lookup(action, version string) (*service, *awsquery.Action) {
@@ -94,6 +96,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if act.Access != awsquery.Unsigned {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
+			h.denied(call, svc.name+":"+q.Action, err)
 			fail(err)
 			return
 		}
@@ -113,6 +116,7 @@ func (h *queryHandler) authorize(ctx context.Context, c *awsquery.Call, action, 
 	err := h.auth.authorize(ctx, c.Caller, sts.RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region,
 		UserAgent: c.UserAgent}, action, resource)
 	if err != nil {
+		h.denied(c, action, err)
 		h.log.Info("authorization denied", "request_id", c.RequestID, "action", action, "resource", resource,
 			"reason", err.Error())
 	}

@@ -80,7 +80,7 @@ func loadRoot(ctx context.Context, st secretStore, master cipher.AEAD, cfg *Conf
 	}
 	plain, err := open(master, secretRoot, sealed)
 	if err != nil {
-		return rootCredentials{}, false, fmt.Errorf("cannot open the stored root credentials: is this the master key the store was created with? %w", err)
+		return rootCredentials{}, false, wrongMasterKey(cfg)
 	}
 	var rc rootCredentials
 	if err := json.Unmarshal(plain, &rc); err != nil {
@@ -88,7 +88,7 @@ func loadRoot(ctx context.Context, st secretStore, master cipher.AEAD, cfg *Conf
 	}
 	if given && rc != (rootCredentials{cfg.RootAccessKeyID, cfg.RootSecretKey}) {
 		// Replicas of one store are one service: they share its root.
-		return rootCredentials{}, false, errors.New("the root credentials given are not the ones this store was set up with")
+		return rootCredentials{}, false, otherRoot(cfg, rc)
 	}
 	if legacy != nil {
 		// Sealed copy in place: the plain one goes, and leaves no trace
@@ -101,11 +101,64 @@ func loadRoot(ctx context.Context, st secretStore, master cipher.AEAD, cfg *Conf
 	return rc, generated, nil
 }
 
+// wrongMasterKey is the error of a master key that does not open the
+// store's sealed secrets.
+func wrongMasterKey(cfg *Config) error {
+	which, restore := "the {MasterKey} given", ""
+	if len(cfg.MasterKey) == 0 && cfg.DataDir != "" {
+		which = filepath.Join(cfg.DataDir, masterKeyFile)
+	}
+	if cfg.DataDir != "" && cfg.StoreURL == "" {
+		restore = "restore " + masterKeyFile + " from your backup, or "
+	}
+	return configErr(fmt.Sprintf("the store's secrets were sealed under another master key than %s, so they cannot be opened. "+
+		"Give the master key this store was created with (%sgive it as {MasterKey}), "+
+		"or start on a fresh %s", which, restore, freshStore(cfg)), "MasterKey")
+}
+
+// otherRoot is the error of root credentials given that are not the ones
+// the store was set up with (rc): it names the stored access key id —
+// never a secret — and the ways out.
+func otherRoot(cfg *Config, rc rootCredentials) error {
+	problem := fmt.Sprintf("this store's root credentials are %s (set when it was created), not the %s given",
+		rc.AccessKeyID, cfg.RootAccessKeyID)
+	if rc.AccessKeyID == cfg.RootAccessKeyID {
+		problem = fmt.Sprintf("the secret given for %s is not the one this store was set up with", rc.AccessKeyID)
+	}
+	where := "the first start printed them, or they were given to it"
+	if p := rootFileOf(cfg); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			where = "they are in " + p
+		}
+	}
+	return configErr(fmt.Sprintf("%s. Either unset {RootAccessKeyID} and {RootSecretKey} to use the stored ones (%s), "+
+		"or set them to the stored pair, or start on a fresh %s", problem, where, freshStore(cfg)),
+		"RootAccessKeyID", "RootSecretKey")
+}
+
+// freshStore names the way to a new store: another data dir for SQLite,
+// another database for a store URL.
+func freshStore(cfg *Config) string {
+	if cfg.StoreURL != "" {
+		return "{StoreURL} (an empty database)"
+	}
+	return "{DataDir} (an empty directory)"
+}
+
+// rootFileOf is where the root credentials file lives: in the data dir,
+// when there is one ("" otherwise).
+func rootFileOf(cfg *Config) string {
+	if cfg.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(cfg.DataDir, rootCredentialsFile)
+}
+
 // keyEncryptionKey returns the AEAD that seals signing keys and session
 // sealing keys at rest. Its key is stored sealed under master: random for a
 // new store; for a store of a version before the master key, the key that
 // version derived from the root secret, so what it sealed still opens.
-func keyEncryptionKey(ctx context.Context, st secretStore, master cipher.AEAD, rootSecret string) (cipher.AEAD, error) {
+func keyEncryptionKey(ctx context.Context, st secretStore, master cipher.AEAD, rootSecret string, cfg *Config) (cipher.AEAD, error) {
 	sealed, err := st.GetSecret(ctx, secretKEK)
 	if errors.Is(err, store.ErrNotFound) {
 		var key []byte
@@ -130,7 +183,7 @@ func keyEncryptionKey(ctx context.Context, st secretStore, master cipher.AEAD, r
 	}
 	key, err := open(master, secretKEK, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the stored key-encryption key: is this the master key the store was created with? %w", err)
+		return nil, wrongMasterKey(cfg)
 	}
 	return newAEAD(key)
 }
@@ -182,16 +235,18 @@ func newRootCredentials() (rootCredentials, error) {
 	return rootCredentials{AccessKeyID: id, SecretAccessKey: secret}, nil
 }
 
-// writeRootFile writes the generated root credentials to the data dir, mode
-// 0600, in the AWS credentials-file format.
-func writeRootFile(dir string, rc rootCredentials) (string, error) {
-	if dir == "" {
+// rootCredentialsFile is the name of the root credentials file in the data
+// dir.
+const rootCredentialsFile = "root-credentials"
+
+// writeRootFile writes the root credentials to the data dir (rootFileOf),
+// mode 0600, in the AWS credentials-file format; it returns "" when there
+// is no data dir.
+func writeRootFile(cfg *Config, rc rootCredentials) (string, error) {
+	p := rootFileOf(cfg)
+	if p == "" {
 		return "", nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	p := filepath.Join(dir, "root-credentials")
 	body := fmt.Sprintf("[keyless]\naws_access_key_id = %s\naws_secret_access_key = %s\n", rc.AccessKeyID, rc.SecretAccessKey)
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		return "", err

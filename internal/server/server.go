@@ -17,6 +17,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/iam"
 	"github.com/keylessci/keyless/internal/issuer"
@@ -44,7 +45,9 @@ type Server struct {
 	admin   *adminAPI
 	runners *runnerAPI
 	metrics *metrics
-	handler http.Handler
+	// decisions is the decision log (nil with Config.DecisionsOff).
+	decisions *decision.Log
+	handler   http.Handler
 	// RootAccessKeyID is the root access key id in force.
 	RootAccessKeyID string
 }
@@ -82,7 +85,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 func (s *Server) wire(ctx context.Context) error {
 	cfg := &s.cfg
-	mk, err := loadMasterKey(cfg)
+	_, err := s.store.GetSecret(ctx, secretRoot)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load root credentials: %w", err)
+	}
+	mk, err := loadMasterKey(cfg, err == nil)
 	if err != nil {
 		return err
 	}
@@ -95,28 +102,39 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.RootAccessKeyID = root.AccessKeyID
-	if generated || cfg.RootAccessKeyID == "" {
-		p, err := writeRootFile(cfg.DataDir, root)
-		if err != nil {
-			return fmt.Errorf("write root credentials file: %w", err)
-		}
-		where := "saved in " + p
-		if p == "" {
-			where = "kept in the store only"
-		}
-		switch {
-		case generated:
-			fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (%s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
-				where, root.AccessKeyID, root.SecretAccessKey)
-		case p != "":
-			fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
-		default:
-			// Another replica generated them and printed the secret.
-			fmt.Fprintf(cfg.Stdout, "keyless: using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID=%s)\n",
-				root.AccessKeyID)
-		}
+	// The data dir's credentials file holds the credentials in force, so
+	// the next start can use them: generated or stored ones always, given
+	// ones when the master key lives in the data dir too (master.key
+	// beside the database opens the sealed copy anyway). A master key kept
+	// elsewhere keeps given credentials off the disk.
+	var p string
+	if generated || cfg.RootAccessKeyID == "" || len(cfg.MasterKey) == 0 {
+		p, err = writeRootFile(cfg, root)
 	}
-	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey)
+	switch {
+	case err != nil && generated:
+		return fmt.Errorf("write root credentials file: %w", err)
+	case err != nil:
+		// Given or stored before: the file is a convenience, and a
+		// read-only data dir still serves.
+		s.log.Warn("cannot write the root credentials file", "error", err.Error())
+		p = ""
+	}
+	switch {
+	case generated && p != "":
+		fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (saved in %s):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+			p, root.AccessKeyID, root.SecretAccessKey)
+	case generated:
+		fmt.Fprintf(cfg.Stdout, "keyless: generated root credentials (kept in the store only):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+			root.AccessKeyID, root.SecretAccessKey)
+	case p != "":
+		fmt.Fprintf(cfg.Stdout, "keyless: root credentials are in %s\n", p)
+	case cfg.RootAccessKeyID == "":
+		// Another replica generated them and printed the secret.
+		fmt.Fprintf(cfg.Stdout, "keyless: using the root credentials stored by the first replica (AWS_ACCESS_KEY_ID=%s)\n",
+			root.AccessKeyID)
+	}
+	kek, err := keyEncryptionKey(ctx, s.store, master, root.SecretAccessKey, cfg)
 	if err != nil {
 		return err
 	}
@@ -150,8 +168,12 @@ func (s *Server) wire(ctx context.Context) error {
 	fetcher := oidc.NewFetcher(oidc.FetcherConfig{RootCAs: roots, Now: cfg.Now, OnFetch: s.metrics.fetched,
 		DialContext: cfg.FetchDialContext, Timeout: cfg.FetchTimeout, AllowPrivateJWKS: cfg.AllowPrivateJWKS})
 	s.usage = &usageRecorder{st: s.store, region: cfg.Region}
+	if err := s.newDecisionLog(); err != nil {
+		return err
+	}
 	stsSvc, err := sts.New(sts.Config{Directory: s.dir, Keys: keySource{hosted: s.issuers, remote: fetcher},
-		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used})
+		Creds: sealer, Account: cfg.Account, Now: cfg.Now, Log: s.log, OnAssumed: s.usage.used,
+		Decisions: s.recordDecision()})
 	if err != nil {
 		return err
 	}
@@ -160,12 +182,12 @@ func (s *Server) wire(ctx context.Context) error {
 		return err
 	}
 	s.auth = &authenticator{account: cfg.Account, root: root, sealer: sealer, dir: s.dir, now: cfg.Now}
-	q := &queryHandler{auth: s.auth, metrics: s.metrics, log: s.log, now: cfg.Now, services: []service{
+	q := &queryHandler{auth: s.auth, metrics: s.metrics, log: s.log, now: cfg.Now, denied: s.recordDenied, services: []service{
 		{name: "sts", namespace: awsquery.NamespaceSTS, actions: stsSvc.Actions()},
 		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
 	s.query = q
-	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region}
+	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region, now: cfg.Now, denied: s.recordDenied}
 	s.handler = s.routes(q)
 	return nil
 }
@@ -184,14 +206,14 @@ func rootPool(caFile string) (*x509.CertPool, error) {
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("read --ca-file: %w", err)
+		return nil, &ConfigError{Fields: []string{"CAFile"}, Problem: err.Error()}
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+		return nil, &ConfigError{Fields: []string{"CAFile"}, Problem: caFile + " holds no PEM certificate"}
 	}
 	return pool, nil
 }
@@ -200,6 +222,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_keyless/health", s.health)
 	mux.Handle("GET /metrics", s.metrics.handler())
+	s.decisionRoutes(mux)
 	wellKnown := s.issuers.Handler()
 	admin := s.admin.handler(s.adminRoutes())
 	mux.Handle("/_keyless/issuers", admin)
@@ -294,6 +317,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go s.loop(bg, s.cfg.CacheCheck, "cache_refresh", s.refreshCaches())
 	go s.loop(bg, s.cfg.IssuerTick, "issuer_tick", s.issuers.Tick)
 	go s.loop(bg, s.cfg.UsageFlush, "last_used_flush", s.usage.flush)
+	stopDecisions := s.runDecisions() // after the HTTP server's shutdown, so every decision is written
+	defer stopDecisions()
+	if s.decisions != nil {
+		go s.loop(bg, decisionsPruneEvery, "decisions_prune", s.decisions.Prune)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,

@@ -4,18 +4,14 @@ package server_test
 // documents: service "keyless" in the server's region.
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 func TestAdminAcceptsOnlyDocumentedScope(t *testing.T) {
@@ -32,14 +28,7 @@ func TestAdminAcceptsOnlyDocumentedScope(t *testing.T) {
 		{name: "made-up region", service: "keyless", region: "xx-nowhere-9", wantStatus: http.StatusForbidden, wantCode: "SignatureDoesNotMatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, srv.URL+"/_keyless/issuers", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(nil)
-			if err := v4.NewSigner().SignHTTP(context.Background(), rootCreds, req, hex.EncodeToString(sum[:]), tc.service, tc.region, time.Now()); err != nil {
-				t.Fatal(err)
-			}
+			req := testkit.SignedRequest(t, http.MethodGet, srv.URL+"/_keyless/issuers", "", rootCreds, tc.service, tc.region, time.Now())
 			status, body := do(t, req)
 			if status != tc.wantStatus || !strings.Contains(body, tc.wantCode) {
 				t.Fatalf("status %d body %s, want %d %s", status, body, tc.wantStatus, tc.wantCode)

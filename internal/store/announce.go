@@ -186,3 +186,21 @@ func (a *announcer) Version(ctx context.Context) (int64, error) { return a.st.Ve
 func (a *announcer) Ping(ctx context.Context) error { return a.st.Ping(ctx) }
 
 func (a *announcer) Close() error { return a.st.Close() }
+
+// The decision log raises no Version (nothing cached depends on it).
+
+func (a *announcer) InsertDecisions(ctx context.Context, ds []Decision) error {
+	return a.st.InsertDecisions(ctx, ds)
+}
+
+func (a *announcer) GetDecision(ctx context.Context, id string) (Decision, error) {
+	return a.st.GetDecision(ctx, id)
+}
+
+func (a *announcer) ListDecisions(ctx context.Context, f DecisionFilter) ([]Decision, error) {
+	return a.st.ListDecisions(ctx, f)
+}
+
+func (a *announcer) PruneDecisions(ctx context.Context, before time.Time, keep int) (int64, error) {
+	return a.st.PruneDecisions(ctx, before, keep)
+}

@@ -139,6 +139,50 @@ type Revocation struct {
 	Expires      time.Time
 }
 
+// Decision is one entry of the decision log: an STS decision or a denied
+// signed call, with why. Claims and Trace are JSON documents the store keeps
+// verbatim and never interprets (package decision owns their meaning).
+type Decision struct {
+	ID          string // unique, assigned by the writer
+	Time        time.Time
+	RequestID   string
+	SourceIP    string
+	UserAgent   string
+	Action      string // e.g. sts:AssumeRoleWithWebIdentity, iam:CreateRole
+	RoleARN     string // the role asked for ("" for calls on no role)
+	RoleName    string // its name, for filtering by name
+	Provider    string // OIDC provider ARN, when a web identity was presented
+	Subject     string // the token's sub, when there was a token
+	Principal   string // the signed caller's ARN, when the call was signed
+	Decision    string // "allow" | "deny"
+	ErrorCode   string // AWS error code answered ("" when allowed)
+	Reason      string // internal reason (never sent to the caller)
+	ClosestMiss string
+	Fix         string
+	Latency     time.Duration
+	Claims      []byte // JSON object; nil when there was no token
+	Trace       []byte // JSON policy trace; nil when no policy was evaluated
+}
+
+// DecisionKey is a position in the decision log's order (newest first:
+// Time descending, then ID descending), used for keyset pagination.
+type DecisionKey struct {
+	Time time.Time
+	ID   string
+}
+
+// DecisionFilter selects decisions. Empty fields do not filter.
+type DecisionFilter struct {
+	RoleARN, RoleName, Provider, Subject string
+	Decision                             string    // "allow" | "deny" | ""
+	Since, Until                         time.Time // Since inclusive, Until exclusive
+	// After, when set, returns only decisions strictly after it in the
+	// log's order (that is, older): the next page.
+	After *DecisionKey
+	// Limit caps the result (backends may cap it further at 1000); 0 means 100.
+	Limit int
+}
+
 // Store is the full storage contract.
 type Store interface {
 	CreateProvider(ctx context.Context, p Provider) error
@@ -211,6 +255,20 @@ type Store interface {
 	// DeleteSecret removes the secret stored under name (no error when there
 	// is none) and leaves no copy of its value in the database files.
 	DeleteSecret(ctx context.Context, name string) error
+
+	// InsertDecisions appends decisions in one transaction: all or none.
+	// A decision whose ID is already stored is skipped (a retried batch
+	// does not duplicate). It does not raise Version.
+	InsertDecisions(ctx context.Context, ds []Decision) error
+	// GetDecision returns the decision with that ID, or ErrNotFound.
+	GetDecision(ctx context.Context, id string) (Decision, error)
+	// ListDecisions returns the decisions f selects, newest first (Time,
+	// then ID, descending).
+	ListDecisions(ctx context.Context, f DecisionFilter) ([]Decision, error)
+	// PruneDecisions deletes decisions older than before and, of the rest,
+	// all but the newest keep (keep <= 0: no cap); it returns how many
+	// were deleted. It does not raise Version.
+	PruneDecisions(ctx context.Context, before time.Time, keep int) (int64, error)
 
 	// Version increases with every committed write, from any replica. Caches
 	// compare it to decide whether what they hold is still current.

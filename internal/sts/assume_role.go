@@ -53,7 +53,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, err
 	}
 	caller := c.Caller
-	log := s.newDecision(c.RequestID, "AssumeRole", in.roleARN)
+	log := s.newDecision(c, "AssumeRole", in.roleARN)
 	if caller == nil {
 		return nil, awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
@@ -120,9 +120,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	for _, a := range actions {
 		req := &policy.Request{Principal: CallerPrincipal(caller), Action: a, Resource: role.ARN, Context: pctx}
 		if policy.EvaluateSet(req, set) != policy.Allow {
-			tr := policy.ExplainSet(req, set)
-			log.write("verdict", "deny", "denied_action", a, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
-			return nil, denied
+			return nil, log.denyPolicy(denied, a, policy.ExplainSet(req, set))
 		}
 	}
 	sr, err := s.issue(ctx, log, in, role, creds.Session{

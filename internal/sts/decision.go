@@ -1,33 +1,100 @@
 package sts
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	declog "github.com/keylessci/keyless/internal/decision"
+	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/policy"
+)
 
 // decision collects the attributes of one AssumeRole* decision as the
-// action learns them and writes the single "assume decision" log line.
+// action learns them, writes the single "assume decision" log line and
+// hands the decision log (Config.Decisions) its record.
 // (A child logger per request, built with slog's With, cost about 5 % of
 // an exchange's CPU.)
 type decision struct {
-	log   *slog.Logger
-	attrs []any
+	log    *slog.Logger
+	attrs  []any
+	record func(declog.Record)
+	rec    declog.Record
+	now    func() time.Time
 }
 
-func (s *Service) newDecision(requestID, action, roleARN string) *decision {
-	d := &decision{log: s.log, attrs: make([]any, 0, 16)}
-	d.add("request_id", requestID, "action", action, "role", roleARN)
+func (s *Service) newDecision(c *awsquery.Call, action, roleARN string) *decision {
+	d := &decision{log: s.log, attrs: make([]any, 0, 16), record: s.decisions, now: s.now}
+	d.add("request_id", c.RequestID, "action", action, "role", roleARN)
+	if d.record != nil {
+		start := c.Now
+		if start.IsZero() {
+			start = s.now()
+		}
+		d.rec = declog.Record{Time: start, RequestID: c.RequestID, SourceIP: c.SourceIP, UserAgent: c.UserAgent,
+			Action: "sts:" + action, RoleARN: roleARN}
+		if c.Caller != nil {
+			d.rec.Principal = c.Caller.ARN
+		}
+	}
 	return d
 }
 
 // add records attributes for the decision line.
 func (d *decision) add(kv ...any) { d.attrs = append(d.attrs, kv...) }
 
+// token records the presented token's decoded claims (never the token).
+func (d *decision) token(t *oidc.Token) {
+	d.add("issuer", t.Issuer, "sub", t.Subject)
+	d.rec.Subject, d.rec.Claims = t.Subject, t.Claims
+}
+
+// provider records the provider the token's issuer is registered as.
+func (d *decision) provider(arn string) {
+	d.add("provider", arn)
+	d.rec.Provider = arn
+}
+
 // write logs the decision with its verdict and the final attributes.
 func (d *decision) write(kv ...any) {
 	d.log.Info("assume decision", append(d.attrs, kv...)...)
+}
+
+// commit hands the record to the decision log.
+func (d *decision) commit(verdict string, err error, reason string, tr *policy.Trace) {
+	if d.record == nil {
+		return
+	}
+	d.rec.Decision, d.rec.Reason, d.rec.Trace = verdict, reason, tr
+	if err != nil {
+		d.rec.ErrorCode = awserr.From(err).Code
+	}
+	if tr != nil {
+		d.rec.ClosestMiss = tr.ClosestMiss
+	}
+	d.rec.Latency = d.now().Sub(d.rec.Time)
+	d.record(d.rec)
+}
+
+// allow logs and records an allowed exchange.
+func (d *decision) allow(kv ...any) {
+	d.write(append([]any{"verdict", "allow"}, kv...)...)
+	d.commit(declog.Allow, nil, "", nil)
 }
 
 // deny logs a rejected exchange with its internal reason and returns err,
 // whose public message says only what AWS says.
 func (d *decision) deny(err error, reason string) error {
 	d.write("verdict", "deny", "reason", reason, "error", err.Error())
+	d.commit(declog.Deny, err, reason, nil)
+	return err
+}
+
+// denyPolicy logs and records a policy denial of action with its trace,
+// and returns err (which says nothing of the trace).
+func (d *decision) denyPolicy(err error, action string, tr *policy.Trace) error {
+	d.write("verdict", "deny", "denied_action", action, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
+	d.commit(declog.Deny, err, "policy denied "+action, tr)
 	return err
 }

@@ -10,7 +10,9 @@
 //
 // Every AssumeRole* decision is logged with the request id, role, provider,
 // subject and verdict; a denial also logs the policy engine's trace. The
-// caller only ever sees AWS's "Not authorized to perform …" message.
+// same decision, with the token's claims, goes to the decision log through
+// Config.Decisions (package decision). The caller only ever sees AWS's
+// "Not authorized to perform …" message.
 //
 // It does not verify SigV4 (the server does, and hands over a Caller), does
 // not fetch keys itself (a KeySource does) and does not store sessions:

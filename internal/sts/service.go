@@ -18,6 +18,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	declog "github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
@@ -55,6 +56,10 @@ type Config struct {
 	ClockSkew time.Duration
 	// OnAssumed, when set, is told of every session issued (RoleLastUsed).
 	OnAssumed func(roleName string, at time.Time)
+	// Decisions, when set, is handed every AssumeRole* decision, allowed
+	// or denied, with its claims and trace (the decision log). It must
+	// not block.
+	Decisions func(declog.Record)
 }
 
 // Service serves the STS actions.
@@ -68,6 +73,8 @@ type Service struct {
 	skew    time.Duration
 	rand    io.Reader
 	assumed func(roleName string, at time.Time)
+	// decisions receives every decision's record (nil: none kept).
+	decisions func(declog.Record)
 }
 
 // New validates cfg and returns a Service.
@@ -92,7 +99,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.ClockSkew = oidc.DefaultClockSkew
 	}
 	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
-		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed}, nil
+		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed,
+		decisions: cfg.Decisions}, nil
 }
 
 // Actions returns the STS action table. None is authorized by the caller's
@@ -288,7 +296,7 @@ func (s *Service) issue(ctx context.Context, log *decision, in common, role *dir
 	if err != nil {
 		return SessionResult{}, err
 	}
-	log.write("verdict", "allow", "access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	log.allow("access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
 	if s.assumed != nil {
 		s.assumed(role.Name, sess.Issued)
 	}

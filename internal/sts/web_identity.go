@@ -42,7 +42,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, err
 	}
 	now := s.now()
-	log := s.newDecision(c.RequestID, "AssumeRoleWithWebIdentity", in.roleARN)
+	log := s.newDecision(c, "AssumeRoleWithWebIdentity", in.roleARN)
 
 	// The token first: AWS answers token problems before looking at the role.
 	// Surrounding whitespace is dropped: token files are commonly written with
@@ -51,7 +51,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	if err != nil {
 		return nil, log.deny(err, "token rejected")
 	}
-	log.add("issuer", tok.Issuer, "sub", tok.Subject)
+	log.token(tok)
 	url, ok := strings.CutPrefix(tok.Issuer, "https://")
 	var prov *store.Provider
 	if ok {
@@ -65,7 +65,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, storeErr(err)
 	}
 	providerARN := arn.OIDCProvider(s.account, prov.URL)
-	log.add("provider", providerARN)
+	log.provider(providerARN)
 	res := tok.Check(ctx, oidc.Checks{ClientIDs: prov.ClientIDs, Now: now, Skew: s.skew,
 		Keys: func(ctx context.Context) (*jose.JSONWebKeySet, error) {
 			return s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
@@ -94,9 +94,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	for _, req := range input.Requests() {
 		if role.Trust.Evaluate(req) != policy.Allow {
-			tr := role.Trust.Explain(req)
-			log.write("verdict", "deny", "denied_action", req.Action, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
-			return nil, accessDenied(actionWebIdentity)
+			return nil, log.denyPolicy(accessDenied(actionWebIdentity), req.Action, role.Trust.Explain(req))
 		}
 	}
 	sr, err := s.issue(ctx, log, in, role, creds.Session{

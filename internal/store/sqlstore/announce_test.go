@@ -83,6 +83,12 @@ func TestAnnounceCoversEveryWrite(t *testing.T) {
 		{"GetOrCreateSecret", false, func() error { _, err := s.GetOrCreateSecret(ctx, "seal", []byte("x")); return err }},
 		{"GetSecret", true, func() error { _, err := s.GetSecret(ctx, "seal"); return err }},
 		{"DeleteSecret", false, func() error { return s.DeleteSecret(ctx, "seal") }},
+		{"InsertDecisions", true, func() error {
+			return s.InsertDecisions(ctx, []store.Decision{{ID: "d1", Time: now, Action: "sts:AssumeRole", Decision: "deny"}})
+		}},
+		{"GetDecision", true, func() error { _, err := s.GetDecision(ctx, "d1"); return err }},
+		{"ListDecisions", true, func() error { _, err := s.ListDecisions(ctx, store.DecisionFilter{}); return err }},
+		{"PruneDecisions", true, func() error { _, err := s.PruneDecisions(ctx, now.Add(-time.Hour), 10); return err }},
 		{"Version", true, func() error { _, err := s.Version(ctx); return err }},
 		{"Ping", true, func() error { return s.Ping(ctx) }},
 		{"Close", true, nil}, // last: closes raw too (openSQLite's cleanup closes again)

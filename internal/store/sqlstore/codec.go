@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,3 +109,5 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

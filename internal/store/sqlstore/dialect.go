@@ -6,8 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +130,9 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 	werr := wdb.PingContext(pctx)
 	if werr != nil && !isReadOnly(werr) {
 		s.Close()
+		if why := cannotOpen(path, werr); why != nil {
+			return fmt.Errorf("sqlstore: open sqlite %s: %w", path, why)
+		}
 		return s.mapErr(ctx, "open sqlite "+path, werr)
 	}
 	// A read-only database still opens: reads work, every write fails
@@ -172,6 +177,58 @@ func restrictFiles(path string) {
 			_ = os.Chmod(p, fi.Mode().Perm()&0o700)
 		}
 	}
+}
+
+// cannotOpen says why SQLite could not open the database at path, whose
+// own message ("unable to open database file (14)") names neither the
+// file nor the cause: the directory is missing, or this user may not read
+// the file or create it. nil when err is not SQLITE_CANTOPEN or the cause
+// is none of those. The errors wrap fs.ErrNotExist or fs.ErrPermission.
+func cannotOpen(path string, err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_CANTOPEN {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	di, derr := os.Stat(dir)
+	if errors.Is(derr, fs.ErrNotExist) {
+		return fmt.Errorf("the directory %s does not exist: %w", dir, fs.ErrNotExist)
+	}
+	if errors.Is(derr, fs.ErrPermission) {
+		return fmt.Errorf("%w: this user (uid %d) may not reach the directory %s", fs.ErrPermission, os.Getuid(), dir)
+	}
+	f, oerr := os.Open(path)
+	if oerr == nil {
+		f.Close()
+		if di != nil {
+			// The file reads, so SQLite could not write beside it
+			// (its -wal and -shm files).
+			if t, terr := os.CreateTemp(dir, ".keyless-probe-*"); errors.Is(terr, fs.ErrPermission) {
+				return fmt.Errorf("%w: this user (uid %d) may not create files in %s (mode %s), where SQLite keeps the database's -wal and -shm files",
+					fs.ErrPermission, os.Getuid(), dir, di.Mode())
+			} else if terr == nil {
+				t.Close()
+				os.Remove(t.Name())
+			}
+		}
+		return nil
+	}
+	if errors.Is(oerr, fs.ErrPermission) {
+		fi, serr := os.Stat(path)
+		if errors.Is(serr, fs.ErrPermission) && di != nil {
+			return fmt.Errorf("%w: this user (uid %d) may not enter the directory %s (mode %s)", fs.ErrPermission, os.Getuid(), dir, di.Mode())
+		}
+		mode := ""
+		if serr == nil {
+			mode = fmt.Sprintf(" (mode %s)", fi.Mode())
+		}
+		return fmt.Errorf("%w: this user (uid %d) may not read %s%s", fs.ErrPermission, os.Getuid(), path, mode)
+	}
+	if errors.Is(oerr, fs.ErrNotExist) && di != nil {
+		return fmt.Errorf("%w: this user (uid %d) may not create %s: the directory %s (mode %s) is not writable",
+			fs.ErrPermission, os.Getuid(), path, dir, di.Mode())
+	}
+	return nil
 }
 
 // isReadOnly reports whether err is SQLite refusing to write (file,

@@ -43,7 +43,7 @@ func TestSQLiteReadOnly(t *testing.T) {
 				}
 				return
 			}
-			runReadOnlyAsUser(t, mode)
+			runAsUser(t, "TestSQLiteReadOnly", readOnlyChildEnv, mode)
 		})
 	}
 }
@@ -94,9 +94,10 @@ func readOnlyScenario(mode string) error {
 	return nil
 }
 
-// runReadOnlyAsUser re-runs this test as an unprivileged user in a directory
-// that user owns, with a copy of the test binary it can execute.
-func runReadOnlyAsUser(t *testing.T, mode string) {
+// runAsUser re-runs the test named test as an unprivileged user in a
+// directory that user owns, with a copy of the test binary it can execute,
+// and childEnv=mode in its environment.
+func runAsUser(t *testing.T, test, childEnv, mode string) {
 	u, err := user.Lookup("nobody")
 	if err != nil {
 		t.Skipf("running as root and no unprivileged user 'nobody' to drop to: %v", err)
@@ -122,9 +123,9 @@ func runReadOnlyAsUser(t *testing.T, mode string) {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestSQLiteReadOnly$")
+	cmd := exec.Command(bin, "-test.run=^"+test+"$")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), readOnlyChildEnv+"="+mode)
+	cmd.Env = append(os.Environ(), childEnv+"="+mode)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("as user %s: %v\n%s", u.Username, err, out)
@@ -146,4 +147,88 @@ func copyFile(from, to string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+const cannotOpenChildEnv = "SQLSTORE_CANTOPEN_CHILD"
+
+// TestSQLiteCannotOpen: a database this user may not open fails to open
+// with "permission denied", the path and the cause, not SQLite's bare
+// "unable to open database file (14)". As root (whom permissions do not
+// stop) the scenarios run in a child process as an unprivileged user.
+func TestSQLiteCannotOpen(t *testing.T) {
+	if mode := os.Getenv(cannotOpenChildEnv); mode != "" {
+		if err := cannotOpenScenario(mode); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	for _, mode := range []string{"directory not writable", "file not readable", "directory not enterable"} {
+		t.Run(mode, func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				dir := t.TempDir()
+				t.Chdir(dir)
+				t.Cleanup(func() { os.Chmod(filepath.Join(dir, "sub"), 0o700) })
+				if err := cannotOpenScenario(mode); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			runAsUser(t, "TestSQLiteCannotOpen", cannotOpenChildEnv, mode)
+		})
+	}
+}
+
+// cannotOpenScenario runs in the current directory as a user subject to
+// permissions.
+func cannotOpenScenario(mode string) error {
+	ctx := context.Background()
+	if err := os.Mkdir("sub", 0o700); err != nil {
+		return err
+	}
+	path, _ := filepath.Abs(filepath.Join("sub", "keyless.db"))
+	want := []string{"permission denied", "uid "}
+	switch mode {
+	case "directory not writable":
+		if err := os.Chmod("sub", 0o500); err != nil {
+			return err
+		}
+		want = append(want, path, "not writable")
+	case "file not readable", "directory not enterable":
+		s, err := Open(ctx, Config{URL: path})
+		if err != nil {
+			return err
+		}
+		s.Close()
+		if mode == "file not readable" {
+			for _, p := range []string{path, path + "-wal", path + "-shm"} {
+				if err := os.Chmod(p, 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+			want = append(want, "may not read "+path)
+		} else {
+			if err := os.Chmod("sub", 0o600); err != nil {
+				return err
+			}
+			want = append(want, "may not enter the directory "+filepath.Dir(path))
+		}
+	}
+	s, err := Open(ctx, Config{URL: path})
+	if err == nil {
+		s.Close()
+		return errors.New("Open succeeded")
+	}
+	if !errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("error %q is not a permission error", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			return fmt.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "(14)") {
+		return fmt.Errorf("error %q still shows SQLite's bare code", err)
+	}
+	return nil
 }

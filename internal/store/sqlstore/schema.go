@@ -100,6 +100,33 @@ var migrations = [][]string{
 		`ALTER TABLE policies ADD COLUMN last_version BIGINT NOT NULL DEFAULT 1`,
 		`ALTER TABLE policies ADD COLUMN versions TEXT NOT NULL DEFAULT ''`,
 	},
+	// 4: the decision log (package decision). claims and trace are JSON
+	// text, '' when absent; latency is in microseconds.
+	{
+		`CREATE TABLE decisions (
+			id TEXT PRIMARY KEY,
+			at BIGINT NOT NULL,
+			request_id TEXT NOT NULL,
+			source_ip TEXT NOT NULL,
+			user_agent TEXT NOT NULL,
+			action TEXT NOT NULL,
+			role_arn TEXT NOT NULL,
+			role_name TEXT NOT NULL,
+			provider TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			principal TEXT NOT NULL,
+			decision TEXT NOT NULL,
+			error_code TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			closest_miss TEXT NOT NULL,
+			fix TEXT NOT NULL,
+			latency BIGINT NOT NULL,
+			claims TEXT NOT NULL,
+			trace TEXT NOT NULL
+		)`,
+		`CREATE INDEX decisions_at ON decisions (at, id)`,
+		`CREATE INDEX decisions_role ON decisions (role_arn, at)`,
+	},
 }
 
 // schemaVersion reads the applied version through the read pool.

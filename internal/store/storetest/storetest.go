@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", signingKeyTests},
 		{"Secrets", secretTests},
 		{"Revocations", revocationTests},
+		{"Decisions", decisionTests},
 		{"Version", versionTests},
 		{"Concurrency", concurrencyTests},
 	}

@@ -1,0 +1,250 @@
+package decision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// Store is what the log needs of the storage contract.
+type Store interface {
+	InsertDecisions(ctx context.Context, ds []store.Decision) error
+	PruneDecisions(ctx context.Context, before time.Time, keep int) (int64, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultRetention     = 30 * 24 * time.Hour
+	DefaultMaxRows       = 1_000_000
+	DefaultQueueSize     = 8192
+	DefaultBatchSize     = 256
+	DefaultFlushInterval = time.Second
+)
+
+// Config configures a Log.
+type Config struct {
+	Store Store
+	// Now is the clock retention measures age with (default time.Now).
+	Now func() time.Time
+	// Retention: decisions older than this are pruned (default 30 days).
+	Retention time.Duration
+	// MaxRows caps the log; the oldest beyond it are pruned (default 1e6).
+	MaxRows int
+	// QueueSize bounds the records waiting to be written; when it is full
+	// new records are dropped and counted, never waited for.
+	QueueSize int
+	// BatchSize is how many records one transaction writes at most; a full
+	// batch is written at once.
+	BatchSize int
+	// FlushInterval is how long a partial batch waits before it is written.
+	FlushInterval time.Duration
+	// WriteTimeout bounds one batch write (default 10s).
+	WriteTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Stats counts what the log did since it started.
+type Stats struct {
+	Written uint64 // records committed
+	Dropped uint64 // records dropped because the queue was full
+	Failed  uint64 // records lost because their batch could not be written
+	Pruned  uint64 // records deleted by retention
+}
+
+// Log is the decision log's writer. Record never blocks; Run writes.
+type Log struct {
+	st        Store
+	now       func() time.Time
+	retention time.Duration
+	maxRows   int
+	batch     int
+	interval  time.Duration
+	timeout   time.Duration
+	log       *slog.Logger
+
+	queue   chan Record
+	flushes chan chan error
+
+	written, dropped, failed, pruned atomic.Uint64
+}
+
+// New validates cfg and returns a Log; call Run to start writing.
+func New(cfg Config) (*Log, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("decision: Store is required")
+	}
+	if cfg.Retention < 0 || cfg.MaxRows < 0 || cfg.QueueSize < 0 || cfg.BatchSize < 0 || cfg.FlushInterval < 0 || cfg.WriteTimeout < 0 {
+		return nil, errors.New("decision: negative retention, cap, queue, batch or interval")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Log{
+		st: cfg.Store, now: cfg.Now, log: cfg.Log,
+		retention: orDefault(cfg.Retention, DefaultRetention),
+		maxRows:   orDefault(cfg.MaxRows, DefaultMaxRows),
+		batch:     orDefault(cfg.BatchSize, DefaultBatchSize),
+		interval:  orDefault(cfg.FlushInterval, DefaultFlushInterval),
+		timeout:   orDefault(cfg.WriteTimeout, 10*time.Second),
+		queue:     make(chan Record, orDefault(cfg.QueueSize, DefaultQueueSize)),
+		flushes:   make(chan chan error),
+	}, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Record queues r for writing and returns at once. When the queue is full
+// r is dropped and counted (Stats.Dropped): the caller's request never
+// waits for the log.
+func (l *Log) Record(r Record) {
+	select {
+	case l.queue <- r:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+// Stats returns the counters.
+func (l *Log) Stats() Stats {
+	return Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), Failed: l.failed.Load(), Pruned: l.pruned.Load()}
+}
+
+// Run writes queued records in batches (by size or every FlushInterval)
+// until ctx is done, then writes what is still queued and returns. Run it
+// once, and stop it only after the last Record call (after the HTTP
+// server's shutdown).
+func (l *Log) Run(ctx context.Context) {
+	t := time.NewTicker(l.interval)
+	defer t.Stop()
+	pending := make([]Record, 0, l.batch)
+	var failed error // the first batch failure since the last Flush
+	write := func() error {
+		err := l.write(pending)
+		pending = pending[:0]
+		if failed == nil {
+			failed = err
+		}
+		return err
+	}
+	for {
+		select {
+		case r := <-l.queue:
+			pending = append(pending, r)
+			if len(pending) >= l.batch {
+				_ = write()
+			}
+		case <-t.C:
+			if len(pending) > 0 {
+				_ = write()
+			}
+		case done := <-l.flushes:
+			for drained := false; !drained; {
+				select {
+				case r := <-l.queue:
+					pending = append(pending, r)
+					if len(pending) >= l.batch {
+						_ = write()
+					}
+				default:
+					drained = true
+				}
+			}
+			if len(pending) > 0 {
+				_ = write()
+			}
+			done <- failed
+			failed = nil
+		case <-ctx.Done():
+			for {
+				select {
+				case r := <-l.queue:
+					pending = append(pending, r)
+					if len(pending) >= l.batch {
+						_ = write()
+					}
+				default:
+					if len(pending) > 0 {
+						_ = write()
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// Flush writes everything queued before it was called, and returns the
+// error of the first batch that failed since the previous Flush. It needs Run to be running.
+func (l *Log) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case l.flushes <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// write commits one batch in one transaction. A batch that cannot be
+// written is counted as failed and logged; the log goes on.
+func (l *Log) write(rs []Record) error {
+	ds := make([]store.Decision, 0, len(rs))
+	for i := range rs {
+		r := &rs[i]
+		if r.ID == "" {
+			r.ID = NewID()
+		}
+		if r.Fix == "" {
+			r.Fix = SuggestFix(r)
+		}
+		if r.ClosestMiss == "" && r.Trace != nil {
+			r.ClosestMiss = r.Trace.ClosestMiss
+		}
+		d, err := r.toStore()
+		if err != nil {
+			l.failed.Add(1)
+			l.log.Warn("decision not recorded", "request_id", r.RequestID, "error", err.Error())
+			continue
+		}
+		ds = append(ds, d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	if err := l.st.InsertDecisions(ctx, ds); err != nil {
+		l.failed.Add(uint64(len(ds)))
+		l.log.Warn("decision batch not recorded", "records", len(ds), "error", err.Error())
+		return fmt.Errorf("decision: write batch: %w", err)
+	}
+	l.written.Add(uint64(len(ds)))
+	return nil
+}
+
+// Prune deletes decisions older than the retention and those beyond the
+// row cap. The server runs it in the background.
+func (l *Log) Prune(ctx context.Context) error {
+	n, err := l.st.PruneDecisions(ctx, l.now().Add(-l.retention), l.maxRows)
+	l.pruned.Add(uint64(n))
+	if err != nil {
+		return fmt.Errorf("decision: prune: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,282 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/decision"
+	"github.com/keylessci/keyless/internal/identity"
+	"github.com/keylessci/keyless/internal/policy"
+	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/sts"
+)
+
+// This file wires the decision log (package decision): the writer and its
+// retention loop, the record of denied signed calls, and the admin API
+// GET /_keyless/decisions[/{id}] (keyless:ListDecisions, keyless:GetDecision
+// on arn:aws:keyless::ACCT:decision/…).
+
+// decisionsPruneEvery is how often retention runs.
+const decisionsPruneEvery = 10 * time.Minute
+
+// newDecisionLog builds the log unless it is off, and exports its counters.
+func (s *Server) newDecisionLog() error {
+	if s.cfg.DecisionsOff {
+		return nil
+	}
+	l, err := decision.New(decision.Config{Store: s.store, Now: s.cfg.Now, Retention: s.cfg.DecisionsRetention,
+		MaxRows: s.cfg.DecisionsMaxRows, FlushInterval: s.cfg.DecisionsFlush, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.decisions = l
+	counter := func(name, help string, v func(decision.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(l.Stats())) })
+	}
+	s.metrics.reg.MustRegister(
+		counter("keyless_decisions_written_total", "Decision log records committed.", func(s decision.Stats) uint64 { return s.Written }),
+		counter("keyless_decisions_dropped_total", "Decision log records dropped because the write queue was full.", func(s decision.Stats) uint64 { return s.Dropped }),
+		counter("keyless_decisions_failed_total", "Decision log records lost because their batch could not be written.", func(s decision.Stats) uint64 { return s.Failed }),
+		counter("keyless_decisions_pruned_total", "Decision log records deleted by retention.", func(s decision.Stats) uint64 { return s.Pruned }),
+	)
+	return nil
+}
+
+// recordDecision hands the STS's records to the log (the sts hook).
+func (s *Server) recordDecision() func(decision.Record) {
+	if s.decisions == nil {
+		return nil
+	}
+	return s.decisions.Record
+}
+
+// runDecisions starts the writer; stop (call it after the HTTP server has
+// shut down) writes what is queued and waits for the writer to finish.
+func (s *Server) runDecisions() (stop func()) {
+	if s.decisions == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.decisions.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+// traceError carries the policy trace of a denied signed call from the
+// authorizer to the decision log; its text is the trace's.
+type traceError struct{ tr *policy.Trace }
+
+func (e traceError) Error() string { return e.tr.Text() }
+
+// recordDenied records a signed call that was refused (bad signature,
+// AccessDenied). c.Caller is nil when authentication failed. Failures of
+// ours (5xx) are not decisions and are not recorded.
+func (s *Server) recordDenied(c *awsquery.Call, action string, err error) {
+	e := awserr.From(err)
+	if s.decisions == nil || !e.Sender() {
+		return
+	}
+	r := decision.Record{Time: c.Now, RequestID: c.RequestID, SourceIP: c.SourceIP, UserAgent: c.UserAgent,
+		Action: action, Decision: decision.Deny, ErrorCode: e.Code}
+	var te traceError
+	switch {
+	case errors.As(err, &te):
+		r.Trace, r.Reason = te.tr, "policy denied "+action
+	case c.Caller != nil:
+		r.Reason = "caller's policies unavailable"
+	case e.Code == awserr.CodeSignatureDoesNotMatch:
+		// Never the error's detail: it may quote the signed headers.
+		r.Reason = "bad signature"
+	default:
+		r.Reason = "authentication failed"
+	}
+	if c.Caller != nil {
+		r.Principal = c.Caller.ARN
+	}
+	r.Latency = s.cfg.Now().Sub(c.Now)
+	s.decisions.Record(r)
+}
+
+// adminCall describes an admin API request for recordDenied.
+func adminCall(r *http.Request, start time.Time, caller *identity.Caller) *awsquery.Call {
+	return &awsquery.Call{RequestID: requestID(r.Context()), SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
+		Now: start, Caller: caller}
+}
+
+// decisionRoutes mounts the decision log's admin API.
+func (s *Server) decisionRoutes(mux *http.ServeMux) {
+	h := http.HandlerFunc(s.serveDecisions)
+	mux.Handle("/_keyless/decisions", h)
+	mux.Handle("/_keyless/decisions/", h)
+}
+
+// DecisionList is the answer of GET /_keyless/decisions.
+type DecisionList struct {
+	Decisions  []decision.Record `json:"decisions"`
+	NextCursor string            `json:"nextCursor,omitempty"`
+}
+
+func (s *Server) serveDecisions(w http.ResponseWriter, r *http.Request) {
+	start := s.cfg.Now()
+	if r.Method != http.MethodGet {
+		writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "the decision log is read-only: use GET")
+		return
+	}
+	id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/_keyless/decisions"), "/")
+	if strings.Contains(id, "/") {
+		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin endpoint")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+	if err != nil || len(body) > maxAdminBody {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+		return
+	}
+	action, resource := "keyless:ListDecisions", "arn:aws:keyless::"+s.cfg.Account+":decision/*"
+	if id != "" {
+		action, resource = "keyless:GetDecision", "arn:aws:keyless::"+s.cfg.Account+":decision/"+id
+	}
+	caller, signed, err := s.auth.authenticate(r, body, adminService, s.cfg.Region)
+	if err != nil {
+		s.recordDenied(adminCall(r, start, nil), action, err)
+		e := awserr.From(err)
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
+	if err := s.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
+		s.recordDenied(adminCall(r, start, caller), action, err)
+		e := awserr.From(err)
+		writeJSONError(w, e.Status, e.Code, e.Message)
+		return
+	}
+	if id != "" {
+		s.getDecision(w, r, id)
+		return
+	}
+	f, err := s.decisionFilter(r)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, awserr.CodeValidation, err.Error())
+		return
+	}
+	ds, err := s.store.ListDecisions(r.Context(), f)
+	if err != nil {
+		s.decisionStoreError(w, r, err)
+		return
+	}
+	out := DecisionList{Decisions: make([]decision.Record, 0, len(ds))}
+	for _, d := range ds {
+		rec, err := decision.FromStore(d)
+		if err != nil {
+			s.decisionStoreError(w, r, err)
+			return
+		}
+		out.Decisions = append(out.Decisions, rec)
+	}
+	if len(out.Decisions) == f.Limit {
+		out.NextCursor = decision.Cursor(out.Decisions[len(out.Decisions)-1])
+	}
+	writeJSON(w, out)
+}
+
+func (s *Server) getDecision(w http.ResponseWriter, r *http.Request, id string) {
+	d, err := s.store.GetDecision(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no decision "+strconv.Quote(id))
+		return
+	}
+	if err != nil {
+		s.decisionStoreError(w, r, err)
+		return
+	}
+	rec, err := decision.FromStore(d)
+	if err != nil {
+		s.decisionStoreError(w, r, err)
+		return
+	}
+	writeJSON(w, rec)
+}
+
+func (s *Server) decisionStoreError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("decision log read failed", "request_id", requestID(r.Context()), "error", err.Error())
+	e := awserr.From(storeUnavailable(err))
+	writeJSONError(w, e.Status, e.Code, e.Message)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decisionFilter reads the query parameters role, provider, decision,
+// since, until, subject, limit and cursor.
+func (s *Server) decisionFilter(r *http.Request) (store.DecisionFilter, error) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "role", "provider", "decision", "since", "until", "subject", "limit", "cursor":
+		default:
+			return store.DecisionFilter{}, errors.New("unknown parameter " + strconv.Quote(k) +
+				": use role, provider, decision, since, until, subject, limit or cursor")
+		}
+	}
+	f := store.DecisionFilter{Subject: q.Get("subject"), Limit: 100}
+	if role := q.Get("role"); strings.HasPrefix(role, "arn:") {
+		f.RoleARN = role
+	} else {
+		f.RoleName = role
+	}
+	if p := q.Get("provider"); p != "" {
+		if !strings.HasPrefix(p, "arn:") {
+			p = arn.OIDCProvider(s.cfg.Account, strings.TrimPrefix(p, "https://"))
+		}
+		f.Provider = p
+	}
+	switch d := q.Get("decision"); d {
+	case "", decision.Allow, decision.Deny:
+		f.Decision = d
+	default:
+		return f, errors.New("decision must be allow or deny")
+	}
+	now := s.cfg.Now()
+	var err error
+	if f.Since, err = decision.ParseTime(q.Get("since"), now); err != nil {
+		return f, errors.New("since: " + err.Error())
+	}
+	if f.Until, err = decision.ParseTime(q.Get("until"), now); err != nil {
+		return f, errors.New("until: " + err.Error())
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return f, errors.New("limit must be a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		if f.After, err = decision.ParseCursor(c); err != nil {
+			return f, errors.New("cursor: not one this server returned")
+		}
+	}
+	return f, nil
+}
+
+// DecisionStats returns the decision log's counters (zero when it is off).
+func (s *Server) DecisionStats() decision.Stats {
+	if s.decisions == nil {
+		return decision.Stats{}
+	}
+	return s.decisions.Stats()
+}

@@ -1,0 +1,167 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/keylessci/keyless/internal/store"
+)
+
+// decisionAt is a complete decision (every column set) at base+offset.
+func decisionAt(id string, offset time.Duration) store.Decision {
+	return store.Decision{
+		ID:          id,
+		Time:        base.Add(offset).UTC(),
+		RequestID:   "req-" + id,
+		SourceIP:    "192.0.2.7",
+		UserAgent:   "aws-cli/1.0",
+		Action:      "sts:AssumeRoleWithWebIdentity",
+		RoleARN:     "arn:aws:iam::000000000000:role/ci/deploy",
+		RoleName:    "deploy",
+		Provider:    "arn:aws:iam::000000000000:oidc-provider/oidc.example.com",
+		Subject:     "repo:acme/app:ref:refs/heads/main",
+		Principal:   "",
+		Decision:    "deny",
+		ErrorCode:   "AccessDenied",
+		Reason:      "trust policy",
+		ClosestMiss: `sub is "x", the policy expects "y"`,
+		Fix:         "widen the condition",
+		Latency:     1234 * time.Microsecond,
+		Claims:      []byte(`{"sub":"<script>alert(1)</script>","n":1}`),
+		Trace:       []byte(`{"decision":"implicitDeny"}`),
+	}
+}
+
+func ids(ds []store.Decision) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
+
+var decisionTests = map[string]func(t *testing.T, s store.Store){
+	"RoundTrip": func(t *testing.T, s store.Store) {
+		d := decisionAt("d1", 0)
+		bare := store.Decision{ID: "d2", Time: base.Add(time.Second), Decision: "allow"}
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{d, bare}))
+		got, err := s.GetDecision(ctx(t), "d1")
+		must(t, err)
+		utc(t, "GetDecision", got.Time)
+		diff(t, "GetDecision", d, got)
+		got, err = s.GetDecision(ctx(t), "d2")
+		must(t, err)
+		if got.Claims != nil || got.Trace != nil {
+			t.Errorf("absent claims/trace read back as %q/%q, want nil", got.Claims, got.Trace)
+		}
+		_, err = s.GetDecision(ctx(t), "nope")
+		wantErr(t, "GetDecision missing", err, store.ErrNotFound)
+	},
+	"DuplicateIDSkipped": func(t *testing.T, s store.Store) {
+		d := decisionAt("d1", 0)
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{d}))
+		changed := d
+		changed.Decision = "allow"
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{changed, decisionAt("d2", time.Second)}))
+		got, err := s.ListDecisions(ctx(t), store.DecisionFilter{})
+		must(t, err)
+		diff(t, "ids", []string{"d2", "d1"}, ids(got))
+		if got[1].Decision != "deny" {
+			t.Errorf("a retried insert replaced the stored decision: %q", got[1].Decision)
+		}
+	},
+	"DoesNotRaiseVersion": func(t *testing.T, s store.Store) {
+		v0, err := s.Version(ctx(t))
+		must(t, err)
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{decisionAt("d1", 0)}))
+		_, err = s.PruneDecisions(ctx(t), base.Add(time.Hour), 0)
+		must(t, err)
+		v1, err := s.Version(ctx(t))
+		must(t, err)
+		if v1 != v0 {
+			t.Errorf("Version %d after decision writes, was %d", v1, v0)
+		}
+	},
+	"Filters": func(t *testing.T, s store.Store) {
+		a := decisionAt("a", 0)
+		b := decisionAt("b", time.Minute)
+		b.Decision, b.ErrorCode, b.Subject = "allow", "", "repo:acme/other:ref:refs/heads/main"
+		c := decisionAt("c", 2*time.Minute)
+		c.RoleARN, c.RoleName, c.Provider = "arn:aws:iam::000000000000:role/other", "other", "arn:aws:iam::000000000000:oidc-provider/other"
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{a, b, c}))
+		tests := []struct {
+			name string
+			f    store.DecisionFilter
+			want []string
+		}{
+			{"all newest first", store.DecisionFilter{}, []string{"c", "b", "a"}},
+			{"role arn", store.DecisionFilter{RoleARN: a.RoleARN}, []string{"b", "a"}},
+			{"role name", store.DecisionFilter{RoleName: "other"}, []string{"c"}},
+			{"provider", store.DecisionFilter{Provider: c.Provider}, []string{"c"}},
+			{"decision", store.DecisionFilter{Decision: "allow"}, []string{"b"}},
+			{"subject", store.DecisionFilter{Subject: a.Subject}, []string{"c", "a"}},
+			{"since inclusive", store.DecisionFilter{Since: b.Time}, []string{"c", "b"}},
+			{"until exclusive", store.DecisionFilter{Until: b.Time}, []string{"a"}},
+			{"combined", store.DecisionFilter{Decision: "deny", RoleName: "deploy"}, []string{"a"}},
+			{"limit", store.DecisionFilter{Limit: 2}, []string{"c", "b"}},
+			{"nothing", store.DecisionFilter{Subject: "nobody"}, nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListDecisions(ctx(t), tc.f)
+				must(t, err)
+				diff(t, "ids", tc.want, ids(got))
+			})
+		}
+	},
+	"KeysetPagination": func(t *testing.T, s store.Store) {
+		// Ties on time are ordered by id, and no page repeats or skips one.
+		var all []store.Decision
+		for i := range 7 {
+			all = append(all, decisionAt(fmt.Sprintf("d%02d", i), time.Duration(i/3)*time.Second))
+		}
+		must(t, s.InsertDecisions(ctx(t), all))
+		var got []string
+		f := store.DecisionFilter{Limit: 3}
+		for range 10 {
+			page, err := s.ListDecisions(ctx(t), f)
+			must(t, err)
+			got = append(got, ids(page)...)
+			if len(page) < f.Limit {
+				break
+			}
+			last := page[len(page)-1]
+			f.After = &store.DecisionKey{Time: last.Time, ID: last.ID}
+		}
+		diff(t, "pages", []string{"d06", "d05", "d04", "d03", "d02", "d01", "d00"}, got)
+	},
+	"PruneByAgeAndCap": func(t *testing.T, s store.Store) {
+		var all []store.Decision
+		for i := range 6 {
+			all = append(all, decisionAt(fmt.Sprintf("d%d", i), time.Duration(i)*time.Hour))
+		}
+		must(t, s.InsertDecisions(ctx(t), all))
+		n, err := s.PruneDecisions(ctx(t), base.Add(2*time.Hour), 0)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("pruned %d by age, want 2", n)
+		}
+		n, err = s.PruneDecisions(ctx(t), time.Time{}, 3)
+		must(t, err)
+		if n != 1 {
+			t.Errorf("pruned %d by cap, want 1", n)
+		}
+		got, err := s.ListDecisions(ctx(t), store.DecisionFilter{})
+		must(t, err)
+		diff(t, "kept", []string{"d5", "d4", "d3"}, ids(got))
+		n, err = s.PruneDecisions(ctx(t), time.Time{}, 3)
+		must(t, err)
+		if n != 0 {
+			t.Errorf("pruned %d at the cap, want 0", n)
+		}
+	},
+	"EmptyInsert": func(t *testing.T, s store.Store) {
+		must(t, s.InsertDecisions(ctx(t), nil))
+	},
+}
