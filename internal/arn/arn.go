@@ -78,3 +78,13 @@ func Policy(account, path, name string) string {
 
 // Root returns the account root principal ARN.
 func Root(account string) string { return "arn:aws:iam::" + account + ":root" }
+
+// FederatedUser returns the STS federated-user ARN (keyless's runner
+// credentials are federated-user credentials with the account as parent).
+func FederatedUser(account, name string) string {
+	return "arn:aws:sts::" + account + ":federated-user/" + name
+}
+
+// Issuer returns the ARN of a CI issuer hosted by keyless, the resource of
+// the keyless:* admin actions; id "*" names every issuer.
+func Issuer(account, id string) string { return "arn:aws:keyless::" + account + ":issuer/" + id }

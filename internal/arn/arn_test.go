@@ -35,6 +35,9 @@ func TestBuilders(t *testing.T) {
 		OIDCProvider("123456789012", "oidc.circleci.com/org/x"): "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/x",
 		Policy("123456789012", "", "p"):                         "arn:aws:iam::123456789012:policy/p",
 		Root("123456789012"):                                    "arn:aws:iam::123456789012:root",
+		FederatedUser("123456789012", "runner-org"):             "arn:aws:sts::123456789012:federated-user/runner-org",
+		Issuer("123456789012", "org"):                           "arn:aws:keyless::123456789012:issuer/org",
+		Issuer("123456789012", "*"):                             "arn:aws:keyless::123456789012:issuer/*",
 	}
 	for got, want := range tests {
 		if got != want {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/policy"
 )
@@ -176,7 +177,7 @@ func (a *analysis) resolveRoleARN() {
 		if name == "" {
 			name = "audited"
 		}
-		a.roleARN = "arn:aws:iam::" + a.account + ":role/" + name
+		a.roleARN = arn.Role(a.account, "/", name)
 	}
 }
 
@@ -232,7 +233,7 @@ func (a *analysis) providerURLs() []string {
 const standInProvider = "oidc.keyless-audit.example"
 
 func (a *analysis) providerARN(url string) string {
-	return "arn:aws:iam::" + a.account + ":oidc-provider/" + url
+	return arn.OIDCProvider(a.account, url)
 }
 
 // admits evaluates claims as the STS server does and returns the trace when

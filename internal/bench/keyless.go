@@ -20,6 +20,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -53,9 +54,9 @@ func iamClient(endpoint string, cr aws.Credentials, hc *http.Client) *iam.Client
 // seedTrust is the seed's trust policy: one provider, the org's audience,
 // one project's subjects.
 func seedTrust(providerARN, host, org, project string) string {
-	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":%q},`+
-		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{%q:%q},"StringLike":{%q:"org/%s/project/%s/*"}}}]}`,
-		providerARN, host+":aud", org, host+":sub", org, project)
+	return policy.WebIdentityTrustJSON(providerARN, policy.Conditions{
+		"StringEquals": {host + ":aud": {org}},
+		"StringLike":   {host + ":sub": {ciclaims.CircleCIProjectSubjects(org, project)}}})
 }
 
 // Setup creates the benchmark world on a keyless server (through its

@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/oidc"
+	"github.com/keylessci/keyless/internal/policy"
 )
 
 // Remote is a self-hosted-style issuer keyless does not host: an httptest
@@ -105,9 +106,8 @@ func (r *Remote) Register(ctx context.Context, hc *http.Client, endpoint string,
 	}
 	host := strings.TrimPrefix(r.URL, "https://")
 	sub := "repo:acme/app:ref:refs/heads/main"
-	trust := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":%q},`+
-		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{%q:"sts.amazonaws.com",%q:%q}}}]}`,
-		aws.ToString(pout.OpenIDConnectProviderArn), host+":aud", host+":sub", sub)
+	trust := policy.WebIdentityTrustJSON(aws.ToString(pout.OpenIDConnectProviderArn), policy.Conditions{
+		"StringEquals": {host + ":aud": {"sts.amazonaws.com"}, host + ":sub": {sub}}})
 	rout, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(trust)})
 	if err != nil {
 		return fmt.Errorf("create role %s: %w", role, err)

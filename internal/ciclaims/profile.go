@@ -102,6 +102,12 @@ func SubjectFormat(p Profile) string {
 	return ""
 }
 
+// CircleCIProjectSubjects is the `sub` pattern (for StringLike) that every
+// job of one CircleCI project matches, whoever triggered it.
+func CircleCIProjectSubjects(orgID, projectID string) string {
+	return "org/" + orgID + "/project/" + projectID + "/*"
+}
+
 // JWKSFileName is the name of the JWKS document under <iss>/.well-known/:
 // CircleCI publishes jwks-pub.json, the others jwks.json.
 func JWKSFileName(p Profile) string {

@@ -14,10 +14,6 @@ import (
 	"github.com/keylessci/keyless/internal/client"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newAssumeCmd)
-}
-
 type assumeOpts struct {
 	aws            awsFlags
 	src            client.TokenSources

@@ -17,8 +17,6 @@ import (
 	"github.com/keylessci/keyless/internal/client"
 )
 
-func init() { extraCommands = append(extraCommands, newAuditCmd) }
-
 // auditReport is the `-o json` contract of issue 15.
 type auditReport struct {
 	Roles  []auditRole         `json:"roles"`

@@ -22,8 +22,6 @@ import (
 	"github.com/keylessci/keyless/internal/bench"
 )
 
-func init() { extraCommands = append(extraCommands, newBenchCmd) }
-
 func newBenchCmd(env Env) *cobra.Command {
 	var (
 		cfg        bench.Config

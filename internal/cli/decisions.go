@@ -20,8 +20,6 @@ import (
 	"github.com/keylessci/keyless/internal/decision"
 )
 
-func init() { extraCommands = append(extraCommands, newDecisionsCmd) }
-
 // decisionList is the answer of GET /_keyless/decisions.
 type decisionList struct {
 	Decisions  []decision.Record `json:"decisions"`

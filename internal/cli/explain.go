@@ -12,8 +12,6 @@ import (
 	"github.com/keylessci/keyless/internal/client"
 )
 
-func init() { extraCommands = append(extraCommands, newExplainCmd) }
-
 func newExplainCmd(env Env) *cobra.Command {
 	var af awsFlags
 	var in client.ExplainInput

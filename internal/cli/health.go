@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newHealthCmd) }
-
 func newHealthCmd(env Env) *cobra.Command {
 	var endpoint string
 	var wait time.Duration

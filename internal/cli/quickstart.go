@@ -31,8 +31,6 @@ import (
 	kssts "github.com/keylessci/keyless/internal/sts"
 )
 
-func init() { extraCommands = append(extraCommands, newQuickstartCmd) }
-
 // quickstartAccount is the account the ephemeral quickstart server acts as.
 const quickstartAccount = "123456789012"
 
@@ -277,17 +275,8 @@ func explainDenial(tok, trust string, in kssts.WebIdentityInput) (miss, where st
 }
 
 func seedTrustPolicy(providerARN, providerHost, org, project string) string {
-	return fmt.Sprintf(`{
-  "Version": "2012-10-17",
-  "Statement": [
-    {
-      "Effect": "Allow",
-      "Principal": {"Federated": %q},
-      "Action": "sts:AssumeRoleWithWebIdentity",
-      "Condition": {"StringLike": {%q: [%q]}}
-    }
-  ]
-}`, providerARN, providerHost+":sub", "org/"+org+"/project/"+project+"/*")
+	return policy.WebIdentityTrustJSON(providerARN, policy.Conditions{
+		"StringLike": {providerHost + ":sub": {ciclaims.CircleCIProjectSubjects(org, project)}}})
 }
 
 func (q *quickstart) byHand(org, project, user, other, roleARN string) {
@@ -326,7 +315,7 @@ EOF
   aws --endpoint-url $EP sts assume-role-with-web-identity --role-arn arn:aws:iam::%[5]s:role/circleci-deploy \
       --role-session-name CircleCI --web-identity-token "$OTHER"
 `, org, project, user, other, acct,
-		seedTrustPolicy("arn:aws:iam::"+acct+":oidc-provider/oidc.circleci.com/org/$ORG", "oidc.circleci.com/org/$ORG", "$ORG", "$PROJ"))
+		seedTrustPolicy(arn.OIDCProvider(acct, "oidc.circleci.com/org/$ORG"), "oidc.circleci.com/org/$ORG", "$ORG", "$PROJ"))
 }
 
 func waitReady(ctx context.Context, endpoint string) error {

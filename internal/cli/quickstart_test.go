@@ -35,7 +35,7 @@ func TestQuickstartNarratesTheSeedFlow(t *testing.T) {
 	for _, want := range []string{
 		"issuer URL:      https://oidc.circleci.com/org/" + org[1],
 		"provider: arn:aws:iam::" + quickstartAccount + ":oidc-provider/oidc.circleci.com/org/" + org[1],
-		`"oidc.circleci.com/org/` + org[1] + `:sub": ["org/` + org[1] + `/project/` + proj[1] + `/*"]`,
+		`"oidc.circleci.com/org/` + org[1] + `:sub": "org/` + org[1] + `/project/` + proj[1] + `/*"`,
 		"allowed: ",
 		"caller: arn:aws:sts::" + quickstartAccount + ":assumed-role/circleci-deploy/CircleCI",
 		"denied: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity",

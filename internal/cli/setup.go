@@ -9,8 +9,6 @@ import (
 	"github.com/keylessci/keyless/internal/client"
 )
 
-func init() { extraCommands = append(extraCommands, newSetupCmd) }
-
 func newSetupCmd(env Env) *cobra.Command {
 	var af awsFlags
 	var spec client.SetupSpec

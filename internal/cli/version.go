@@ -7,8 +7,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { extraCommands = append(extraCommands, newVersionCmd) }
-
 // version is the module version and VCS revision the binary was built
 // from, as the Go toolchain recorded them.
 func version() string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/policy"
 )
 
 // SetupSpec describes the provider and role to provision for one CI.
@@ -74,7 +75,7 @@ func NewPlan(spec SetupSpec) (*Plan, error) {
 		p.ClientIDs = []string{or(spec.Audience, spec.OrgID)}
 		op = "StringLike"
 		for _, id := range spec.ProjectIDs {
-			sub = append(sub, "org/"+spec.OrgID+"/project/"+id+"/*")
+			sub = append(sub, ciclaims.CircleCIProjectSubjects(spec.OrgID, id))
 		}
 	case "github":
 		if !strings.Contains(spec.Repo, "/") {
@@ -124,27 +125,7 @@ func NewPlan(spec SetupSpec) (*Plan, error) {
 // TrustPolicy returns the trust policy document as a JSON-ready value with
 // providerARN (a string, or a template reference) as the principal.
 func (p *Plan) TrustPolicy(providerARN any) map[string]any {
-	cond := map[string]any{}
-	for op, keys := range p.Conditions {
-		m := map[string]any{}
-		for k, vs := range keys {
-			if len(vs) == 1 {
-				m[k] = vs[0]
-			} else {
-				m[k] = vs
-			}
-		}
-		cond[op] = m
-	}
-	return map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []any{map[string]any{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"Federated": providerARN},
-			"Action":    "sts:AssumeRoleWithWebIdentity",
-			"Condition": cond,
-		}},
-	}
+	return policy.WebIdentityTrust(providerARN, p.Conditions)
 }
 
 // Change is one step Apply took (or would take).

@@ -3,8 +3,9 @@
 // through from the store and cached.
 //
 // Correctness of the cache rests on the store's Version: every committed
-// write, on any replica, raises it. Writes made through this process call
-// Invalidate at once; Refresh (run by the server every CheckInterval)
+// write, on any replica, raises it. Writes made through this process
+// invalidate at once (the server hands writers store.Announce(st,
+// Invalidate)), and a load that raced such a write is not cached; Refresh (run by the server every CheckInterval)
 // notices writes made by other replicas. When the store cannot be reached,
 // what is cached keeps serving, so token exchanges for known roles survive a
 // database outage.
@@ -71,7 +72,10 @@ type Directory struct {
 	roles     map[string]roleEntry // key: lower-cased role name
 	providers map[string]providerEntry
 	revoked   map[revocationKey]time.Time // nil until loaded; value: IssuedBefore
-	gen       uint64                      // raised by every clear, so a load that raced one is not kept
+	// gen is raised by every clear. A load notes it before reading the
+	// store and keeps what it read only if it has not moved: a load that
+	// began before a write cannot put back what the write replaced.
+	gen uint64
 }
 
 // revocationKey names a revocation: one access key id of an issuer, or ""
@@ -111,8 +115,8 @@ func (d *Directory) clear() {
 	d.gen++
 }
 
-// Invalidate drops everything cached. The IAM service calls it after each
-// successful write.
+// Invalidate drops everything cached. The server's store announces every
+// write to it (store.Announce).
 func (d *Directory) Invalidate() {
 	d.mu.Lock()
 	d.clear()
@@ -141,6 +145,7 @@ func (d *Directory) Role(ctx context.Context, name string) (*Role, error) {
 	key := strings.ToLower(name)
 	d.mu.RLock()
 	e, ok := d.roles[key]
+	gen := d.gen
 	d.mu.RUnlock()
 	if ok {
 		return e.role, e.err
@@ -150,10 +155,12 @@ func (d *Directory) Role(ctx context.Context, name string) (*Role, error) {
 		return nil, err // transient: not cached
 	}
 	d.mu.Lock()
-	if len(d.roles) >= d.max {
-		d.roles = map[string]roleEntry{}
+	if d.gen == gen { // else a write landed during the load: what it read may be stale
+		if len(d.roles) >= d.max {
+			d.roles = map[string]roleEntry{}
+		}
+		d.roles[key] = roleEntry{role: r, err: err}
 	}
-	d.roles[key] = roleEntry{role: r, err: err}
 	d.mu.Unlock()
 	return r, err
 }
@@ -211,6 +218,7 @@ func (d *Directory) loadRole(ctx context.Context, name string) (*Role, error) {
 func (d *Directory) Provider(ctx context.Context, url string) (*store.Provider, error) {
 	d.mu.RLock()
 	e, ok := d.providers[url]
+	gen := d.gen
 	d.mu.RUnlock()
 	if ok {
 		return e.p, e.err
@@ -225,10 +233,12 @@ func (d *Directory) Provider(ctx context.Context, url string) (*store.Provider, 
 		err = fmt.Errorf("get provider %q: %w", url, err)
 	}
 	d.mu.Lock()
-	if len(d.providers) >= d.max {
-		d.providers = map[string]providerEntry{}
+	if d.gen == gen { // else a write landed during the load
+		if len(d.providers) >= d.max {
+			d.providers = map[string]providerEntry{}
+		}
+		d.providers[url] = providerEntry{p: pp, err: err}
 	}
-	d.providers[url] = providerEntry{p: pp, err: err}
 	d.mu.Unlock()
 	return pp, err
 }

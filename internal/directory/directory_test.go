@@ -25,6 +25,10 @@ type fakeStore struct {
 	provReads int
 	revoked   []store.Revocation
 	revReads  int
+	// afterRead, when set, runs after GetRole or GetProvider has read its
+	// answer and before it returns it (outside the lock): a write landing
+	// in the middle of a load.
+	afterRead func()
 }
 
 const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
@@ -42,6 +46,7 @@ var errDown = fmt.Errorf("db down: %w", store.ErrUnavailable)
 
 func (f *fakeStore) GetRole(_ context.Context, name string) (store.Role, error) {
 	f.mu.Lock()
+	defer f.hook()
 	defer f.mu.Unlock()
 	f.roleReads++
 	if f.down {
@@ -52,6 +57,16 @@ func (f *fakeStore) GetRole(_ context.Context, name string) (store.Role, error) 
 		return store.Role{}, store.ErrNotFound
 	}
 	return r, nil
+}
+
+// hook runs afterRead (deferred before the unlock, so it runs after it).
+func (f *fakeStore) hook() {
+	f.mu.Lock()
+	fn := f.afterRead
+	f.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
 }
 
 func (f *fakeStore) ListRolePolicies(_ context.Context, role string) ([]store.RolePolicy, error) {
@@ -66,6 +81,7 @@ func (f *fakeStore) ListAttachedRolePolicies(context.Context, string) ([]store.M
 
 func (f *fakeStore) GetProvider(_ context.Context, url string) (store.Provider, error) {
 	f.mu.Lock()
+	defer f.hook()
 	defer f.mu.Unlock()
 	f.provReads++
 	if f.down {
@@ -309,5 +325,81 @@ func TestRunnerRevoked(t *testing.T) {
 	d.Invalidate()
 	if _, err := d.RunnerRevoked(context.Background(), "a", "ASIATWO", t0, t0); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("store down: err %v, want ErrUnavailable", err)
+	}
+}
+
+// TestLoadRacingAWriteIsNotCached: a load that read the store before a
+// write committed (and invalidated) must not put what it read back into the
+// cache, or the old role would serve until the next write. The write runs
+// on another goroutine while the load is parked inside the store read, so
+// -race sees both.
+func TestLoadRacingAWriteIsNotCached(t *testing.T) {
+	tests := []struct {
+		name  string
+		load  func(d *Directory) (string, error) // what the cache serves
+		write func(f *fakeStore)                 // under f.mu
+		old   string
+		new   string
+	}{
+		{"role", func(d *Directory) (string, error) {
+			r, err := d.Role(context.Background(), "deploy")
+			if err != nil {
+				return "", err
+			}
+			return r.ID, nil
+		}, func(f *fakeStore) {
+			r := f.roles["deploy"]
+			r.ID = "AROAEXAMPLE0000000002"
+			f.roles["deploy"] = r
+		}, "AROAEXAMPLE0000000001", "AROAEXAMPLE0000000002"},
+		{"provider", func(d *Directory) (string, error) {
+			p, err := d.Provider(context.Background(), "example.com")
+			if err != nil {
+				return "", err
+			}
+			return strings.Join(p.ClientIDs, ","), nil
+		}, func(f *fakeStore) {
+			p := f.providers["example.com"]
+			p.ClientIDs = []string{"b"}
+			f.providers["example.com"] = p
+		}, "a", "b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake()
+			d := newDir(t, f)
+			parked, written := make(chan struct{}), make(chan struct{})
+			go func() { // the writer: commits, then announces, while the load is parked
+				<-parked
+				f.mu.Lock()
+				tt.write(f)
+				f.version++
+				f.mu.Unlock()
+				d.Invalidate()
+				close(written)
+			}()
+			var once sync.Once
+			f.mu.Lock()
+			f.afterRead = func() {
+				once.Do(func() {
+					close(parked)
+					<-written
+				})
+			}
+			f.mu.Unlock()
+			got, err := tt.load(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.old {
+				t.Fatalf("racing load = %q, want what it read, %q", got, tt.old)
+			}
+			f.mu.Lock()
+			f.afterRead = nil
+			f.mu.Unlock()
+			if got, err = tt.load(d); err != nil || got != tt.new {
+				t.Errorf("after the write the cache serves %q (%v), want %q", got, err, tt.new)
+			}
+		})
 	}
 }

@@ -4,10 +4,12 @@
 // policies (with their versions and tags) attached to roles; of instance
 // profiles, only the (always empty) list of a role's.
 //
-// Each action is an awsquery.Handler: it validates its parameters against
-// the IAM service model (ValidationError in AWS's Coral wording, or
-// InvalidInput where IAM itself answers), asks the call's Authorize hook
-// whether the caller may perform it, and then reads or writes the store.
+// Each action is an entry of the table Actions returns, authorized as
+// iam:<Name>: its awsquery.Prepare validates the parameters against the IAM
+// service model (ValidationError in AWS's Coral wording, or InvalidInput
+// where IAM itself answers) and names the resource; only once the caller of
+// awsquery.Action.Serve has authorized that does the work it returned read
+// or write the store. No action authorizes itself.
 // Results are XML-tagged structs in the shapes the SDKs expect, with policy
 // documents URL-encoded as AWS returns them.
 //

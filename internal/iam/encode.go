@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -37,19 +36,6 @@ func URLEncodePolicy(doc string) string {
 func unreserved(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// ProviderARN returns the ARN of the OIDC provider registered for url in
-// account. url may be given with or without its https:// scheme.
-func ProviderARN(account, url string) string {
-	return arn.OIDCProvider(account, stripScheme(url))
-}
-
-func stripScheme(url string) string {
-	if len(url) >= len("https://") && strings.EqualFold(url[:len("https://")], "https://") {
-		return url[len("https://"):]
-	}
-	return url
 }
 
 // xmlTag is the Tag shape.

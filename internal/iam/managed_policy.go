@@ -80,7 +80,7 @@ type createPolicyResult struct {
 	Policy xmlPolicy `xml:"Policy"`
 }
 
-func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	name := checkPolicyName(&v, c)
 	path := checkPolicyPath(&v, c)
@@ -89,72 +89,81 @@ func (s *Service) createPolicy(ctx context.Context, c *awsquery.Call) (any, erro
 	v.Length("Description", desc, 0, 1000)
 	tags, err := parseTags(&v, c, false)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if _, err := policy.ParseNew(doc, policy.Managed); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	policyARN := arn.Policy(s.account, path, name)
-	if err := c.Authorize(ctx, "iam:CreatePolicy", policyARN); err != nil {
-		return nil, err
-	}
-	existing, err := s.store.ListPolicies(ctx)
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
-	for _, p := range existing {
-		if p.ARN != awsManagedARN(p.Name) && strings.EqualFold(p.Name, name) {
-			return nil, exists
+	return policyARN, func(ctx context.Context) (any, error) {
+		existing, err := s.store.ListPolicies(ctx)
+		if err != nil {
+			return nil, storeErr(err, "")
 		}
-	}
-	id, err := s.newID("ANPA")
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	now := s.now().UTC()
-	p := store.ManagedPolicy{ARN: policyARN, Name: name, Path: path, ID: id, Document: doc,
-		Description: desc, Tags: tags, CreateDate: now, UpdateDate: now,
-		DefaultVersion: "v1", LastVersion: 1, Versions: []store.PolicyVersion{{ID: "v1", Document: doc, CreateDate: now}}}
-	if err := s.store.CreatePolicy(ctx, p); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, exists.Wrap(err)
+		exists := alreadyExists("A policy called %s already exists. Duplicate names are not allowed.", name)
+		for _, p := range existing {
+			if p.ARN != awsManagedARN(p.Name) && strings.EqualFold(p.Name, name) {
+				return nil, exists
+			}
 		}
-		return nil, storeErr(err, "")
-	}
-	s.onChange()
-	return createPolicyResult{Policy: xmlPolicyOf(p, policyCreate)}, nil
+		id, err := s.newID("ANPA")
+		if err != nil {
+			return nil, storeErr(err, "")
+		}
+		now := s.now().UTC()
+		p := store.ManagedPolicy{ARN: policyARN, Name: name, Path: path, ID: id, Document: doc,
+			Description: desc, Tags: tags, CreateDate: now, UpdateDate: now,
+			DefaultVersion: "v1", LastVersion: 1, Versions: []store.PolicyVersion{{ID: "v1", Document: doc, CreateDate: now}}}
+		if err := s.store.CreatePolicy(ctx, p); err != nil {
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return nil, exists.Wrap(err)
+			}
+			return nil, storeErr(err, "")
+		}
+		return createPolicyResult{Policy: xmlPolicyOf(p, policyCreate)}, nil
+	}, nil
 }
 
-// lookupPolicy validates the PolicyArn parameter, authorizes action on it
-// and reads the policy. A policy of another account does not exist here;
-// an AWS managed one keyless holds (awsManaged) can be read, not changed.
-func (s *Service) lookupPolicy(ctx context.Context, v *awsquery.Validator, c *awsquery.Call, action string) (store.ManagedPolicy, error) {
+// policyTarget is the managed policy an action names by its PolicyArn
+// parameter, the resource authorized. A policy of another account does not
+// exist here; an AWS managed one keyless holds (awsManaged) can be read,
+// not changed.
+type policyTarget struct {
+	s     *Service
+	arn   string
+	local bool
+	read  bool // the action only reads (readPolicyActions)
+}
+
+// policyTarget validates the PolicyArn parameter.
+func (s *Service) policyTarget(v *awsquery.Validator, c *awsquery.Call) (policyTarget, error) {
 	policyARN := checkARN(v, c, "PolicyArn")
 	if err := v.Err(); err != nil {
-		return store.ManagedPolicy{}, err
+		return policyTarget{}, err
 	}
 	local, err := s.parsePolicyARN(policyARN)
 	if err != nil {
-		return store.ManagedPolicy{}, err
+		return policyTarget{}, err
 	}
-	if err := c.Authorize(ctx, action, policyARN); err != nil {
-		return store.ManagedPolicy{}, err
-	}
-	if !local {
-		if readPolicyActions[action] {
-			if p, ok, err := s.awsManagedPolicy(ctx, policyARN); ok {
-				return p, storeErr(err, policyNotFound(policyARN))
+	return policyTarget{s: s, arn: policyARN, local: local, read: readPolicyActions["iam:"+c.Action]}, nil
+}
+
+// get reads the policy: called once authorized.
+func (t policyTarget) get(ctx context.Context) (store.ManagedPolicy, error) {
+	if !t.local {
+		if t.read {
+			if p, ok, err := t.s.awsManagedPolicy(ctx, t.arn); ok {
+				return p, storeErr(err, policyNotFound(t.arn))
 			}
 		}
-		return store.ManagedPolicy{}, noSuchEntity("%s", policyNotFound(policyARN))
+		return store.ManagedPolicy{}, noSuchEntity("%s", policyNotFound(t.arn))
 	}
-	p, err := s.store.GetPolicy(ctx, policyARN)
+	p, err := t.s.store.GetPolicy(ctx, t.arn)
 	if err != nil {
-		return store.ManagedPolicy{}, storeErr(err, policyNotFound(policyARN))
+		return store.ManagedPolicy{}, storeErr(err, policyNotFound(t.arn))
 	}
 	return p, nil
 }
@@ -168,13 +177,19 @@ type getPolicyResult struct {
 	Policy xmlPolicy `xml:"Policy"`
 }
 
-func (s *Service) getPolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) getPolicy(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
-	p, err := s.lookupPolicy(ctx, &v, c, "iam:GetPolicy")
+	pol, err := s.policyTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return getPolicyResult{Policy: xmlPolicyOf(p, policyGet)}, nil
+	return pol.arn, func(ctx context.Context) (any, error) {
+		p, err := pol.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return getPolicyResult{Policy: xmlPolicyOf(p, policyGet)}, nil
+	}, nil
 }
 
 type listPoliciesResult struct {
@@ -200,66 +215,70 @@ func checkEnum(c *awsquery.Call, name string, values ...string) (string, error) 
 		s, lowerFirst(name), strings.Join(values, ", "))
 }
 
-func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) listPolicies(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	scope, err := checkEnum(c, "Scope", "All", "AWS", "Local")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if _, err := checkEnum(c, "PolicyUsageFilter", "PermissionsPolicy", "PermissionsBoundary"); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	onlyAttached, _, err := c.Bool("OnlyAttached")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	prefix := checkPathPrefix(&v, c, rePolicyPath, patPolPath)
 	pg, err := checkPaging(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := c.Authorize(ctx, "iam:ListPolicies", "*"); err != nil {
-		return nil, err
-	}
-	res := listPoliciesResult{Policies: []xmlPolicy{}}
-	ps, err := s.store.ListPolicies(ctx)
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	ps = filter(withAWSManaged(ps), func(p store.ManagedPolicy) bool {
-		aws := strings.HasPrefix(p.ARN, "arn:aws:iam::aws:")
-		return (scope != "AWS" || aws) && (scope != "Local" || !aws) &&
-			strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
-	})
-	// An AWS managed policy and a local one may share a name: the ARN
-	// keeps the paging key unique.
-	got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) + " " + p.ARN }, pg)
-	res.IsTruncated, res.Marker = next != "", next
-	for _, p := range got {
-		res.Policies = append(res.Policies, xmlPolicyOf(p, policyList))
-	}
-	return res, nil
+	return "*", func(ctx context.Context) (any, error) {
+		res := listPoliciesResult{Policies: []xmlPolicy{}}
+		ps, err := s.store.ListPolicies(ctx)
+		if err != nil {
+			return nil, storeErr(err, "")
+		}
+		ps = filter(withAWSManaged(ps), func(p store.ManagedPolicy) bool {
+			aws := strings.HasPrefix(p.ARN, "arn:aws:iam::aws:")
+			return (scope != "AWS" || aws) && (scope != "Local" || !aws) &&
+				strings.HasPrefix(p.Path, prefix) && (!onlyAttached || p.AttachmentCount > 0)
+		})
+		// An AWS managed policy and a local one may share a name: the ARN
+		// keeps the paging key unique.
+		got, next := paginate(ps, func(p store.ManagedPolicy) string { return strings.ToLower(p.Name) + " " + p.ARN }, pg)
+		res.IsTruncated, res.Marker = next != "", next
+		for _, p := range got {
+			res.Policies = append(res.Policies, xmlPolicyOf(p, policyList))
+		}
+		return res, nil
+	}, nil
 }
 
-func (s *Service) deletePolicy(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) deletePolicy(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
-	p, err := s.lookupPolicy(ctx, &v, c, "iam:DeletePolicy")
+	pol, err := s.policyTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	inUse := deleteConflict("Cannot delete a policy attached to entities.")
-	if p.AttachmentCount > 0 {
-		return nil, inUse
-	}
-	if len(p.Versions) > 1 {
-		return nil, deleteConflict("This policy has more than one version. Before you delete a policy, you must first delete all non-default versions.")
-	}
-	if err := s.store.DeletePolicy(ctx, p.ARN); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, inUse.Wrap(err)
+	return pol.arn, func(ctx context.Context) (any, error) {
+		p, err := pol.get(ctx)
+		if err != nil {
+			return nil, err
 		}
-		return nil, storeErr(err, policyNotFound(p.ARN))
-	}
-	s.onChange()
-	return nil, nil
+		inUse := deleteConflict("Cannot delete a policy attached to entities.")
+		if p.AttachmentCount > 0 {
+			return nil, inUse
+		}
+		if len(p.Versions) > 1 {
+			return nil, deleteConflict("This policy has more than one version. Before you delete a policy, you must first delete all non-default versions.")
+		}
+		if err := s.store.DeletePolicy(ctx, p.ARN); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return nil, inUse.Wrap(err)
+			}
+			return nil, storeErr(err, policyNotFound(p.ARN))
+		}
+		return nil, nil
+	}, nil
 }

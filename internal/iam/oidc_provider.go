@@ -23,7 +23,7 @@ type createProviderResult struct {
 	Tags                     xmlTagList `xml:"Tags,omitempty"`
 }
 
-func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	// Every model constraint is checked before any is reported: AWS answers
 	// "3 validation errors detected: …" for a long Url, ClientID and
 	// thumbprint together (members in the order of the request shape).
@@ -37,48 +37,46 @@ func (s *Service) createOpenIDConnectProvider(ctx context.Context, c *awsquery.C
 	checkThumbprints(&v, rawThumbs)
 	tags, err := parseTags(&v, c, false)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	u, err := parseProviderURL(raw)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	clientIDs, err := parseClientIDs(rawIDs)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	thumbs, err := parseThumbprints(rawThumbs)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	providerARN := arn.OIDCProvider(s.account, u)
-	if err := c.Authorize(ctx, "iam:CreateOpenIDConnectProvider", providerARN); err != nil {
-		return nil, err
-	}
-	existing, err := s.store.ListProviders(ctx)
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	for _, p := range existing {
-		if p.URL == u {
-			return nil, alreadyExists("Provider with url https://%s already exists.", u)
+	return providerARN, func(ctx context.Context) (any, error) {
+		existing, err := s.store.ListProviders(ctx)
+		if err != nil {
+			return nil, storeErr(err, "")
 		}
-	}
-	if len(existing) >= maxProviders {
-		return nil, limitExceeded("Cannot exceed quota for OpenIdConnectProvidersPerAccount: %d", maxProviders)
-	}
-	p := store.Provider{URL: u, ClientIDs: clientIDs, Thumbprints: thumbs, Tags: tags, CreateDate: s.now().UTC()}
-	if err := s.store.CreateProvider(ctx, p); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, alreadyExists("Provider with url https://%s already exists.", u).Wrap(err)
+		for _, p := range existing {
+			if p.URL == u {
+				return nil, alreadyExists("Provider with url https://%s already exists.", u)
+			}
 		}
-		return nil, storeErr(err, "")
-	}
-	s.onChange()
-	return createProviderResult{OpenIDConnectProviderArn: providerARN, Tags: xmlTags(tags)}, nil
+		if len(existing) >= maxProviders {
+			return nil, limitExceeded("Cannot exceed quota for OpenIdConnectProvidersPerAccount: %d", maxProviders)
+		}
+		p := store.Provider{URL: u, ClientIDs: clientIDs, Thumbprints: thumbs, Tags: tags, CreateDate: s.now().UTC()}
+		if err := s.store.CreateProvider(ctx, p); err != nil {
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return nil, alreadyExists("Provider with url https://%s already exists.", u).Wrap(err)
+			}
+			return nil, storeErr(err, "")
+		}
+		return createProviderResult{OpenIDConnectProviderArn: providerARN, Tags: xmlTags(tags)}, nil
+	}, nil
 }
 
 // parseProviderURL checks an https URL (host, optional port, optional
@@ -198,20 +196,29 @@ func providerNotFound(providerARN string) string {
 	return "OpenIDConnect Provider not found for arn " + providerARN
 }
 
-// lookupProvider resolves the ARN parameter, authorizes action on it and
-// returns the stored provider URL (the store key).
-func (s *Service) lookupProvider(ctx context.Context, v *awsquery.Validator, c *awsquery.Call, action string) (providerARN, u string, err error) {
-	providerARN, u, err = s.providerURL(v, c)
+// providerTarget is the provider an action names by its
+// OpenIDConnectProviderArn parameter, the resource authorized.
+type providerTarget struct {
+	arn string
+	url string // the store key; "" when the ARN names no provider here
+}
+
+// providerTarget validates the ARN parameter.
+func (s *Service) providerTarget(v *awsquery.Validator, c *awsquery.Call) (providerTarget, error) {
+	providerARN, u, err := s.providerURL(v, c)
 	if err != nil {
-		return "", "", err
+		return providerTarget{}, err
 	}
-	if err := c.Authorize(ctx, action, providerARN); err != nil {
-		return "", "", err
+	return providerTarget{arn: providerARN, url: u}, nil
+}
+
+// get returns the ARN and the stored provider URL, or NoSuchEntity: called
+// once authorized.
+func (t providerTarget) get() (providerARN, u string, err error) {
+	if t.url == "" {
+		return "", "", noSuchEntity("%s", providerNotFound(t.arn))
 	}
-	if u == "" {
-		return "", "", noSuchEntity("%s", providerNotFound(providerARN))
-	}
-	return providerARN, u, nil
+	return t.arn, t.url, nil
 }
 
 type getProviderResult struct {
@@ -222,22 +229,28 @@ type getProviderResult struct {
 	Tags           xmlTagList `xml:"Tags,omitempty"`
 }
 
-func (s *Service) getOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) getOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:GetOpenIDConnectProvider")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	p, err := s.store.GetProvider(ctx, u)
-	if err != nil {
-		return nil, storeErr(err, providerNotFound(providerARN))
-	}
-	return getProviderResult{
-		URL:            p.URL,
-		ClientIDList:   p.ClientIDs,
-		ThumbprintList: p.Thumbprints,
-		CreateDate:     awsquery.Timestamp(p.CreateDate),
-		Tags:           xmlTags(p.Tags),
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.store.GetProvider(ctx, u)
+		if err != nil {
+			return nil, storeErr(err, providerNotFound(providerARN))
+		}
+		return getProviderResult{
+			URL:            p.URL,
+			ClientIDList:   p.ClientIDs,
+			ThumbprintList: p.Thumbprints,
+			CreateDate:     awsquery.Timestamp(p.CreateDate),
+			Tags:           xmlTags(p.Tags),
+		}, nil
 	}, nil
 }
 
@@ -249,42 +262,39 @@ type listProvidersResult struct {
 	OpenIDConnectProviderList []providerListEntry `xml:"OpenIDConnectProviderList>member"`
 }
 
-func (s *Service) listOpenIDConnectProviders(ctx context.Context, c *awsquery.Call) (any, error) {
-	if err := c.Authorize(ctx, "iam:ListOpenIDConnectProviders", "*"); err != nil {
-		return nil, err
-	}
-	ps, err := s.store.ListProviders(ctx)
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	res := listProvidersResult{OpenIDConnectProviderList: make([]providerListEntry, 0, len(ps))}
-	for _, p := range ps {
-		res.OpenIDConnectProviderList = append(res.OpenIDConnectProviderList, providerListEntry{Arn: arn.OIDCProvider(s.account, p.URL)})
-	}
-	return res, nil
+func (s *Service) listOpenIDConnectProviders(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
+	return "*", func(ctx context.Context) (any, error) {
+		ps, err := s.store.ListProviders(ctx)
+		if err != nil {
+			return nil, storeErr(err, "")
+		}
+		res := listProvidersResult{OpenIDConnectProviderList: make([]providerListEntry, 0, len(ps))}
+		for _, p := range ps {
+			res.OpenIDConnectProviderList = append(res.OpenIDConnectProviderList, providerListEntry{Arn: arn.OIDCProvider(s.account, p.URL)})
+		}
+		return res, nil
+	}, nil
 }
 
 // deleteOpenIDConnectProvider is idempotent, as botocore documents it: "it
 // does not fail or return an error if you call the operation for a provider
 // that does not exist" (a malformed ARN is still InvalidInput).
-func (s *Service) deleteOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) deleteOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	providerARN, u, err := s.providerURL(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := c.Authorize(ctx, "iam:DeleteOpenIDConnectProvider", providerARN); err != nil {
-		return nil, err
-	}
-	if u == "" {
-		return nil, nil // another account's or partition's provider: none here
-	}
-	if err := s.store.DeleteProvider(ctx, u); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+	return providerARN, func(ctx context.Context) (any, error) {
+		if u == "" {
+			return nil, nil // another account's or partition's provider: none here
 		}
-		return nil, storeErr(err, providerNotFound(providerARN))
-	}
-	s.onChange()
-	return nil, nil
+		if err := s.store.DeleteProvider(ctx, u); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, storeErr(err, providerNotFound(providerARN))
+		}
+		return nil, nil
+	}, nil
 }

@@ -22,100 +22,122 @@ func (s *Service) updateProvider(ctx context.Context, providerARN, u string, fn 
 	if err := s.store.UpdateProvider(ctx, u, fn); err != nil {
 		return storeErr(err, providerNotFound(providerARN))
 	}
-	s.onChange()
 	return nil
 }
 
-func (s *Service) addClientIDToOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) addClientIDToOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	id := checkClientID(&v, c)
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:AddClientIDToOpenIDConnectProvider")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
-		if slices.Contains(p.ClientIDs, id) {
-			return nil // idempotent, as in AWS
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
 		}
-		if len(p.ClientIDs) >= maxClientIDs {
-			return limitExceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: %d", maxClientIDs)
-		}
-		p.ClientIDs = append(p.ClientIDs, id)
-		return nil
-	})
+		return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
+			if slices.Contains(p.ClientIDs, id) {
+				return nil // idempotent, as in AWS
+			}
+			if len(p.ClientIDs) >= maxClientIDs {
+				return limitExceeded("Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: %d", maxClientIDs)
+			}
+			p.ClientIDs = append(p.ClientIDs, id)
+			return nil
+		})
+	}, nil
 }
 
-func (s *Service) removeClientIDFromOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) removeClientIDFromOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	id := checkClientID(&v, c)
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:RemoveClientIDFromOpenIDConnectProvider")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
-		p.ClientIDs = slices.DeleteFunc(p.ClientIDs, func(x string) bool { return x == id })
-		return nil
-	})
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
+			p.ClientIDs = slices.DeleteFunc(p.ClientIDs, func(x string) bool { return x == id })
+			return nil
+		})
+	}, nil
 }
 
-func (s *Service) updateOpenIDConnectProviderThumbprint(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) updateOpenIDConnectProviderThumbprint(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	list := c.List("ThumbprintList")
 	v.Required("ThumbprintList", list != nil)
 	providerARN, u, err := s.providerURL(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	thumbs, err := parseThumbprints(list)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := c.Authorize(ctx, "iam:UpdateOpenIDConnectProviderThumbprint", providerARN); err != nil {
-		return nil, err
-	}
-	if u == "" {
-		return nil, noSuchEntity("%s", providerNotFound(providerARN))
-	}
-	return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
-		p.Thumbprints = thumbs // replaces, never merges
-		return nil
-	})
+	return providerARN, func(ctx context.Context) (any, error) {
+		if u == "" {
+			return nil, noSuchEntity("%s", providerNotFound(providerARN))
+		}
+		return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
+			p.Thumbprints = thumbs // replaces, never merges
+			return nil
+		})
+	}, nil
 }
 
-func (s *Service) tagOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) tagOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	tags, err := parseTags(&v, c, true)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:TagOpenIDConnectProvider")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
-		merged := mergeTags(p.Tags, tags)
-		if err := checkTagQuota(merged, "OpenIdConnectProvider"); err != nil {
-			return err
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
 		}
-		p.Tags = merged
-		return nil
-	})
+		return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
+			merged := mergeTags(p.Tags, tags)
+			if err := checkTagQuota(merged, "OpenIdConnectProvider"); err != nil {
+				return err
+			}
+			p.Tags = merged
+			return nil
+		})
+	}, nil
 }
 
-func (s *Service) untagOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) untagOpenIDConnectProvider(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	keys, err := parseTagKeys(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:UntagOpenIDConnectProvider")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
-		p.Tags = removeTags(p.Tags, keys)
-		return nil
-	})
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.updateProvider(ctx, providerARN, u, func(p *store.Provider) error {
+			p.Tags = removeTags(p.Tags, keys)
+			return nil
+		})
+	}, nil
 }
 
 // listTagsResult is the output of the List*Tags actions.
@@ -153,19 +175,25 @@ func fmt6(i int) string {
 	return string(b)
 }
 
-func (s *Service) listOpenIDConnectProviderTags(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) listOpenIDConnectProviderTags(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	pg, err := checkPaging(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	providerARN, u, err := s.lookupProvider(ctx, &v, c, "iam:ListOpenIDConnectProviderTags")
+	prov, err := s.providerTarget(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	p, err := s.store.GetProvider(ctx, u)
-	if err != nil {
-		return nil, storeErr(err, providerNotFound(providerARN))
-	}
-	return tagPage(p.Tags, pg), nil
+	return prov.arn, func(ctx context.Context) (any, error) {
+		providerARN, u, err := prov.get()
+		if err != nil {
+			return nil, err
+		}
+		p, err := s.store.GetProvider(ctx, u)
+		if err != nil {
+			return nil, storeErr(err, providerNotFound(providerARN))
+		}
+		return tagPage(p.Tags, pg), nil
+	}, nil
 }

@@ -73,12 +73,8 @@ func TestInlinePolicyErrors(t *testing.T) {
 			h := newHarness(t)
 			h.must("CreateRole", "RoleName", "deploy", "AssumeRolePolicyDocument", trustDoc)
 			h.must("PutRolePolicy", "RoleName", "deploy", "PolicyName", "big1", "PolicyDocument", bigDoc(5000))
-			h.changes = 0
 			_, err := h.call(tt.action, params(tt.kv...))
 			wantErr(t, err, tt.code, tt.status, tt.msg)
-			if h.changes != 0 {
-				t.Error("failed call signalled a change")
-			}
 		})
 	}
 	t.Run("replacing a policy counts it once", func(t *testing.T) {

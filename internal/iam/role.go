@@ -90,26 +90,33 @@ func (s *Service) xmlRole(r store.Role, view roleView) xmlRole {
 
 func roleNotFound(name string) string { return "The role with name " + name + " cannot be found." }
 
-// authorizeRole reads the role, authorizes action on its ARN (path-less
-// when the role does not exist, so existence is not revealed to a caller
-// who may not act on it) and then reports NoSuchEntity if it is missing.
-func (s *Service) authorizeRole(ctx context.Context, c *awsquery.Call, action, name string) (store.Role, error) {
+// roleTarget is the role an action names, read before authorization: its
+// ARN is the resource authorized (path-less when the role does not exist,
+// so existence is not revealed to a caller who may not act on it).
+type roleTarget struct {
+	arn     string
+	role    store.Role
+	missing string // NoSuchEntity message when the role does not exist
+}
+
+// get returns the role, or NoSuchEntity when it does not exist: called once
+// authorized.
+func (t roleTarget) get() (store.Role, error) {
+	if t.missing != "" {
+		return store.Role{}, noSuchEntity("%s", t.missing)
+	}
+	return t.role, nil
+}
+
+func (s *Service) roleTarget(ctx context.Context, name string) (roleTarget, error) {
 	r, err := s.store.GetRole(ctx, name)
-	missing := errors.Is(err, store.ErrNotFound)
-	if err != nil && !missing {
-		return store.Role{}, storeErr(err, roleNotFound(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return roleTarget{arn: arn.Role(s.account, "/", name), missing: roleNotFound(name)}, nil
 	}
-	resource := arn.Role(s.account, "/", name)
-	if !missing {
-		resource = arn.Role(s.account, r.Path, r.Name)
+	if err != nil {
+		return roleTarget{}, storeErr(err, roleNotFound(name))
 	}
-	if err := c.Authorize(ctx, action, resource); err != nil {
-		return store.Role{}, err
-	}
-	if missing {
-		return store.Role{}, noSuchEntity("%s", roleNotFound(name))
-	}
-	return r, nil
+	return roleTarget{arn: arn.Role(s.account, r.Path, r.Name), role: r}, nil
 }
 
 // checkRolePath validates the optional Path of a role and defaults it.
@@ -148,7 +155,7 @@ type createRoleResult struct {
 	Role xmlRole `xml:"Role"`
 }
 
-func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	name := checkRoleName(&v, c)
 	doc := checkDocument(&v, c, "AssumeRolePolicyDocument")
@@ -156,7 +163,7 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 	desc := checkRoleDescription(&v, c)
 	maxSession, hasMax, err := checkMaxSession(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if !hasMax {
 		maxSession = defaultMaxSession
@@ -167,45 +174,43 @@ func (s *Service) createRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	tags, err := parseTags(&v, c, false)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := checkTrustPolicy(doc); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	roleARN := arn.Role(s.account, path, name)
-	if err := c.Authorize(ctx, "iam:CreateRole", roleARN); err != nil {
-		return nil, err
-	}
-	if boundary != "" {
-		if err := s.checkBoundary(ctx, boundary); err != nil {
+	return roleARN, func(ctx context.Context) (any, error) {
+		if boundary != "" {
+			if err := s.checkBoundary(ctx, boundary); err != nil {
+				return nil, err
+			}
+		}
+		bound, err := s.bindTrust(ctx, doc)
+		if err != nil {
 			return nil, err
 		}
-	}
-	bound, err := s.bindTrust(ctx, doc)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.newID("AROA")
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	r := store.Role{
-		Name: name, Path: path, ID: id, TrustPolicy: bound, Description: desc,
-		MaxSessionDuration: maxSession, PermissionsBoundary: boundary, Tags: tags,
-		CreateDate: s.now().UTC(),
-	}
-	if err := s.store.CreateRole(ctx, r); err != nil {
-		if errors.Is(err, store.ErrAlreadyExists) {
-			return nil, alreadyExists("Role with name %s already exists.", name).Wrap(err)
+		id, err := s.newID("AROA")
+		if err != nil {
+			return nil, storeErr(err, "")
 		}
-		return nil, storeErr(err, "")
-	}
-	s.onChange()
-	r.TrustPolicy = doc // every role it names exists: shown as given
-	return createRoleResult{Role: s.xmlRole(r, viewCreate)}, nil
+		r := store.Role{
+			Name: name, Path: path, ID: id, TrustPolicy: bound, Description: desc,
+			MaxSessionDuration: maxSession, PermissionsBoundary: boundary, Tags: tags,
+			CreateDate: s.now().UTC(),
+		}
+		if err := s.store.CreateRole(ctx, r); err != nil {
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return nil, alreadyExists("Role with name %s already exists.", name).Wrap(err)
+			}
+			return nil, storeErr(err, "")
+		}
+		r.TrustPolicy = doc // every role it names exists: shown as given
+		return createRoleResult{Role: s.xmlRole(r, viewCreate)}, nil
+	}, nil
 }
 
 // checkBoundary checks that a permissions boundary names a managed policy
@@ -227,20 +232,26 @@ type getRoleResult struct {
 	Role xmlRole `xml:"Role"`
 }
 
-func (s *Service) getRole(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) getRole(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	name := checkRoleName(&v, c)
 	if err := v.Err(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	r, err := s.authorizeRole(ctx, c, "iam:GetRole", name)
+	role, err := s.roleTarget(ctx, name)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if r, err = s.showRole(ctx, r); err != nil {
-		return nil, err
-	}
-	return getRoleResult{Role: s.xmlRole(r, viewGet)}, nil
+	return role.arn, func(ctx context.Context) (any, error) {
+		r, err := role.get()
+		if err != nil {
+			return nil, err
+		}
+		if r, err = s.showRole(ctx, r); err != nil {
+			return nil, err
+		}
+		return getRoleResult{Role: s.xmlRole(r, viewGet)}, nil
+	}, nil
 }
 
 type listRolesResult struct {
@@ -249,31 +260,30 @@ type listRolesResult struct {
 	Marker      string    `xml:"Marker,omitempty"`
 }
 
-func (s *Service) listRoles(ctx context.Context, c *awsquery.Call) (any, error) {
+func (s *Service) listRoles(ctx context.Context, c *awsquery.Call) (string, awsquery.Run, error) {
 	var v awsquery.Validator
 	prefix := checkPathPrefix(&v, c, rePathPrefix, patPrefix)
 	pg, err := checkPaging(&v, c)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	if err := c.Authorize(ctx, "iam:ListRoles", "*"); err != nil {
-		return nil, err
-	}
-	roles, err := s.store.ListRoles(ctx)
-	if err != nil {
-		return nil, storeErr(err, "")
-	}
-	roles = filter(roles, func(r store.Role) bool { return strings.HasPrefix(r.Path, prefix) })
-	got, next := paginate(roles, func(r store.Role) string { return strings.ToLower(r.Name) }, pg)
-	byID, err := s.roleARNsByID(ctx, got...)
-	if err != nil {
-		return nil, err
-	}
-	res := listRolesResult{Roles: make([]xmlRole, 0, len(got)), IsTruncated: next != "", Marker: next}
-	for _, r := range got {
-		res.Roles = append(res.Roles, s.xmlRole(shown(r, byID), viewList))
-	}
-	return res, nil
+	return "*", func(ctx context.Context) (any, error) {
+		roles, err := s.store.ListRoles(ctx)
+		if err != nil {
+			return nil, storeErr(err, "")
+		}
+		roles = filter(roles, func(r store.Role) bool { return strings.HasPrefix(r.Path, prefix) })
+		got, next := paginate(roles, func(r store.Role) string { return strings.ToLower(r.Name) }, pg)
+		byID, err := s.roleARNsByID(ctx, got...)
+		if err != nil {
+			return nil, err
+		}
+		res := listRolesResult{Roles: make([]xmlRole, 0, len(got)), IsTruncated: next != "", Marker: next}
+		for _, r := range got {
+			res.Roles = append(res.Roles, s.xmlRole(shown(r, byID), viewList))
+		}
+		return res, nil
+	}, nil
 }
 
 // checkPathPrefix validates the optional PathPrefix; it defaults to "/".

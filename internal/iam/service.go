@@ -52,17 +52,14 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source for role and policy ids; defaults to crypto/rand.
 	Rand io.Reader
-	// OnChange, if set, is called after every successful write.
-	OnChange func()
 }
 
 // Service serves the IAM actions.
 type Service struct {
-	store    Store
-	account  string
-	now      func() time.Time
-	rand     io.Reader
-	onChange func()
+	store   Store
+	account string
+	now     func() time.Time
+	rand    io.Reader
 }
 
 // New validates cfg and returns a Service.
@@ -73,22 +70,21 @@ func New(cfg Config) (*Service, error) {
 	if !arn.IsAccountID(cfg.Account) {
 		return nil, fmt.Errorf("iam: account id %q is not 12 digits", cfg.Account)
 	}
-	s := &Service{store: cfg.Store, account: cfg.Account, now: cfg.Now, rand: cfg.Rand, onChange: cfg.OnChange}
+	s := &Service{store: cfg.Store, account: cfg.Account, now: cfg.Now, rand: cfg.Rand}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	if s.onChange == nil {
-		s.onChange = func() {}
-	}
 	return s, nil
 }
 
-// Handlers returns the IAM actions by name.
-func (s *Service) Handlers() map[string]awsquery.Handler {
-	return map[string]awsquery.Handler{
+// Actions returns the IAM action table: every action is authorized as
+// iam:<Name> on the resource its Prepare names, by the caller of
+// awsquery.Action.Serve, before it reads or writes anything else.
+func (s *Service) Actions() map[string]awsquery.Action {
+	prepares := map[string]awsquery.Prepare{
 		"CreateOpenIDConnectProvider":             s.createOpenIDConnectProvider,
 		"GetOpenIDConnectProvider":                s.getOpenIDConnectProvider,
 		"ListOpenIDConnectProviders":              s.listOpenIDConnectProviders,
@@ -136,6 +132,11 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"DetachRolePolicy":         s.detachRolePolicy,
 		"ListAttachedRolePolicies": s.listAttachedRolePolicies,
 	}
+	actions := make(map[string]awsquery.Action, len(prepares))
+	for name, p := range prepares {
+		actions[name] = awsquery.Action{Access: awsquery.Policy, Policy: "iam:" + name, Prepare: p}
+	}
+	return actions
 }
 
 // storeErr maps a store error to the AWS error the caller sees. notFound

@@ -12,6 +12,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/store"
 	"github.com/keylessci/keyless/internal/testkit"
 )
@@ -22,7 +23,7 @@ var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // harness is a Service on the tests' store (testkit.Store: the real SQLite
 // store in a temporary directory) with a recording, optionally denying,
-// Authorize hook.
+// authorizer, and its writes counted as the server's store announces them.
 type harness struct {
 	t       *testing.T
 	svc     *Service
@@ -41,12 +42,15 @@ func newHarness(t *testing.T) *harness {
 func newHarnessOn(t *testing.T, st Store) *harness {
 	t.Helper()
 	h := &harness{t: t, store: st}
+	if full, ok := st.(store.Store); ok {
+		// The server's wiring: every successful write announced, counted here.
+		h.store = store.Announce(full, func() { h.changes++ })
+	}
 	svc, err := New(Config{
-		Store:    h.store,
-		Account:  testAccount,
-		Now:      func() time.Time { return testNow },
-		Rand:     bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4, 5, 250, 251, 252, 255}, 4000)),
-		OnChange: func() { h.changes++ },
+		Store:   h.store,
+		Account: testAccount,
+		Now:     func() time.Time { return testNow },
+		Rand:    bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4, 5, 250, 251, 252, 255}, 4000)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -111,24 +115,23 @@ func params(kv ...string) url.Values {
 
 func (h *harness) call(action string, p url.Values) (any, error) {
 	h.t.Helper()
-	fn, ok := h.svc.Handlers()[action]
+	act, ok := h.svc.Actions()[action]
 	if !ok {
-		h.t.Fatalf("no handler for %s", action)
+		h.t.Fatalf("no action %s", action)
 	}
 	c := &awsquery.Call{
 		Request:   awsquery.NewRequest(action, p),
 		RequestID: "rid",
-		Caller:    &awsquery.Caller{Root: true, Account: testAccount},
+		Caller:    &identity.Caller{Kind: identity.Root, Account: testAccount},
 		Now:       testNow,
-		Authorize: func(_ context.Context, action, resource string) error {
-			h.authz = append(h.authz, action+" "+resource)
-			if h.deny {
-				return awserr.Newf(awserr.CodeAccessDenied, 403, "not authorized to perform %s", action)
-			}
-			return nil
-		},
 	}
-	return fn(context.Background(), c)
+	return act.Serve(context.Background(), c, func(_ context.Context, _ *awsquery.Call, action, resource string) error {
+		h.authz = append(h.authz, action+" "+resource)
+		if h.deny {
+			return awserr.Newf(awserr.CodeAccessDenied, 403, "not authorized to perform %s", action)
+		}
+		return nil
+	})
 }
 
 // must calls action and fails the test on error.

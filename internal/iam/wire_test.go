@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/testkit"
 )
 
@@ -28,7 +29,7 @@ func wireClient(t *testing.T, st Store) *awsiam.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handlers := svc.Handlers()
+	actions := svc.Actions()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const rid = "11111111-2222-3333-4444-555555555555"
 		req, err := awsquery.Decode(r)
@@ -36,17 +37,16 @@ func wireClient(t *testing.T, st Store) *awsiam.Client {
 			awsquery.WriteError(w, awsquery.NamespaceIAM, rid, err)
 			return
 		}
-		h, ok := handlers[req.Action]
+		act, ok := actions[req.Action]
 		if !ok {
 			awsquery.WriteError(w, awsquery.NamespaceIAM, rid, awsquery.InvalidAction(req.Action, req.Version))
 			return
 		}
 		call := &awsquery.Call{
 			Request: req, RequestID: rid, Now: time.Now(),
-			Caller:    &awsquery.Caller{Root: true, Account: testAccount},
-			Authorize: func(context.Context, string, string) error { return nil },
+			Caller: &identity.Caller{Kind: identity.Root, Account: testAccount},
 		}
-		res, err := h(r.Context(), call)
+		res, err := act.Serve(r.Context(), call, func(context.Context, *awsquery.Call, string, string) error { return nil })
 		if err != nil {
 			awsquery.WriteError(w, awsquery.NamespaceIAM, rid, err)
 			return

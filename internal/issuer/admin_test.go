@@ -30,6 +30,21 @@ func adminDo(t *testing.T, h http.Handler, method, path, body string) (int, map[
 	return rec.Code, out
 }
 
+// adminHandler is the admin API as the server mounts it, without
+// authentication: AdminMux over AdminRoutes, and the public well-known
+// aliases under the admin prefix.
+func adminHandler(s *Service) http.Handler {
+	mux := AdminMux(s.AdminRoutes(), func(rt AdminRoute) http.Handler { return rt.Handler })
+	wk := s.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && IsWellKnownPath(r.URL.Path) {
+			wk.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
 func TestAdminHandler(t *testing.T) {
 	tests := []struct {
 		name, method, path, body string
@@ -47,7 +62,6 @@ func TestAdminHandler(t *testing.T) {
 					t.Errorf("keys %v", out["keys"])
 				}
 			}},
-		{name: "create without prefix", method: "POST", path: "/issuers", body: `{"profile":"generic","id":"g","url":"https://ci.example.com","alg":"ES256"}`, status: 201},
 		{name: "create duplicate", method: "POST", path: "/_keyless/issuers", body: `{"org_id":"` + testOrg + `"}`, status: 409, code: "EntityAlreadyExists"},
 		{name: "create bad json", method: "POST", path: "/_keyless/issuers", body: `{"profile":`, status: 400, code: "InvalidInput"},
 		{name: "create unknown field", method: "POST", path: "/_keyless/issuers", body: `{"profil":"circleci"}`, status: 400, code: "InvalidInput"},
@@ -113,6 +127,9 @@ func TestAdminHandler(t *testing.T) {
 		{name: "unknown subresource", method: "POST", path: "/_keyless/issuers/" + testOrg + "/keys", status: 404},
 		{name: "unknown resource", method: "GET", path: "/_keyless/roles", status: 404},
 		{name: "issuers prefix lookalike", method: "GET", path: "/_keyless/issuersx", status: 404},
+		{name: "trailing slash", method: "GET", path: "/_keyless/issuers/" + testOrg + "/", status: 200},
+		{name: "slash in id", method: "GET", path: "/_keyless/issuers/a%2Fb", status: 404, code: "NotFound"},
+		{name: "delete wrong method", method: "PUT", path: "/_keyless/issuers/" + testOrg, status: 405, code: "MethodNotAllowed"},
 		{name: "well-known via admin", method: "GET", path: "/_keyless/issuers/" + testOrg + "/.well-known/jwks-pub.json", status: 200,
 			check: func(t *testing.T, _ *Service, out map[string]any) {
 				if keys, _ := out["keys"].([]any); len(keys) != 1 {
@@ -126,7 +143,7 @@ func TestAdminHandler(t *testing.T) {
 			if _, err := s.Create(context.Background(), CreateRequest{OrgID: testOrg, Alg: "ES256"}); err != nil {
 				t.Fatal(err)
 			}
-			status, out := adminDo(t, s.AdminHandler(), tc.method, tc.path, tc.body)
+			status, out := adminDo(t, adminHandler(s), tc.method, tc.path, tc.body)
 			if status != tc.status {
 				t.Fatalf("status %d, want %d: %v", status, tc.status, out)
 			}
@@ -158,7 +175,7 @@ func TestAdminMintRequestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, out := adminDo(t, s.AdminHandler(), "POST", "/_keyless/issuers/gh/token", string(body))
+	status, out := adminDo(t, adminHandler(s), "POST", "/_keyless/issuers/gh/token", string(body))
 	if status != 200 {
 		t.Fatalf("status %d: %v", status, out)
 	}

@@ -46,7 +46,7 @@ func FuzzAdminAPI(f *testing.F) {
 	if _, err := s.Create(context.Background(), CreateRequest{OrgID: testOrg, Alg: "ES256"}); err != nil {
 		f.Fatal(err)
 	}
-	h := s.AdminHandler()
+	h := adminHandler(s)
 	f.Fuzz(func(t *testing.T, method uint8, path, body string) {
 		req := httptest.NewRequest(http.MethodGet, "/", strings.NewReader(body))
 		req.Method = methods[int(method)%len(methods)]
@@ -56,8 +56,8 @@ func FuzzAdminAPI(f *testing.F) {
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q: status %d: %s", req.Method, req.URL.Path, rec.Code, rec.Body)
 		}
-		if rec.Code == http.StatusNoContent {
-			return
+		if rec.Code == http.StatusNoContent || (rec.Code >= 300 && rec.Code < 400) {
+			return // no body; or the mux redirecting an unclean path to its clean form
 		}
 		var out map[string]any
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {

@@ -200,9 +200,21 @@ func (s *Service) view(ctx context.Context, is store.Issuer) (IssuerView, error)
 	return v, nil
 }
 
-// AdminHandler serves the JSON admin API. The server mounts it under
-// /_keyless/ after authenticating the caller (with or without stripping
-// "/_keyless"):
+// AdminRoute is one operation of the issuer admin API: its Go 1.22
+// ServeMux pattern ({id} names the issuer), the policy action it is
+// authorized as (on arn:aws:keyless::ACCT:issuer/{id}, issuer/* without an
+// id), and what serves it once the caller is authorized. The server routes,
+// authenticates and authorizes; the handlers here only do the work.
+type AdminRoute struct {
+	Pattern string
+	Action  string
+	// Keys, when set, returns the action's own condition keys, read from
+	// the request body (nil when it does not decode: the handler refuses it).
+	Keys    func(body []byte) map[string]string
+	Handler http.HandlerFunc
+}
+
+// AdminRoutes returns the issuer admin API:
 //
 //	POST   /_keyless/issuers                 create (body: CreateRequest) → 201 IssuerView
 //	GET    /_keyless/issuers                 list → {"issuers": [IssuerView…]}
@@ -213,98 +225,155 @@ func (s *Service) view(ctx context.Context, is store.Issuer) (IssuerView, error)
 //
 // Errors are JSON {"code", "message"}: bad input 400, unknown issuer 404,
 // duplicate 409, body over 64 KiB 413.
-func (s *Service) AdminHandler() http.Handler { return http.HandlerFunc(s.serveAdmin) }
+func (s *Service) AdminRoutes() []AdminRoute {
+	return []AdminRoute{
+		{Pattern: "POST /_keyless/issuers", Action: "keyless:CreateIssuer", Keys: createKeys, Handler: s.serveCreate},
+		{Pattern: "GET /_keyless/issuers", Action: "keyless:ListIssuers", Handler: s.serveList},
+		{Pattern: "GET /_keyless/issuers/{id}", Action: "keyless:GetIssuer", Handler: s.serveDescribe},
+		{Pattern: "DELETE /_keyless/issuers/{id}", Action: "keyless:DeleteIssuer", Handler: s.serveDelete},
+		{Pattern: "POST /_keyless/issuers/{id}/rotate", Action: "keyless:RotateIssuer", Handler: s.serveRotate},
+		{Pattern: "POST /_keyless/issuers/{id}/token", Action: "keyless:MintToken", Handler: s.serveMint},
+	}
+}
 
-func (s *Service) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimPrefix(r.URL.Path, "/_keyless")
-	if IsWellKnownPath(path) && strings.HasPrefix(path, "/issuers/") {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = "/_keyless" + path
-		s.serveWellKnown(w, r2)
-		return
-	}
-	rest, ok := strings.CutPrefix(path, "/issuers")
-	if !ok || (rest != "" && rest[0] != '/') {
-		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
-		return
-	}
-	parts := strings.Split(strings.Trim(rest, "/"), "/")
-	if parts[0] == "" {
-		parts = nil
-	}
-	ctx := r.Context()
-	switch {
-	case len(parts) == 0 && r.Method == http.MethodPost:
-		var req CreateRequest
-		if !s.decode(w, r, &req, true) {
-			return
+// AdminMux is where an admin API path is parsed, once: it routes each
+// route's pattern to wrap(route), and answers everything else itself,
+// before wrap runs (so nothing is authenticated or authorized for it): a
+// path no route has is 404 NotFound, a method no route of the path takes
+// 405 MethodNotAllowed, both JSON. Trailing slashes are ignored; an {id}
+// holding a slash (%2F) names no issuer.
+func AdminMux(routes []AdminRoute, wrap func(AdminRoute) http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	var paths []string
+	allow := map[string][]string{}
+	for _, rt := range routes {
+		method, path, ok := strings.Cut(rt.Pattern, " ")
+		if !ok || rt.Action == "" {
+			panic("issuer: admin route " + rt.Pattern + " lacks a method or an action") // a bug: fail closed at start-up
 		}
-		is, err := s.Create(ctx, req)
-		if err != nil {
-			s.writeError(w, err)
-			return
+		if allow[path] == nil {
+			paths = append(paths, path)
 		}
-		s.respondView(ctx, w, is, http.StatusCreated)
-	case len(parts) == 0 && r.Method == http.MethodGet:
-		all, err := s.List(ctx)
-		if err != nil {
-			s.writeError(w, err)
-			return
-		}
-		views := []IssuerView{}
-		for _, is := range all {
-			v, err := s.view(ctx, is)
-			if err != nil {
-				s.writeError(w, err)
+		allow[path] = append(allow[path], method)
+		h := wrap(rt)
+		mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.PathValue("id"), "/") {
+				notFound(w, r)
 				return
 			}
-			views = append(views, v)
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"issuers": views})
-	case len(parts) == 0:
-		methodNotAllowed(w, "GET, POST")
-	case len(parts) == 1 && r.Method == http.MethodGet:
-		v, err := s.Describe(ctx, parts[0])
-		if err != nil {
-			s.writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	case len(parts) == 1 && r.Method == http.MethodDelete:
-		if err := s.Delete(ctx, parts[0]); err != nil {
-			s.writeError(w, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case len(parts) == 1:
-		methodNotAllowed(w, "GET, DELETE")
-	case len(parts) == 2 && parts[1] == "rotate" && r.Method == http.MethodPost:
-		if err := s.Rotate(ctx, parts[0]); err != nil {
-			s.writeError(w, err)
-			return
-		}
-		v, err := s.Describe(ctx, parts[0])
-		if err != nil {
-			s.writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, v)
-	case len(parts) == 2 && parts[1] == "token" && r.Method == http.MethodPost:
-		var req MintRequest
-		if !s.decode(w, r, &req, false) {
-			return
-		}
-		tok, err := s.Mint(ctx, parts[0], req)
-		if err != nil {
-			s.writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"token": tok})
-	case len(parts) == 2 && (parts[1] == "rotate" || parts[1] == "token"):
-		methodNotAllowed(w, "POST")
-	default:
-		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
+			h.ServeHTTP(w, r)
+		})
 	}
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed; use "+methods)
+		})
+	}
+	mux.HandleFunc("/", notFound)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := strings.TrimRight(r.URL.Path, "/"); p != r.URL.Path && p != "" {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path, r2.URL.RawPath = p, strings.TrimRight(r.URL.RawPath, "/")
+			r = r2
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
+}
+
+// createKeys returns keyless:IssuerUrl, the URL a new issuer would claim,
+// so a grant of keyless:CreateIssuer can be scoped to URLs (StringLike
+// "https://ci.example.com/*").
+func createKeys(body []byte) map[string]string {
+	var req CreateRequest
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	if u := ClaimedURL(req); u != "" {
+		return map[string]string{"keyless:IssuerUrl": u}
+	}
+	return nil
+}
+
+func (s *Service) serveCreate(w http.ResponseWriter, r *http.Request) {
+	var req CreateRequest
+	if !s.decode(w, r, &req, true) {
+		return
+	}
+	is, err := s.Create(r.Context(), req)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	s.respondView(r.Context(), w, is, http.StatusCreated)
+}
+
+func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	all, err := s.List(ctx)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	views := []IssuerView{}
+	for _, is := range all {
+		v, err := s.view(ctx, is)
+		if err != nil {
+			s.writeError(w, err)
+			return
+		}
+		views = append(views, v)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"issuers": views})
+}
+
+func (s *Service) serveDescribe(w http.ResponseWriter, r *http.Request) {
+	v, err := s.Describe(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) serveDelete(w http.ResponseWriter, r *http.Request) {
+	if err := s.Delete(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) serveRotate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.Rotate(r.Context(), id); err != nil {
+		s.writeError(w, err)
+		return
+	}
+	v, err := s.Describe(r.Context(), id)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Service) serveMint(w http.ResponseWriter, r *http.Request) {
+	var req MintRequest
+	if !s.decode(w, r, &req, false) {
+		return
+	}
+	tok, err := s.Mint(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		s.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
 }
 
 func (s *Service) respondView(ctx context.Context, w http.ResponseWriter, is store.Issuer, status int) {
@@ -369,11 +438,6 @@ func (s *Service) writeError(w http.ResponseWriter, err error) {
 		s.log.Error("issuer admin request failed", "err", err)
 		writeJSONError(w, e.Status, e.Code, e.Message)
 	}
-}
-
-func methodNotAllowed(w http.ResponseWriter, allow string) {
-	w.Header().Set("Allow", allow)
-	writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed; use "+allow)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

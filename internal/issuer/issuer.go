@@ -4,10 +4,11 @@
 // job tokens, the public discovery document and JWKS, the in-process key
 // lookup the STS uses for issuers hosted here, and the JSON admin API.
 //
-// It does not authenticate admin callers (the server does, before it hands a
-// request to AdminHandler), does not verify tokens (package oidc does) and
-// does not know the claim shapes (package ciclaims does). Issuers and keys
-// live in the store; the decrypted signers are cached in memory per key.
+// It does not authenticate or authorize admin callers (the server wraps
+// each of AdminRoutes, routed by AdminMux), does not verify tokens (package
+// oidc does) and does not know the claim shapes (package ciclaims does).
+// Issuers and keys live in the store; the decrypted signers are cached in
+// memory per key.
 package issuer
 
 import (

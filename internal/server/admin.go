@@ -2,12 +2,17 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
-	"strings"
+	"time"
 
+	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/sts"
 )
@@ -19,101 +24,80 @@ const adminService = "keyless"
 // maxAdminBody caps admin request bodies (the issuer handler caps again).
 const maxAdminBody = 64 << 10
 
-// adminHandler authenticates admin API calls with SigV4 and authorizes them
-// as keyless:<Operation> on arn:aws:keyless::ACCT:issuer/<id>, so a CI
+// adminAPI serves the admin API under /_keyless/issuers. Its routes are a
+// table (issuer.AdminRoute: pattern, action, handler): the issuer service's
+// and the runner credentials'. issuer.AdminMux parses the path once and
+// refuses what no route has; every routed call is authenticated with SigV4
+// and authorized as the route's keyless:<Operation> on
+// arn:aws:keyless::ACCT:issuer/<id> before its handler runs, so a CI
 // system can hold role credentials that may only mint tokens of one issuer.
-type adminHandler struct {
-	srv  *Server
-	next http.Handler
+type adminAPI struct {
+	auth    *authenticator
+	log     *slog.Logger
+	account string
+	region  string
+	now     func() time.Time
+	// denied records a refused call in the decision log.
+	denied func(c *awsquery.Call, action string, err error)
 }
 
-func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rid := requestID(r.Context())
-	start := h.srv.cfg.Now()
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
-	if err != nil || len(body) > maxAdminBody {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
-		return
+// handler routes routes, each wrapped by serve.
+func (a *adminAPI) handler(routes []issuer.AdminRoute) http.Handler {
+	return issuer.AdminMux(routes, a.serve)
+}
+
+// adminResource is the resource a route is authorized on: the issuer its
+// path names, every issuer when it names none.
+func adminResource(account, id string) string {
+	if id == "" {
+		id = "*"
 	}
-	caller, signed, err := h.srv.auth.authenticate(r, body, adminService, h.srv.cfg.Region)
-	if err != nil {
-		action, _ := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-		h.srv.recordDenied(adminCall(r, start, nil), action, err)
-		e := awserr.From(err)
-		h.srv.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
-	}
-	action, resource := adminAction(r.Method, r.URL.Path, h.srv.cfg.Account)
-	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
-	if action == "keyless:CreateIssuer" {
-		// keyless:IssuerUrl: the URL the new issuer would claim, so a grant
-		// can be scoped to URLs (StringLike "https://ci.example.com/*"). A
-		// body that does not decode is refused by the issuer handler.
-		var req issuer.CreateRequest
-		if json.Unmarshal(body, &req) == nil {
-			if u := issuer.ClaimedURL(req); u != "" {
-				ri.Keys = map[string]string{"keyless:IssuerUrl": u}
-			}
+	return arn.Issuer(account, id)
+}
+
+// serve authenticates and authorizes a call of rt, then hands it to rt's
+// handler with the caller in its context (callerFrom).
+func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rid := requestID(r.Context())
+		start := a.now()
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
+		if err != nil || len(body) > maxAdminBody {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+			return
 		}
-	}
-	if err := h.srv.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
-		h.srv.recordDenied(adminCall(r, start, caller), action, err)
-		e := awserr.From(err)
-		h.srv.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", action, "reason", e.Error())
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
-	}
-	h.srv.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", action, "resource", resource)
-	if id, revoke, ok := runnerCredentialsPath(r); ok {
-		if revoke {
-			h.srv.revokeRunnerCredentials(w, r, caller, id, body)
-		} else {
-			h.srv.runnerCredentials(w, r, caller, id, body)
+		caller, signed, err := a.auth.authenticate(r, body, adminService, a.region)
+		if err != nil {
+			a.denied(adminCall(r, start, nil), rt.Action, err)
+			e := awserr.From(err)
+			a.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
+			writeJSONError(w, e.Status, e.Code, e.Message)
+			return
 		}
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	h.next.ServeHTTP(w, r)
+		resource := adminResource(a.account, r.PathValue("id"))
+		ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
+		if rt.Keys != nil {
+			ri.Keys = rt.Keys(body)
+		}
+		if err := a.auth.authorize(r.Context(), caller, ri, rt.Action, resource); err != nil {
+			a.denied(adminCall(r, start, caller), rt.Action, err)
+			e := awserr.From(err)
+			a.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", rt.Action, "reason", e.Error())
+			writeJSONError(w, e.Status, e.Code, e.Message)
+			return
+		}
+		a.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", rt.Action, "resource", resource)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, caller)))
+	})
 }
 
-// adminAction names the operation a path and method stand for.
-func adminAction(method, path, account string) (action, resource string) {
-	rest := strings.Trim(strings.TrimPrefix(path, "/_keyless/issuers"), "/")
-	parts := strings.Split(rest, "/")
-	res := "arn:aws:keyless::" + account + ":issuer/"
-	switch {
-	case rest == "" && method == http.MethodPost:
-		return "keyless:CreateIssuer", res + "*"
-	case rest == "":
-		return "keyless:ListIssuers", res + "*"
-	case len(parts) == 2 && parts[1] == "token":
-		return "keyless:MintToken", res + parts[0]
-	case len(parts) == 2 && parts[1] == "runner-credentials":
-		return "keyless:CreateRunnerCredentials", res + parts[0]
-	case len(parts) == 3 && parts[1] == "runner-credentials" && parts[2] == "revoke":
-		return "keyless:RevokeRunnerCredentials", res + parts[0]
-	case len(parts) == 2 && parts[1] == "rotate":
-		return "keyless:RotateIssuer", res + parts[0]
-	case method == http.MethodDelete:
-		return "keyless:DeleteIssuer", res + parts[0]
-	}
-	return "keyless:GetIssuer", res + parts[0]
-}
+type callerKey struct{}
 
-// runnerCredentialsPath matches POST /_keyless/issuers/{id}/runner-credentials
-// and .../runner-credentials/revoke.
-func runnerCredentialsPath(r *http.Request) (id string, revoke, ok bool) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/_keyless/issuers/")
-	if !ok || r.Method != http.MethodPost {
-		return "", false, false
-	}
-	if id, ok = strings.CutSuffix(rest, "/runner-credentials/revoke"); ok {
-		revoke = true
-	} else {
-		id, ok = strings.CutSuffix(rest, "/runner-credentials")
-	}
-	return id, revoke, ok && id != "" && !strings.Contains(id, "/")
+// callerFrom returns the authenticated caller of an admin call.
+func callerFrom(ctx context.Context) *identity.Caller {
+	c, _ := ctx.Value(callerKey{}).(*identity.Caller)
+	return c
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {

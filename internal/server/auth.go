@@ -9,9 +9,9 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
-	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/sigv4"
 	"github.com/keylessci/keyless/internal/store"
@@ -30,7 +30,7 @@ type authenticator struct {
 // authenticate verifies the signature of r (whose body has been read into
 // body) and returns the caller. service, when not empty, is the service the
 // credential scope must name; region, when not empty, the region.
-func (a *authenticator) authenticate(r *http.Request, body []byte, service, region string) (*awsquery.Caller, *sigv4.Signed, error) {
+func (a *authenticator) authenticate(r *http.Request, body []byte, service, region string) (*identity.Caller, *sigv4.Signed, error) {
 	signed, err := sigv4.Parse(r)
 	if err != nil {
 		return nil, nil, err
@@ -43,7 +43,7 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service, regi
 		return nil, nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden,
 			"Credential should be scoped to a valid region. ")
 	}
-	var caller *awsquery.Caller
+	var caller *identity.Caller
 	var secret string
 	switch {
 	case signed.AccessKeyID == a.root.AccessKeyID:
@@ -51,7 +51,7 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service, regi
 			return nil, nil, invalidToken()
 		}
 		secret = a.root.SecretAccessKey
-		caller = &awsquery.Caller{Root: true, Account: a.account, ARN: arn.Root(a.account), UserID: a.account,
+		caller = &identity.Caller{Kind: identity.Root, Account: a.account, ARN: arn.Root(a.account), UserID: a.account,
 			AccessKeyID: signed.AccessKeyID}
 	case signed.SecurityToken != "":
 		sess, sec, err := a.sealer.Open(signed.AccessKeyID, signed.SecurityToken)
@@ -101,20 +101,22 @@ func invalidToken() *awserr.Error {
 // sessionCaller is the caller of a request signed with the credentials of
 // sess: a role session, or runner credentials (no role, a session policy
 // only, like a federation token with the account as parent).
-func sessionCaller(sess creds.Session, accessKeyID string) *awsquery.Caller {
-	c := &awsquery.Caller{Account: sess.Account, AccessKeyID: accessKeyID, SessionName: sess.SessionName,
+func sessionCaller(sess creds.Session, accessKeyID string) *identity.Caller {
+	c := &identity.Caller{Account: sess.Account, AccessKeyID: accessKeyID, SessionName: sess.SessionName,
 		SourceIdentity: sess.SourceIdentity, Issued: sess.Issued, Expiration: sess.Expiration,
 		SessionPolicy: sess.SessionPolicy, PolicyARNs: sess.PolicyARNs, TransitiveTagKeys: sess.TransitiveTagKeys,
 		ProviderARN: sess.ProviderARN, Subject: sess.Subject, Audience: sess.Audience}
 	for _, t := range sess.Tags {
-		c.Tags = append(c.Tags, awsquery.Tag{Key: t.Key, Value: t.Value})
+		c.Tags = append(c.Tags, identity.Tag{Key: t.Key, Value: t.Value})
 	}
 	if sess.RoleName == "" {
+		c.Kind = identity.Runner
 		c.IssuerID, c.CreatorRoleName, c.CreatorRoleID = sess.IssuerID, sess.CreatorRoleName, sess.CreatorRoleID
-		c.ARN = "arn:aws:sts::" + sess.Account + ":federated-user/" + sess.SessionName
+		c.ARN = arn.FederatedUser(sess.Account, sess.SessionName)
 		c.UserID = sess.Account + ":" + sess.SessionName
 		return c
 	}
+	c.Kind = identity.RoleSession
 	c.ARN = arn.AssumedRole(sess.Account, sess.RoleName, sess.SessionName)
 	c.UserID = sess.RoleID + ":" + sess.SessionName
 	c.RoleARN = arn.Role(sess.Account, sess.RolePath, sess.RoleName)
@@ -126,11 +128,11 @@ func sessionCaller(sess creds.Session, accessKeyID string) *awsquery.Caller {
 // the one place where signed calls are authorized: root may do anything;
 // any other caller may do what sts.CallerSet's policies allow, evaluated
 // against the condition keys of sts.CallerContext.
-func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, ri sts.RequestInfo, action, resource string) error {
+func (a *authenticator) authorize(ctx context.Context, caller *identity.Caller, ri sts.RequestInfo, action, resource string) error {
 	if caller == nil {
 		return awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
-	if caller.Root {
+	if caller.Is(identity.Root) {
 		return nil
 	}
 	denied := awserr.Newf(awserr.CodeAccessDenied, http.StatusForbidden,

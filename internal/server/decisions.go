@@ -16,6 +16,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/decision"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 	"github.com/keylessci/keyless/internal/sts"
@@ -109,7 +110,7 @@ func (s *Server) recordDenied(c *awsquery.Call, action string, err error) {
 }
 
 // adminCall describes an admin API request for recordDenied.
-func adminCall(r *http.Request, start time.Time, caller *awsquery.Caller) *awsquery.Call {
+func adminCall(r *http.Request, start time.Time, caller *identity.Caller) *awsquery.Call {
 	return &awsquery.Call{RequestID: requestID(r.Context()), SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
 		Now: start, Caller: caller}
 }

@@ -11,12 +11,17 @@
 //	GET  /metrics                    Prometheus metrics
 //
 // The request path is: decode (awsquery) → authenticate (sigv4 + creds) →
-// action (iam/sts) → authorize (policy) → store → encode. Errors become
-// responses only in awsquery.WriteError. Logs are JSON (slog), one request
-// id per call; tokens and secrets are never logged. Every STS decision and
-// every refused signed call also goes to the decision log (package
-// decision), whose writer runs beside the listener and is flushed after it
-// shuts down.
+// validate (the action's Prepare) → authorize (policy) → the action's work
+// (iam/sts) → store → encode. Every signed IAM and admin call is authorized
+// in one function, authenticator.authorize: the query API reaches it
+// through awsquery.Action.Serve, which runs it between an action's
+// validation and its work, per the iam/sts action tables; the admin API
+// through adminAPI.serve, per its route table (issuer.AdminRoutes and the
+// runner routes, routed by issuer.AdminMux). Errors become responses only
+// in awsquery.WriteError. Logs are JSON (slog), one request id per call;
+// tokens and secrets are never logged. Every STS decision and every refused
+// signed call also goes to the decision log (package decision), whose
+// writer runs beside the listener and is flushed after it shuts down.
 //
 // It is one of the two places (with cmd/) that read the environment and
 // files.

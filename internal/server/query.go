@@ -9,6 +9,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/sts"
 )
 
@@ -16,22 +17,26 @@ import (
 type service struct {
 	name      string // scope service in SigV4: sts | iam
 	namespace string
-	handlers  map[string]awsquery.Handler
-	unsigned  map[string]bool
+	actions   map[string]awsquery.Action
 }
 
-// queryHandler serves the AWS query API for all services.
+// queryHandler serves the AWS query API for all services: it decodes,
+// looks the action up, authenticates unless the action is served unsigned,
+// and hands the call to awsquery.Action.Serve with the one authorizer.
 type queryHandler struct {
 	services []service
 	auth     *authenticator
 	metrics  *metrics
-	srv      *Server
+	log      *slog.Logger
+	now      func() time.Time
+	// denied records a refused call in the decision log.
+	denied func(c *awsquery.Call, action string, err error)
 }
 
-func (h *queryHandler) lookup(action, version string) (*service, awsquery.Handler) {
+func (h *queryHandler) lookup(action, version string) (*service, *awsquery.Action) {
 	for i := range h.services {
-		if fn, ok := h.services[i].handlers[action]; ok {
-			return &h.services[i], fn
+		if a, ok := h.services[i].actions[action]; ok {
+			return &h.services[i], &a
 		}
 	}
 	for i := range h.services {
@@ -48,20 +53,20 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, awsquery.MaxBodyBytes+1)
 	action, code := "unknown", ""
 	ns := awsquery.NamespaceSTS
-	var caller *awsquery.Caller
+	var caller *identity.Caller
 	fail := func(err error) {
 		e := awserr.From(err)
 		code = e.Code
-		lvl := h.srv.log.Info
+		lvl := h.log.Info
 		if !e.Sender() {
-			lvl = h.srv.log.Error
+			lvl = h.log.Error
 		}
 		lvl("request failed", "request_id", rid, "action", action, "code", e.Code, "status", e.Status, "error", e.Error())
 		awsquery.WriteError(w, ns, rid, e)
 	}
 	defer func() {
 		h.metrics.observe(action, code, time.Since(start))
-		if !h.srv.log.Enabled(r.Context(), slog.LevelDebug) {
+		if !h.log.Enabled(r.Context(), slog.LevelDebug) {
 			return // the attributes below cost more than the check
 		}
 		attrs := []any{"request_id", rid, "action", action, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}
@@ -71,7 +76,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if code != "" {
 			attrs = append(attrs, "code", code)
 		}
-		h.srv.log.Debug("request", attrs...)
+		h.log.Debug("request", attrs...)
 	}()
 
 	q, err := awsquery.Decode(r)
@@ -79,41 +84,43 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	svc, fn := h.lookup(q.Action, q.Version)
+	svc, act := h.lookup(q.Action, q.Version)
 	ns = svc.namespace
-	if fn == nil {
+	if act == nil {
 		fail(awsquery.InvalidAction(q.Action, q.Version))
 		return
 	}
 	action = q.Action
 	call := &awsquery.Call{Request: q, RequestID: rid, SourceIP: sourceIP(r), Secure: r.TLS != nil,
-		UserAgent: r.UserAgent(), Now: h.srv.cfg.Now()}
-	if !svc.unsigned[q.Action] {
+		UserAgent: r.UserAgent(), Now: h.now()}
+	if act.Access != awsquery.Unsigned {
 		c, signed, err := h.auth.authenticate(r, q.Body, svc.name, "")
 		if err != nil {
-			h.srv.recordDenied(call, svc.name+":"+q.Action, err)
+			h.denied(call, svc.name+":"+q.Action, err)
 			fail(err)
 			return
 		}
 		caller, call.Caller, call.Region = c, c, signed.Region
 	}
-	call.Authorize = func(ctx context.Context, action, resource string) error {
-		err := h.auth.authorize(ctx, call.Caller, sts.RequestInfo{SourceIP: call.SourceIP, Secure: call.Secure, Region: call.Region,
-			UserAgent: call.UserAgent},
-			action, resource)
-		if err != nil {
-			h.srv.recordDenied(call, action, err)
-			h.srv.log.Info("authorization denied", "request_id", rid, "action", action, "resource", resource,
-				"reason", err.Error())
-		}
-		return err
-	}
-	res, err := fn(r.Context(), call)
+	res, err := act.Serve(r.Context(), call, h.authorize)
 	if err != nil {
 		fail(storeUnavailable(err))
 		return
 	}
 	awsquery.WriteResult(w, ns, q.Action, rid, res)
+}
+
+// authorize is the awsquery.Authorizer of query calls: the one authorizer
+// with what the request says about itself.
+func (h *queryHandler) authorize(ctx context.Context, c *awsquery.Call, action, resource string) error {
+	err := h.auth.authorize(ctx, c.Caller, sts.RequestInfo{SourceIP: c.SourceIP, Secure: c.Secure, Region: c.Region,
+		UserAgent: c.UserAgent}, action, resource)
+	if err != nil {
+		h.denied(c, action, err)
+		h.log.Info("authorization denied", "request_id", c.RequestID, "action", action, "resource", resource,
+			"reason", err.Error())
+	}
+	return err
 }
 
 func sourceIP(r *http.Request) string {

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/identity"
+	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/store"
 )
 
@@ -48,19 +52,43 @@ func runnerPolicy(account, issuerID string) string {
 	b, _ := json.Marshal(map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []map[string]string{{"Effect": "Allow", "Action": "keyless:MintToken",
-			"Resource": "arn:aws:keyless::" + account + ":issuer/" + issuerID}},
+			"Resource": arn.Issuer(account, issuerID)}},
 	})
 	return string(b)
 }
 
-// isRunner reports whether caller holds runner credentials.
-func isRunner(c *awsquery.Caller) bool { return c != nil && !c.Root && c.RoleName == "" }
+// runnerAPI serves the runner-credential routes of the admin API and
+// revokes runner credentials when their issuer goes.
+type runnerAPI struct {
+	account string
+	maxTTL  time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+	sealer  interface {
+		Mint(sess creds.Session) (creds.Credentials, error)
+	}
+	issuers interface {
+		Get(ctx context.Context, id string) (store.Issuer, error)
+	}
+	revocations interface {
+		PutRevocation(ctx context.Context, r store.Revocation) error
+	}
+}
 
-// runnerCredentials serves POST /_keyless/issuers/{id}/runner-credentials
-// for caller. The answer has credential_process's shape (Version 1), so it
-// can be used as is.
-func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, caller *awsquery.Caller, issuerID string, body []byte) {
-	if isRunner(caller) {
+// routes are the runner-credential routes of the admin API.
+func (s *runnerAPI) routes() []issuer.AdminRoute {
+	return []issuer.AdminRoute{
+		{Pattern: "POST /_keyless/issuers/{id}/runner-credentials", Action: "keyless:CreateRunnerCredentials", Handler: s.create},
+		{Pattern: "POST /_keyless/issuers/{id}/runner-credentials/revoke", Action: "keyless:RevokeRunnerCredentials", Handler: s.revoke},
+	}
+}
+
+// create serves POST /_keyless/issuers/{id}/runner-credentials for an
+// authorized caller. The answer has credential_process's shape (Version
+// 1), so it can be used as is.
+func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
+	caller, issuerID, body := callerFrom(r.Context()), r.PathValue("id"), readAdminBody(r)
+	if caller.Is(identity.Runner) {
 		writeJSONError(w, http.StatusForbidden, "AccessDenied", "runner credentials cannot create runner credentials")
 		return
 	}
@@ -70,7 +98,7 @@ func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, calle
 	if !decodeAdminBody(w, body, &req, `{"ttl": "24h"}`) {
 		return
 	}
-	maxTTL := s.cfg.RunnerMaxTTL
+	maxTTL := s.maxTTL
 	ttl := maxTTL
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
@@ -83,10 +111,10 @@ func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, calle
 	if !s.issuerExists(w, r, issuerID) {
 		return
 	}
-	now := s.cfg.Now()
-	sess := creds.Session{Account: s.cfg.Account, SessionName: runnerSessionName(issuerID), IssuerID: issuerID,
-		SessionPolicy: runnerPolicy(s.cfg.Account, issuerID), Issued: now, Expiration: now.Add(ttl)}
-	if !caller.Root {
+	now := s.now()
+	sess := creds.Session{Account: s.account, SessionName: runnerSessionName(issuerID), IssuerID: issuerID,
+		SessionPolicy: runnerPolicy(s.account, issuerID), Issued: now, Expiration: now.Add(ttl)}
+	if caller.Is(identity.RoleSession) {
 		// Never beyond what the creator holds: its own session's expiry and
 		// its role (runner credentials cannot create runner credentials).
 		if caller.Expiration.Before(sess.Expiration) {
@@ -107,12 +135,12 @@ func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, calle
 		"SecretAccessKey": cr.SecretAccessKey, "SessionToken": cr.SessionToken, "Expiration": cr.Expiration.UTC().Format(time.RFC3339)})
 }
 
-// revokeRunnerCredentials serves POST
-// /_keyless/issuers/{id}/runner-credentials/revoke: {"access_key_id": "ASIA…"}
-// revokes one set of the issuer's runner credentials, {"all": true} every
-// set issued until now. Revocations are kept as long as the credentials
-// they cover could live (RunnerMaxTTL).
-func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request, caller *awsquery.Caller, issuerID string, body []byte) {
+// revoke serves POST /_keyless/issuers/{id}/runner-credentials/revoke:
+// {"access_key_id": "ASIA…"} revokes one set of the issuer's runner
+// credentials, {"all": true} every set issued until now. Revocations are
+// kept as long as the credentials they cover could live (RunnerMaxTTL).
+func (s *runnerAPI) revoke(w http.ResponseWriter, r *http.Request) {
+	caller, issuerID, body := callerFrom(r.Context()), r.PathValue("id"), readAdminBody(r)
 	var req struct {
 		AccessKeyID string `json:"access_key_id"`
 		All         bool   `json:"all"`
@@ -127,7 +155,7 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 	if !s.issuerExists(w, r, issuerID) {
 		return
 	}
-	if err := s.revokeRunners(r.Context(), issuerID, req.AccessKeyID); err != nil {
+	if err := s.revokeIssued(r.Context(), issuerID, req.AccessKeyID); err != nil {
 		s.log.Error("revoke runner credentials", "error", err.Error())
 		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
 		return
@@ -138,24 +166,31 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 	_ = json.NewEncoder(w).Encode(map[string]any{"issuer": issuerID, "access_key_id": req.AccessKeyID, "all": req.All})
 }
 
-// revokeRunners revokes the runner credentials accessKeyID of issuerID, or
+// revokeIssued revokes the runner credentials accessKeyID of issuerID, or
 // all of them issued until now when accessKeyID is empty. Revocations are
 // kept as long as the credentials they cover could live (RunnerMaxTTL).
 // Deleting an issuer revokes all of its credentials this way (the issuer
-// service's BeforeDelete).
-func (s *Server) revokeRunners(ctx context.Context, issuerID, accessKeyID string) error {
-	now := s.cfg.Now()
-	rev := store.Revocation{IssuerID: issuerID, AccessKeyID: accessKeyID, Expires: now.Add(s.cfg.RunnerMaxTTL)}
+// service's BeforeDelete). The store announces the write to the directory,
+// whose cache of revocations it drops.
+func (s *runnerAPI) revokeIssued(ctx context.Context, issuerID, accessKeyID string) error {
+	now := s.now()
+	rev := store.Revocation{IssuerID: issuerID, AccessKeyID: accessKeyID, Expires: now.Add(s.maxTTL)}
 	if accessKeyID == "" {
 		// Credentials are minted with second precision: the next second on
 		// is never revoked by this call.
 		rev.IssuedBefore = now.Truncate(time.Second).Add(time.Second)
 	}
-	if err := s.store.PutRevocation(ctx, rev); err != nil {
+	if err := s.revocations.PutRevocation(ctx, rev); err != nil {
 		return fmt.Errorf("revoke runner credentials of issuer %s: %w", issuerID, err)
 	}
-	s.dir.Invalidate()
 	return nil
+}
+
+// readAdminBody returns the body of an admin call, which the admin API
+// has read (and capped) already.
+func readAdminBody(r *http.Request) []byte {
+	b, _ := io.ReadAll(r.Body)
+	return b
 }
 
 // decodeAdminBody decodes an optional JSON body strictly into v, answering
@@ -173,7 +208,7 @@ func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bo
 	return true
 }
 
-func (s *Server) issuerExists(w http.ResponseWriter, r *http.Request, issuerID string) bool {
+func (s *runnerAPI) issuerExists(w http.ResponseWriter, r *http.Request, issuerID string) bool {
 	_, err := s.issuers.Get(r.Context(), issuerID)
 	switch {
 	case err == nil:

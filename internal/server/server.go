@@ -30,14 +30,20 @@ import (
 // Server is a configured keyless server. Handler serves requests; Run
 // listens and runs the background loops until its context ends.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	store   *sqlstore.Store
+	cfg Config
+	log *slog.Logger
+	// raw is the store as opened; store is raw with every write announced
+	// to the directory (store.Announce), and what everything that writes
+	// is given.
+	raw     *sqlstore.Store
+	store   store.Store
 	dir     *directory.Directory
 	usage   *usageRecorder
 	issuers *issuer.Service
 	auth    *authenticator
-	sealer  *creds.Sealer
+	query   *queryHandler
+	admin   *adminAPI
+	runners *runnerAPI
 	metrics *metrics
 	// decisions is the decision log (nil with Config.DecisionsOff).
 	decisions *decision.Log
@@ -69,7 +75,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s.store = st
+	s.raw, s.store = st, st
 	if err := s.wire(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -140,17 +146,21 @@ func (s *Server) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.sealer = sealer
-	s.dir, err = directory.New(directory.Config{Store: s.store, Account: cfg.Account})
+	s.dir, err = directory.New(directory.Config{Store: s.raw, Account: cfg.Account})
 	if err != nil {
 		return err
 	}
+	// From here on every write drops the directory's caches by itself.
+	s.store = store.Announce(s.raw, s.dir.Invalidate)
+	s.runners = &runnerAPI{account: cfg.Account, maxTTL: cfg.RunnerMaxTTL, now: cfg.Now, log: s.log,
+		sealer: sealer, revocations: s.store}
 	s.issuers, err = issuer.New(issuer.Config{Store: s.store, KeyEncryption: kek, Now: cfg.Now,
 		JWKSMaxAge: cfg.JWKSMaxAge, Logger: s.log, Providers: s.store, MaxIssuers: cfg.MaxIssuers,
-		BeforeDelete: func(ctx context.Context, id string) error { return s.revokeRunners(ctx, id, "") }})
+		BeforeDelete: func(ctx context.Context, id string) error { return s.runners.revokeIssued(ctx, id, "") }})
 	if err != nil {
 		return err
 	}
+	s.runners.issuers = s.issuers
 	roots, err := rootPool(cfg.CAFile)
 	if err != nil {
 		return err
@@ -167,18 +177,25 @@ func (s *Server) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	iamSvc, err := iam.New(iam.Config{Store: s.store, Account: cfg.Account, Now: cfg.Now, Rand: rand.Reader,
-		OnChange: s.dir.Invalidate})
+	iamSvc, err := iam.New(iam.Config{Store: s.store, Account: cfg.Account, Now: cfg.Now, Rand: rand.Reader})
 	if err != nil {
 		return err
 	}
 	s.auth = &authenticator{account: cfg.Account, root: root, sealer: sealer, dir: s.dir, now: cfg.Now}
-	q := &queryHandler{auth: s.auth, metrics: s.metrics, srv: s, services: []service{
-		{name: "sts", namespace: awsquery.NamespaceSTS, handlers: stsSvc.Handlers(), unsigned: sts.Unsigned},
-		{name: "iam", namespace: awsquery.NamespaceIAM, handlers: iamSvc.Handlers()},
+	q := &queryHandler{auth: s.auth, metrics: s.metrics, log: s.log, now: cfg.Now, denied: s.recordDenied, services: []service{
+		{name: "sts", namespace: awsquery.NamespaceSTS, actions: stsSvc.Actions()},
+		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
+	s.query = q
+	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region, now: cfg.Now, denied: s.recordDenied}
 	s.handler = s.routes(q)
 	return nil
+}
+
+// adminRoutes is the admin API's route table: the issuer service's routes
+// and the runner credentials'.
+func (s *Server) adminRoutes() []issuer.AdminRoute {
+	return append(s.issuers.AdminRoutes(), s.runners.routes()...)
 }
 
 // rootPool returns the system roots plus SSL_CERT_FILE (honoured by Go
@@ -207,7 +224,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	s.decisionRoutes(mux)
 	wellKnown := s.issuers.Handler()
-	admin := &adminHandler{srv: s, next: s.issuers.AdminHandler()}
+	admin := s.admin.handler(s.adminRoutes())
 	mux.Handle("/_keyless/issuers", admin)
 	mux.Handle("/_keyless/issuers/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && issuer.IsWellKnownPath(r.URL.Path) {
@@ -235,7 +252,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Store returns the server's store (tests and `keyless quickstart`).
+// Store returns the server's store, writes announced (tests and `keyless quickstart`).
 func (s *Server) Store() store.Store { return s.store }
 
 // refreshCaches returns the cache poll: the directory's caches and the
@@ -244,7 +261,7 @@ func (s *Server) Store() store.Store { return s.store }
 func (s *Server) refreshCaches() func(context.Context) error {
 	var last int64 = -1
 	return func(ctx context.Context) error {
-		v, err := s.store.Version(ctx)
+		v, err := s.raw.Version(ctx)
 		if err != nil {
 			return fmt.Errorf("read store version: %w", err)
 		}
@@ -263,7 +280,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.raw.Ping(ctx); err != nil {
 		s.log.Warn("health check failed", "error", err.Error())
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable"}` + "\n"))
@@ -354,4 +371,4 @@ func (s *Server) loop(ctx context.Context, every time.Duration, name string, fn 
 }
 
 // Close closes the store.
-func (s *Server) Close() error { return s.store.Close() }
+func (s *Server) Close() error { return s.raw.Close() }

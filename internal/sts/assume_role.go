@@ -9,6 +9,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -57,11 +58,11 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 		return nil, awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
 	log.add("caller", caller.ARN)
-	if caller.Root {
+	if caller.Is(identity.Root) {
 		return nil, log.deny(awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
 			"Roles may not be assumed by root accounts."), "root caller")
 	}
-	if caller.RoleName == "" {
+	if caller.Is(identity.Runner) {
 		// Runner credentials are federated-user credentials (like
 		// GetFederationToken's, which "cannot call any STS operations except
 		// GetCallerIdentity"): they may not assume roles, whatever a trust
@@ -137,7 +138,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 // session tags"); a requested tag may not set the key of an inherited one
 // ("If you pass a session tag with the same key as an inherited tag, the
 // operation fails").
-func chainTags(caller *awsquery.Caller, tags []SessionTag, transitive []string) ([]SessionTag, []string, error) {
+func chainTags(caller *identity.Caller, tags []SessionTag, transitive []string) ([]SessionTag, []string, error) {
 	if len(caller.TransitiveTagKeys) == 0 {
 		return tags, transitive, nil
 	}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
-	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/directory"
+	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -50,8 +50,8 @@ var ErrCallerGone = errors.New("the session's role no longer exists")
 // session, an explicit Deny in any of them wins. Root is not a caller here
 // (it may do anything). A missing boundary or session policy is an error:
 // a bound that can no longer be known denies.
-func CallerSet(ctx context.Context, dir Directory, caller *awsquery.Caller) (policy.Set, *directory.Role, error) {
-	if caller.RoleName == "" { // runner credentials: the session policy is all they may do
+func CallerSet(ctx context.Context, dir Directory, caller *identity.Caller) (policy.Set, *directory.Role, error) {
+	if caller.Is(identity.Runner) { // the session policy is all they may do
 		if caller.CreatorRoleName != "" {
 			creator, err := dir.Role(ctx, caller.CreatorRoleName)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && creator.ID != caller.CreatorRoleID) {
@@ -89,7 +89,7 @@ func CallerSet(ctx context.Context, dir Directory, caller *awsquery.Caller) (pol
 }
 
 // CallerPrincipal is the policy principal of a signed caller.
-func CallerPrincipal(caller *awsquery.Caller) policy.Principal {
+func CallerPrincipal(caller *identity.Caller) policy.Principal {
 	return policy.Principal{Type: policy.PrincipalAWS, ID: caller.ARN, Account: caller.Account,
 		RoleARN: caller.RoleARN, RoleID: caller.RoleID}
 }
@@ -112,13 +112,13 @@ func CallerPrincipal(caller *awsquery.Caller) policy.Principal {
 // role is the caller's role (nil for root and runner credentials).
 // aws:username is absent: it is filled for IAM users only, and keyless has
 // none.
-func CallerContext(caller *awsquery.Caller, role *directory.Role, ri RequestInfo) *policy.Context {
+func CallerContext(caller *identity.Caller, role *directory.Role, ri RequestInfo) *policy.Context {
 	c := policy.NewContext()
 	switch {
-	case caller.Root:
+	case caller.Is(identity.Root):
 		c.Set("aws:PrincipalArn", caller.ARN)
 		c.Set("aws:PrincipalType", "Account")
-	case caller.RoleName == "":
+	case caller.Is(identity.Runner):
 		c.Set("aws:PrincipalArn", caller.ARN)
 		c.Set("aws:PrincipalType", "FederatedUser")
 	default:
@@ -129,7 +129,7 @@ func CallerContext(caller *awsquery.Caller, role *directory.Role, ri RequestInfo
 	c.Set("aws:userid", caller.UserID)
 	c.Set("aws:PrincipalIsAWSService", "false")
 	c.Set("aws:ViaAWSService", "false")
-	if !caller.Root && !caller.Issued.IsZero() {
+	if !caller.Is(identity.Root) && !caller.Issued.IsZero() {
 		c.Set("aws:TokenIssueTime", caller.Issued.UTC().Format(time.RFC3339))
 	}
 	if caller.SourceIdentity != "" {

@@ -103,17 +103,18 @@ func New(cfg Config) (*Service, error) {
 		decisions: cfg.Decisions}, nil
 }
 
-// Handlers maps action names to handlers.
-func (s *Service) Handlers() map[string]awsquery.Handler {
-	return map[string]awsquery.Handler{
-		"AssumeRoleWithWebIdentity": s.AssumeRoleWithWebIdentity,
-		"AssumeRole":                s.AssumeRole,
-		"GetCallerIdentity":         s.GetCallerIdentity,
+// Actions returns the STS action table. None is authorized by the caller's
+// policies alone: AssumeRoleWithWebIdentity is served unsigned (the token
+// is the proof), AssumeRole is itself a trust decision (the caller's
+// policies with the role's trust policy, here), and GetCallerIdentity
+// answers any authenticated caller, as in AWS.
+func (s *Service) Actions() map[string]awsquery.Action {
+	return map[string]awsquery.Action{
+		"AssumeRoleWithWebIdentity": {Access: awsquery.Unsigned, Handle: s.AssumeRoleWithWebIdentity},
+		"AssumeRole":                {Access: awsquery.Trust, Handle: s.AssumeRole},
+		"GetCallerIdentity":         {Access: awsquery.AnyCaller, Handle: s.GetCallerIdentity},
 	}
 }
-
-// Unsigned lists the actions AWS serves without a signature.
-var Unsigned = map[string]bool{"AssumeRoleWithWebIdentity": true}
 
 var (
 	sessionNameRE    = regexp.MustCompile(`^[\w+=,.@-]*$`)
