@@ -88,3 +88,10 @@ func FederatedUser(account, name string) string {
 // Issuer returns the ARN of a CI issuer hosted by keyless, the resource of
 // the keyless:* admin actions; id "*" names every issuer.
 func Issuer(account, id string) string { return "arn:aws:keyless::" + account + ":issuer/" + id }
+
+// Decision is the ARN of a record of keyless's decision log, the resource
+// keyless:GetDecision (and, with id "*", keyless:ListDecisions) is
+// authorized on.
+func Decision(account, id string) string {
+	return "arn:aws:keyless::" + account + ":decision/" + id
+}

@@ -210,8 +210,12 @@ type AdminRoute struct {
 	Action  string
 	// Keys, when set, returns the action's own condition keys, read from
 	// the request body (nil when it does not decode: the handler refuses it).
-	Keys    func(body []byte) map[string]string
-	Handler http.HandlerFunc
+	Keys func(body []byte) map[string]string
+	// Resource, when set, names the resource the action is authorized on
+	// from the account and the path's {id} ("" when the path has none);
+	// nil means the issuer the path names (issuer/* without an id).
+	Resource func(account, id string) string
+	Handler  http.HandlerFunc
 }
 
 // AdminRoutes returns the issuer admin API:

@@ -75,6 +75,9 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 			return
 		}
 		resource := adminResource(a.account, r.PathValue("id"))
+		if rt.Resource != nil {
+			resource = rt.Resource(a.account, r.PathValue("id"))
+		}
 		ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
 		if rt.Keys != nil {
 			ri.Keys = rt.Keys(body)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +16,9 @@ import (
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/identity"
+	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
-	"github.com/keylessci/keyless/internal/sts"
 )
 
 // This file wires the decision log (package decision): the writer and its
@@ -115,11 +114,22 @@ func adminCall(r *http.Request, start time.Time, caller *identity.Caller) *awsqu
 		Now: start, Caller: caller}
 }
 
-// decisionRoutes mounts the decision log's admin API.
-func (s *Server) decisionRoutes(mux *http.ServeMux) {
-	h := http.HandlerFunc(s.serveDecisions)
-	mux.Handle("/_keyless/decisions", h)
-	mux.Handle("/_keyless/decisions/", h)
+// decisionRoutes are the decision log's routes of the admin API: read-only,
+// authorized like every admin route (adminAPI.serve) as keyless:ListDecisions
+// on decision/* and keyless:GetDecision on decision/<id>.
+func (s *Server) decisionRoutes() []issuer.AdminRoute {
+	return []issuer.AdminRoute{
+		{Pattern: "GET /_keyless/decisions", Action: "keyless:ListDecisions", Resource: decisionResource, Handler: s.listDecisions},
+		{Pattern: "GET /_keyless/decisions/{id}", Action: "keyless:GetDecision", Resource: decisionResource, Handler: s.getDecision},
+	}
+}
+
+// decisionResource is decision/<id>, decision/* for the list.
+func decisionResource(account, id string) string {
+	if id == "" {
+		id = "*"
+	}
+	return arn.Decision(account, id)
 }
 
 // DecisionList is the answer of GET /_keyless/decisions.
@@ -128,44 +138,8 @@ type DecisionList struct {
 	NextCursor string            `json:"nextCursor,omitempty"`
 }
 
-func (s *Server) serveDecisions(w http.ResponseWriter, r *http.Request) {
-	start := s.cfg.Now()
-	if r.Method != http.MethodGet {
-		writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "the decision log is read-only: use GET")
-		return
-	}
-	id := strings.Trim(strings.TrimPrefix(r.URL.Path, "/_keyless/decisions"), "/")
-	if strings.Contains(id, "/") {
-		writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin endpoint")
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
-	if err != nil || len(body) > maxAdminBody {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
-		return
-	}
-	action, resource := "keyless:ListDecisions", "arn:aws:keyless::"+s.cfg.Account+":decision/*"
-	if id != "" {
-		action, resource = "keyless:GetDecision", "arn:aws:keyless::"+s.cfg.Account+":decision/"+id
-	}
-	caller, signed, err := s.auth.authenticate(r, body, adminService, s.cfg.Region)
-	if err != nil {
-		s.recordDenied(adminCall(r, start, nil), action, err)
-		e := awserr.From(err)
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
-	}
-	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: signed.Region, UserAgent: r.UserAgent()}
-	if err := s.auth.authorize(r.Context(), caller, ri, action, resource); err != nil {
-		s.recordDenied(adminCall(r, start, caller), action, err)
-		e := awserr.From(err)
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
-	}
-	if id != "" {
-		s.getDecision(w, r, id)
-		return
-	}
+// listDecisions serves GET /_keyless/decisions for an authorized caller.
+func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
 	f, err := s.decisionFilter(r)
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, awserr.CodeValidation, err.Error())
@@ -191,7 +165,9 @@ func (s *Server) serveDecisions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (s *Server) getDecision(w http.ResponseWriter, r *http.Request, id string) {
+// getDecision serves GET /_keyless/decisions/{id} for an authorized caller.
+func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
 	d, err := s.store.GetDecision(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no decision "+strconv.Quote(id))

@@ -192,10 +192,11 @@ func (s *Server) wire(ctx context.Context) error {
 	return nil
 }
 
-// adminRoutes is the admin API's route table: the issuer service's routes
-// and the runner credentials'.
+// adminRoutes is the admin API's route table: the issuer service's routes,
+// the runner credentials' and the decision log's.
 func (s *Server) adminRoutes() []issuer.AdminRoute {
-	return append(s.issuers.AdminRoutes(), s.runners.routes()...)
+	routes := append(s.issuers.AdminRoutes(), s.runners.routes()...)
+	return append(routes, s.decisionRoutes()...)
 }
 
 // rootPool returns the system roots plus SSL_CERT_FILE (honoured by Go
@@ -222,9 +223,10 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_keyless/health", s.health)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	s.decisionRoutes(mux)
 	wellKnown := s.issuers.Handler()
 	admin := s.admin.handler(s.adminRoutes())
+	mux.Handle("/_keyless/decisions", admin)
+	mux.Handle("/_keyless/decisions/", admin)
 	mux.Handle("/_keyless/issuers", admin)
 	mux.Handle("/_keyless/issuers/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && issuer.IsWellKnownPath(r.URL.Path) {

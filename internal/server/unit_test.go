@@ -81,14 +81,16 @@ func TestAdminRouting(t *testing.T) {
 	routes := []struct {
 		method, path, action, resource string
 	}{
-		{"POST", "/_keyless/issuers", "keyless:CreateIssuer", "*"},
-		{"GET", "/_keyless/issuers", "keyless:ListIssuers", "*"},
-		{"GET", "/_keyless/issuers/ghost", "keyless:GetIssuer", "ghost"},
-		{"DELETE", "/_keyless/issuers/ghost", "keyless:DeleteIssuer", "ghost"},
-		{"POST", "/_keyless/issuers/ghost/rotate", "keyless:RotateIssuer", "ghost"},
-		{"POST", "/_keyless/issuers/ghost/token", "keyless:MintToken", "ghost"},
-		{"POST", "/_keyless/issuers/ghost/runner-credentials", "keyless:CreateRunnerCredentials", "ghost"},
-		{"POST", "/_keyless/issuers/ghost/runner-credentials/revoke", "keyless:RevokeRunnerCredentials", "ghost"},
+		{"POST", "/_keyless/issuers", "keyless:CreateIssuer", arn.Issuer(unitAccount, "*")},
+		{"GET", "/_keyless/issuers", "keyless:ListIssuers", arn.Issuer(unitAccount, "*")},
+		{"GET", "/_keyless/issuers/ghost", "keyless:GetIssuer", arn.Issuer(unitAccount, "ghost")},
+		{"DELETE", "/_keyless/issuers/ghost", "keyless:DeleteIssuer", arn.Issuer(unitAccount, "ghost")},
+		{"POST", "/_keyless/issuers/ghost/rotate", "keyless:RotateIssuer", arn.Issuer(unitAccount, "ghost")},
+		{"POST", "/_keyless/issuers/ghost/token", "keyless:MintToken", arn.Issuer(unitAccount, "ghost")},
+		{"POST", "/_keyless/issuers/ghost/runner-credentials", "keyless:CreateRunnerCredentials", arn.Issuer(unitAccount, "ghost")},
+		{"POST", "/_keyless/issuers/ghost/runner-credentials/revoke", "keyless:RevokeRunnerCredentials", arn.Issuer(unitAccount, "ghost")},
+		{"GET", "/_keyless/decisions", "keyless:ListDecisions", arn.Decision(unitAccount, "*")},
+		{"GET", "/_keyless/decisions/ghost", "keyless:GetDecision", arn.Decision(unitAccount, "ghost")},
 	}
 	if n := len(u.s.adminRoutes()); n != len(routes) {
 		t.Fatalf("the server has %d admin routes, this test knows %d: add the new one here", n, len(routes))
@@ -96,7 +98,7 @@ func TestAdminRouting(t *testing.T) {
 	allowed := make([]aws.Credentials, len(routes))
 	for i, r := range routes {
 		allowed[i] = u.role("route"+string(rune('a'+i)),
-			`{"Effect":"Allow","Action":"`+r.action+`","Resource":"`+arn.Issuer(unitAccount, r.resource)+`"}`)
+			`{"Effect":"Allow","Action":"`+r.action+`","Resource":"`+r.resource+`"}`)
 	}
 	for i, r := range routes {
 		t.Run(r.action, func(t *testing.T) {
@@ -127,6 +129,10 @@ func TestAdminRouting(t *testing.T) {
 		{"wrong method on the list", "PATCH", "/_keyless/issuers", 405, "MethodNotAllowed"},
 		{"mint with GET", "GET", "/_keyless/issuers/ghost/token", 405, "MethodNotAllowed"},
 		{"runner credentials with GET", "GET", "/_keyless/issuers/ghost/runner-credentials", 405, "MethodNotAllowed"},
+		{"decisions are read-only", "POST", "/_keyless/decisions", 405, "MethodNotAllowed"},
+		{"delete a decision", "DELETE", "/_keyless/decisions/ghost", 405, "MethodNotAllowed"},
+		{"deeper decision path", "GET", "/_keyless/decisions/ghost/trace", 404, "NotFound"},
+		{"slash in decision id", "GET", "/_keyless/decisions/a%2Fb", 404, "NotFound"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
