@@ -135,6 +135,7 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"AttachRolePolicy":         s.attachRolePolicy,
 		"DetachRolePolicy":         s.detachRolePolicy,
 		"ListAttachedRolePolicies": s.listAttachedRolePolicies,
+		"ListEntitiesForPolicy":    s.listEntitiesForPolicy,
 	}
 }
 

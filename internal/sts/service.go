@@ -101,6 +101,7 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 		"AssumeRoleWithWebIdentity": s.AssumeRoleWithWebIdentity,
 		"AssumeRole":                s.AssumeRole,
 		"GetCallerIdentity":         s.GetCallerIdentity,
+		"GetAccessKeyInfo":          s.GetAccessKeyInfo,
 	}
 }
 
