@@ -131,6 +131,7 @@ func (s *Service) Actions() map[string]awsquery.Action {
 		"AttachRolePolicy":         s.attachRolePolicy,
 		"DetachRolePolicy":         s.detachRolePolicy,
 		"ListAttachedRolePolicies": s.listAttachedRolePolicies,
+		"ListEntitiesForPolicy":    s.listEntitiesForPolicy,
 	}
 	actions := make(map[string]awsquery.Action, len(prepares))
 	for name, p := range prepares {

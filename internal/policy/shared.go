@@ -19,8 +19,26 @@ type SharedProvider struct {
 }
 
 // SharedProviders is AWS's table of shared OIDC providers and the claim each
-// must scope. Most name the tenant in sub; for four it is the audience, and
-// Azure Sentinel's tenant is the session name.
+// must scope ("Identity-provider controls for shared OIDC providers", IAM User
+// Guide, id_roles_providers_oidc_secure-by-default). Most name the tenant in
+// sub; for four it is the audience, and Azure Sentinel's tenant is the session
+// name.
+//
+// The page itself is not in the reference corpora this table was checked
+// against (searched: the docs and pages corpora for the page name, its title,
+// its opening sentence and the error message; the code corpus for its file
+// name). The table below is what three independent peers quote from it,
+// entry for entry, one of them "verbatim from that table" (seventeen providers,
+// IBM Turbonomic with six issuer URLs), and it agrees with aws-samples'
+// data-perimeter-policy-examples list of shared issuers.
+//
+// Bitbucket Pipelines and CircleCI are not in it, and are not added: no
+// source lists them, one peer says in so many words that CircleCI is "not in
+// AWS's controls table", and neither issuer is shared in AWS's sense — each
+// tenant has its own issuer URL (CircleCI's oidc.circleci.com/org/<org-id>,
+// Bitbucket's api.bitbucket.org/2.0/workspaces/<workspace>/pipelines-config/
+// identity/oidc), which is what AWS calls a private IdP. Their absence is
+// tested (TestSharedProvidersPrivateIssuersNotChecked).
 var SharedProviders = []SharedProvider{
 	{"GitHub Actions", "token.actions.githubusercontent.com", []string{"token.actions.githubusercontent.com:sub", "token.actions.githubusercontent.com:job_workflow_ref"}},
 	{"GitHub (vstoken)", "vstoken.actions.githubusercontent.com", []string{"vstoken.actions.githubusercontent.com:sub"}},
@@ -68,10 +86,13 @@ func sharedProvider(principal string) (SharedProvider, bool) {
 // Every Allow statement that grants sts:AssumeRoleWithWebIdentity to a shared
 // provider must carry a StringEquals, StringLike or StringEqualsIgnoreCase
 // condition (without IfExists or a set qualifier) on one of the provider's
-// tenant keys whose first value is not "*". It reproduces what AWS checks,
-// not what is safe: AWS examines only the first value of the list
-// (["repo:acme/x", "*"] passes, ["*", "repo:acme/x"] does not) and accepts
-// "repo:*". keyless audit judges what a policy really admits.
+// tenant keys whose first value is not "scoped to all". AWS documents the
+// check as the key being "present and that its value is not solely a
+// wildcard character (* and ?) or null": "*", "**", "?*" and "" are scoped to
+// all, "repo:*" is not. It reproduces what AWS checks, not what is safe: AWS
+// examines only the first value of the list (["repo:acme/x", "*"] passes,
+// ["*", "repo:acme/x"] does not). keyless audit judges what a policy really
+// admits.
 func (p *Policy) CheckSharedProviders() error {
 	if p.Kind != Trust {
 		return nil
@@ -95,17 +116,23 @@ func (p *Policy) CheckSharedProviders() error {
 }
 
 // scopesTenant reports whether one qualifying condition evaluates one of keys
-// with a first value other than "*".
+// with a first value that is not scoped to all.
 func scopesTenant(conds []condition, keys []string) bool {
 	for _, c := range conds {
 		if c.neg || c.ifExists || c.qual != qualNone || c.op.family() != famString || len(c.values) == 0 {
 			continue
 		}
 		for _, k := range keys {
-			if strings.EqualFold(c.key, k) && c.values[0].s.raw != "*" {
+			if strings.EqualFold(c.key, k) && !scopedToAll(c.values[0].s.raw) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// scopedToAll reports whether a condition value is, in AWS's words, "solely a
+// wildcard character (* and ?) or null".
+func scopedToAll(v string) bool {
+	return strings.Trim(v, "*?") == ""
 }

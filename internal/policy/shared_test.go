@@ -54,6 +54,13 @@ func TestSharedProvidersEveryListedProvider(t *testing.T) {
 				{"no condition", "", true},
 				{"another claim only", audOnly, true},
 				{"scoped to all", fmt.Sprintf(`{"StringLike":{%q:"*"}}`, key), true},
+				{"scoped to all by stars", fmt.Sprintf(`{"StringLike":{%q:"**"}}`, key), true},
+				{"scoped to all by question marks", fmt.Sprintf(`{"StringLike":{%q:"?*?"}}`, key), true},
+				{"scoped to all by empty value", fmt.Sprintf(`{"StringEquals":{%q:""}}`, key), true},
+				{"scoped to all first of two", fmt.Sprintf(`{"StringLike":{%q:["*","tenant-a"]}}`, key), true},
+				{"tenant first of two", fmt.Sprintf(`{"StringLike":{%q:["tenant-a","*"]}}`, key), false},
+				{"negated operator", fmt.Sprintf(`{"StringNotEquals":{%q:"tenant-a"}}`, key), true},
+				{"IfExists", fmt.Sprintf(`{"StringEqualsIfExists":{%q:"tenant-a"}}`, key), true},
 				{"StringEquals tenant", fmt.Sprintf(`{"StringEquals":{%q:"tenant-a"}}`, key), false},
 				{"StringLike tenant", fmt.Sprintf(`{"StringLike":{%q:"tenant-a*"}}`, key), false},
 				{"StringEqualsIgnoreCase tenant", fmt.Sprintf(`{"StringEqualsIgnoreCase":{%q:"Tenant-A"}}`, key), false},
@@ -129,5 +136,57 @@ func TestSharedProvidersOnlyTrustPolicies(t *testing.T) {
 	}
 	if err := p.CheckSharedProviders(); err != nil {
 		t.Fatalf("identity policy: %v", err)
+	}
+}
+
+// Issuers AWS's table does not list are not checked, as on AWS: Bitbucket
+// Pipelines and CircleCI give every tenant its own issuer URL (a private IdP
+// in AWS's terms), and no source lists them, nor CircleCI's root issuer, as
+// shared (see SharedProviders). keyless audit still judges what such a
+// policy admits.
+func TestSharedProvidersPrivateIssuersNotChecked(t *testing.T) {
+	for _, issuer := range []string{
+		"oidc.circleci.com/org/0b3a1f5e-1111-4222-8333-444455556666",
+		"oidc.circleci.com",
+		"api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc",
+		"gitlab.example.com",
+		"token.actions.githubusercontent.com.evil.example",
+	} {
+		t.Run(issuer, func(t *testing.T) {
+			if _, ok := sharedProvider("arn:aws:iam::123456789012:oidc-provider/" + issuer); ok {
+				t.Fatal("treated as a shared provider")
+			}
+			if err := sharedCheck(t, trustFor("arn:aws:iam::123456789012:oidc-provider/"+issuer, "sts:AssumeRoleWithWebIdentity", "")); err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+		})
+	}
+}
+
+// The table is data: one entry per issuer, every key prefixed by its issuer
+// (or a global key such as sts:RoleSessionName), no duplicates.
+func TestSharedProvidersTableWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, sp := range SharedProviders {
+		t.Run(sp.Issuer, func(t *testing.T) {
+			if sp.Name == "" || sp.Issuer == "" || len(sp.Keys) == 0 {
+				t.Fatalf("incomplete entry %+v", sp)
+			}
+			if seen[strings.ToLower(sp.Issuer)] {
+				t.Fatal("duplicate issuer")
+			}
+			seen[strings.ToLower(sp.Issuer)] = true
+			if strings.HasPrefix(sp.Issuer, "https://") || strings.HasSuffix(sp.Issuer, "/") {
+				t.Fatalf("issuer %q is not in provider-ARN form", sp.Issuer)
+			}
+			for _, k := range sp.Keys {
+				if !strings.HasPrefix(k, sp.Issuer+":") && !strings.HasPrefix(k, "sts:") {
+					t.Errorf("key %q belongs to neither the issuer nor sts", k)
+				}
+			}
+		})
+	}
+	if len(SharedProviders) != 22 {
+		t.Errorf("%d entries, want AWS's 22 issuer URLs (17 providers, IBM Turbonomic with six)", len(SharedProviders))
 	}
 }

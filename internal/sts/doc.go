@@ -7,6 +7,7 @@
 //	                           caller's identity and session policies;
 //	                           role chaining capped at one hour
 //	GetCallerIdentity          signed; never denied
+//	GetAccessKeyInfo           signed; sts:GetAccessKeyInfo; this account
 //
 // Every AssumeRole* decision is logged with the request id, role, provider,
 // subject and verdict; a denial also logs the policy engine's trace. The

@@ -103,8 +103,8 @@ func New(cfg Config) (*Service, error) {
 		decisions: cfg.Decisions}, nil
 }
 
-// Actions returns the STS action table. None is authorized by the caller's
-// policies alone: AssumeRoleWithWebIdentity is served unsigned (the token
+// Actions returns the STS action table. GetAccessKeyInfo is authorized by
+// the caller's policies like an IAM action; the other three are not: AssumeRoleWithWebIdentity is served unsigned (the token
 // is the proof), AssumeRole is itself a trust decision (the caller's
 // policies with the role's trust policy, here), and GetCallerIdentity
 // answers any authenticated caller, as in AWS.
@@ -113,6 +113,7 @@ func (s *Service) Actions() map[string]awsquery.Action {
 		"AssumeRoleWithWebIdentity": {Access: awsquery.Unsigned, Handle: s.AssumeRoleWithWebIdentity},
 		"AssumeRole":                {Access: awsquery.Trust, Handle: s.AssumeRole},
 		"GetCallerIdentity":         {Access: awsquery.AnyCaller, Handle: s.GetCallerIdentity},
+		"GetAccessKeyInfo":          {Access: awsquery.Policy, Policy: "sts:GetAccessKeyInfo", Prepare: s.prepareGetAccessKeyInfo},
 	}
 }
 

@@ -78,7 +78,7 @@ resource "aws_iam_policy" "extra" {
 
 resource "aws_iam_role" "r" {
   name                 = "tfrole"
-  path                 = "/ci/"
+  path                 = var.v == "1" ? "/ci/" : "/ci/v2/"
   description          = "deploy ${var.v}"
   max_session_duration = var.v == "1" ? 3600 : 7200
   assume_role_policy   = data.aws_iam_policy_document.trust.json
@@ -105,6 +105,19 @@ resource "aws_iam_role_policy" "rp" {
 resource "aws_iam_role_policy_attachment" "a" {
   role       = aws_iam_role.r2.name
   policy_arn = var.v == "1" ? aws_iam_policy.p.arn : aws_iam_policy.extra.arn
+}
+
+resource "aws_iam_policy" "exclusive" {
+  name   = "tfexclusive"
+  policy = data.aws_iam_policy_document.perm.json
+}
+
+# The exclusive attachment reads back with ListEntitiesForPolicy. (Not on
+# tfrole: its managed_policy_arns manage that role's attachments exclusively.)
+resource "aws_iam_policy_attachment" "x" {
+  name       = "tfexclusive"
+  policy_arn = aws_iam_policy.exclusive.arn
+  roles      = [aws_iam_role.r2.name]
 }
 
 data "aws_iam_openid_connect_provider" "by_arn" { arn = aws_iam_openid_connect_provider.ci.arn }
@@ -169,6 +182,10 @@ import {
 import {
   to = aws_iam_policy.boundary["2"]
   id = "arn:aws:iam::123456789012:policy/tfboundary2"
+}
+import {
+  to = aws_iam_policy.exclusive
+  id = "arn:aws:iam::123456789012:policy/tfexclusive"
 }
 import {
   to = aws_iam_role.r
@@ -250,17 +267,18 @@ func TestTerraformLifecycle(t *testing.T) {
 	d.noChanges("-var", "v=2")
 
 	// Import: forget everything, adopt it back by id, and nothing differs.
+	// aws_iam_policy_attachment cannot be imported, so it stays in the state.
 	rm := []string{"state", "rm"}
 	for _, addr := range strings.Fields(d.must("state", "list")) {
-		if !strings.HasPrefix(addr, "data.") {
+		if !strings.HasPrefix(addr, "data.") && addr != "aws_iam_policy_attachment.x" {
 			rm = append(rm, addr)
 		}
 	}
 	d.must(rm...)
 	d.write("imports.tf", tfImports)
 	out := d.must("apply", "-input=false", "-auto-approve", "-var", "v=2")
-	if !strings.Contains(out, "9 imported, 0 added, 0 changed, 0 destroyed") {
-		t.Errorf("apply with imports did not import all 9 resources unchanged:\n%s", out)
+	if !strings.Contains(out, "10 imported, 0 added, 0 changed, 0 destroyed") {
+		t.Errorf("apply with imports did not import all 10 resources unchanged:\n%s", out)
 	}
 	d.noChanges("-var", "v=2")
 
@@ -343,11 +361,11 @@ func (d *tfDir) checkChanged(c *iam.Client) {
 		t.Fatal(err)
 	}
 	r := role.Role
-	if aws.ToInt32(r.MaxSessionDuration) != 7200 || aws.ToString(r.Description) != "deploy 2" ||
+	if aws.ToInt32(r.MaxSessionDuration) != 7200 || aws.ToString(r.Description) != "deploy 2" || aws.ToString(r.Path) != "/ci/v2/" ||
 		r.PermissionsBoundary == nil || aws.ToString(r.PermissionsBoundary.PermissionsBoundaryArn) != "arn:aws:iam::123456789012:policy/tfboundary2" ||
 		len(r.Tags) != 1 || aws.ToString(r.Tags[0].Value) != "2" || !strings.Contains(aws.ToString(r.AssumeRolePolicyDocument), "project-2") {
-		t.Errorf("role after v=2: max %d, description %q, boundary %+v, tags %+v, trust %s", aws.ToInt32(r.MaxSessionDuration),
-			aws.ToString(r.Description), r.PermissionsBoundary, r.Tags, aws.ToString(r.AssumeRolePolicyDocument))
+		t.Errorf("role after v=2: max %d, description %q, path %q, boundary %+v, tags %+v, trust %s", aws.ToInt32(r.MaxSessionDuration),
+			aws.ToString(r.Description), aws.ToString(r.Path), r.PermissionsBoundary, r.Tags, aws.ToString(r.AssumeRolePolicyDocument))
 	}
 	inline, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("tfrole")})
 	if err != nil {
@@ -370,8 +388,8 @@ func (d *tfDir) checkChanged(c *iam.Client) {
 	if got := attachedNames("tfrole"); !slices.Equal(got, []string{"tfextra", "tfpolicy"}) {
 		t.Errorf("tfrole attached = %v, want [tfextra tfpolicy]", got)
 	}
-	if got := attachedNames("tfrole2"); !slices.Equal(got, []string{"tfextra"}) {
-		t.Errorf("tfrole2 attached = %v, want [tfextra]", got)
+	if got := attachedNames("tfrole2"); !slices.Equal(got, []string{"tfexclusive", "tfextra"}) {
+		t.Errorf("tfrole2 attached = %v, want [tfexclusive tfextra]", got)
 	}
 	policyARN := aws.String("arn:aws:iam::123456789012:policy/ci/tfpolicy")
 	versions, err := c.ListPolicyVersions(ctx, &iam.ListPolicyVersionsInput{PolicyArn: policyARN})
