@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
@@ -34,9 +32,7 @@ type Directory interface {
 // KeySource returns the verification keys of an issuer: in process for
 // issuers this server hosts, else over HTTPS. kid is the key the token asks
 // for, so a source may refetch when it does not know it.
-type KeySource interface {
-	Keys(ctx context.Context, issuer string, thumbprints []string, kid string) (*jose.JSONWebKeySet, error)
-}
+type KeySource = oidc.KeySource
 
 // Minter seals session credentials.
 type Minter interface {
@@ -51,7 +47,7 @@ type Config struct {
 	Account   string
 	Now       func() time.Time
 	Log       *slog.Logger
-	// ClockSkew tolerated on exp/nbf/iat; default 5 minutes.
+	// ClockSkew tolerated on exp/nbf/iat; default oidc.DefaultClockSkew.
 	ClockSkew time.Duration
 	// OnAssumed, when set, is told of every session issued (RoleLastUsed).
 	OnAssumed func(roleName string, at time.Time)
@@ -59,15 +55,15 @@ type Config struct {
 
 // Service serves the STS actions.
 type Service struct {
-	dir     Directory
-	keys    KeySource
-	creds   Minter
-	account string
-	now     func() time.Time
-	log     *slog.Logger
-	skew    time.Duration
-	rand    io.Reader
-	assumed func(roleName string, at time.Time)
+	dir      Directory
+	verifier *oidc.Verifier
+	creds    Minter
+	account  string
+	now      func() time.Time
+	log      *slog.Logger
+	skew     time.Duration
+	rand     io.Reader
+	assumed  func(roleName string, at time.Time)
 }
 
 // New validates cfg and returns a Service.
@@ -88,11 +84,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ClockSkew == 0 {
-		cfg.ClockSkew = oidc.DefaultClockSkew
+	v, err := oidc.NewVerifier(oidc.VerifierConfig{Providers: providers{cfg.Directory}, Keys: cfg.Keys,
+		Now: cfg.Now, ClockSkew: cfg.ClockSkew})
+	if err != nil {
+		return nil, fmt.Errorf("sts: %w", err)
 	}
-	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
-		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed}, nil
+	return &Service{dir: cfg.Directory, verifier: v, creds: cfg.Creds, account: cfg.Account,
+		now: cfg.Now, log: cfg.Log, rand: rand.Reader, assumed: cfg.OnAssumed}, nil
 }
 
 // Handlers maps action names to handlers.
