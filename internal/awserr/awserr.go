@@ -3,8 +3,10 @@
 // code, the HTTP status and the public message, kept apart from the internal
 // detail that only the server log sees.
 //
-// It owns the error value and its constructors. It does not render XML; that
-// happens in exactly one place, package awsquery.
+// It owns the error value and its constructors, every error code as a
+// constant, and the one mapping of storage outcomes to AWS errors
+// (FromStore). It does not render errors; XML and the admin API's JSON are
+// written in exactly one place each, package awsquery.
 package awserr
 
 import (
@@ -67,12 +69,17 @@ func From(err error) *Error {
 	if e := As(err); e != nil {
 		return e
 	}
-	return &Error{Code: "InternalFailure", Status: http.StatusInternalServerError,
-		Message: "We encountered an internal error. Please try again.", Err: err}
+	return &Error{Code: CodeInternalFailure, Status: http.StatusInternalServerError,
+		Message: MsgInternalFailure, Err: err}
 }
 
-// Common codes shared by more than one package. Messages follow AWS's wording.
+// The error codes keyless answers; no code is written as a string literal
+// elsewhere. Messages follow AWS's wording.
 const (
+	CodeInternalFailure       = "InternalFailure"
+	CodeInvalidParameterValue = "InvalidParameterValue"
+	CodeMalformedQueryString  = "MalformedQueryString"
+	CodeMissingAction         = "MissingAction"
 	CodeValidation            = "ValidationError"
 	CodeAccessDenied          = "AccessDenied"
 	CodeInvalidIdentityToken  = "InvalidIdentityToken"
@@ -94,4 +101,9 @@ const (
 	CodeInvalidClientTokenID  = "InvalidClientTokenId"
 	CodeSignatureDoesNotMatch = "SignatureDoesNotMatch"
 	CodeExpiredToken          = "ExpiredToken"
+
+	// Codes of keyless's own JSON admin API and HTTP endpoints.
+	CodeNotFound              = "NotFound"
+	CodeMethodNotAllowed      = "MethodNotAllowed"
+	CodeRequestEntityTooLarge = "RequestEntityTooLarge"
 )

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/sts"
 )
@@ -31,7 +32,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := requestID(r.Context())
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 	if err != nil || len(body) > maxAdminBody {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+		writeJSONError(w, http.StatusRequestEntityTooLarge, awserr.CodeRequestEntityTooLarge, "request body too large")
 		return
 	}
 	caller, signed, err := h.srv.auth.authenticate(r, body, adminService, h.srv.cfg.Region)
@@ -112,8 +113,8 @@ func runnerCredentialsPath(r *http.Request) (id string, revoke, ok bool) {
 	return id, revoke, ok && id != "" && !strings.Contains(id, "/")
 }
 
+// writeJSONError answers an admin API error through the one JSON error
+// writer, awsquery.WriteJSONError.
 func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
+	awsquery.WriteJSONError(w, awserr.New(code, status, msg))
 }

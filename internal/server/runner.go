@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/store"
@@ -61,7 +62,7 @@ func isRunner(c *awsquery.Caller) bool { return c != nil && !c.Root && c.RoleNam
 // can be used as is.
 func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, caller *awsquery.Caller, issuerID string, body []byte) {
 	if isRunner(caller) {
-		writeJSONError(w, http.StatusForbidden, "AccessDenied", "runner credentials cannot create runner credentials")
+		writeJSONError(w, http.StatusForbidden, awserr.CodeAccessDenied, "runner credentials cannot create runner credentials")
 		return
 	}
 	var req struct {
@@ -75,7 +76,7 @@ func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, calle
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
 		if err != nil || d < runnerMinTTL || d > maxTTL {
-			writeJSONError(w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("ttl must be a duration from %s to %s", runnerMinTTL, maxTTL))
+			writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, fmt.Sprintf("ttl must be a duration from %s to %s", runnerMinTTL, maxTTL))
 			return
 		}
 		ttl = d
@@ -97,7 +98,7 @@ func (s *Server) runnerCredentials(w http.ResponseWriter, r *http.Request, calle
 	cr, err := s.sealer.Mint(sess)
 	if err != nil {
 		s.log.Error("runner credentials: mint", "error", err.Error())
-		writeJSONError(w, http.StatusInternalServerError, "InternalFailure", "could not mint credentials")
+		writeJSONError(w, http.StatusInternalServerError, awserr.CodeInternalFailure, "could not mint credentials")
 		return
 	}
 	s.log.Info("runner credentials issued", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
@@ -121,7 +122,7 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	if (req.AccessKeyID == "") == !req.All || (req.AccessKeyID != "" && !creds.IsTemporary(req.AccessKeyID)) {
-		writeJSONError(w, http.StatusBadRequest, "InvalidInput", `give either "access_key_id" (an ASIA… key id) or "all": true`)
+		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, `give either "access_key_id" (an ASIA… key id) or "all": true`)
 		return
 	}
 	if !s.issuerExists(w, r, issuerID) {
@@ -129,7 +130,7 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 	}
 	if err := s.revokeRunners(r.Context(), issuerID, req.AccessKeyID); err != nil {
 		s.log.Error("revoke runner credentials", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
+		awsquery.WriteJSONError(w, awserr.FromStore(err, awserr.StoreMessages{}))
 		return
 	}
 	s.log.Info("runner credentials revoked", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
@@ -167,7 +168,7 @@ func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bo
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "InvalidInput", "request body must be "+shape)
+		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "request body must be "+shape)
 		return false
 	}
 	return true
@@ -175,14 +176,12 @@ func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bo
 
 func (s *Server) issuerExists(w http.ResponseWriter, r *http.Request, issuerID string) bool {
 	_, err := s.issuers.Get(r.Context(), issuerID)
-	switch {
-	case err == nil:
+	if err == nil {
 		return true
-	case errors.Is(err, store.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no issuer "+issuerID)
-	default:
-		s.log.Error("runner credentials: read issuer", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
 	}
+	if !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("runner credentials: read issuer", "error", err.Error())
+	}
+	awsquery.WriteJSONError(w, awserr.FromStore(err, awserr.StoreMessages{NotFound: "no issuer " + issuerID}))
 	return false
 }

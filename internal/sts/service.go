@@ -187,20 +187,12 @@ func (s *Service) lookupRole(ctx context.Context, roleARN string) (*directory.Ro
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, storeErr(err)
+		return nil, false, awserr.FromStoreOutage(err)
 	}
 	if r.Path != path || r.Name != name {
 		return nil, false, nil
 	}
 	return r, true, nil
-}
-
-func storeErr(err error) error {
-	if errors.Is(err, store.ErrUnavailable) {
-		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
-			"Service is unavailable. Please try again later.").Wrap(err)
-	}
-	return err
 }
 
 func (s *Service) sessionDuration(c common, role *directory.Role, chained bool) (int, error) {
@@ -242,7 +234,7 @@ func (s *Service) sessionPolicies(ctx context.Context, c common) error {
 			return awserr.New(awserr.CodeMalformedPolicy, http.StatusBadRequest,
 				"The policy ARN does not exist or is not attachable: "+strings.Join(c.policyARNs, ", ")).Wrap(err)
 		}
-		return storeErr(err)
+		return awserr.FromStoreOutage(err)
 	}
 	return nil
 }
