@@ -61,7 +61,6 @@ type Service struct {
 	account  string
 	now      func() time.Time
 	log      *slog.Logger
-	skew     time.Duration
 	rand     io.Reader
 	assumed  func(roleName string, at time.Time)
 }
