@@ -101,7 +101,7 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	providerARN := arn.OIDCProvider(role.Account, provURL)
 	audience := tr.ClientID
 	var ids []string
-	switch provErr := tr.Errs[oidc.StepIssuer]; {
+	switch provErr := tr.Err(oidc.StepIssuer); {
 	case !isHTTPS:
 		add("provider", CheckFail, "iss %q is not an https URL; AWS accepts only https issuers", tok.Issuer)
 		r.Fix = append(r.Fix, "issue tokens from an https:// issuer URL")
@@ -117,7 +117,7 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 		add("provider", CheckOK, "%s is registered (client ids %s)", providerARN, strings.Join(ids, ", "))
 	}
 	if tr.Ran(oidc.StepAudience) {
-		if tr.Errs[oidc.StepAudience] != nil {
+		if tr.Err(oidc.StepAudience) != nil {
 			add("audience", CheckFail, "token aud %q (azp %q) is not in the client id list %q", tok.Audience, tok.AZP, ids)
 			r.Fix = append(r.Fix, fmt.Sprintf("add the token's audience to the provider: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s",
 				providerARN, audience))
@@ -127,7 +127,7 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	}
 	exp := time.Unix(tok.Expiry, 0).UTC()
 	skew := v.ClockSkew()
-	if err := tr.Errs[oidc.StepTime]; err != nil {
+	if err := tr.Err(oidc.StepTime); err != nil {
 		add("expiry", CheckFail, "%v (exp %s, now %s, clock skew allowed %s)", err, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
 		r.Fix = append(r.Fix, "use a fresh token: CI tokens live one hour (CircleCI) or less")
 	} else if left := exp.Sub(now); left > 0 {
@@ -138,10 +138,10 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	switch {
 	case !tr.Ran(oidc.StepKeys):
 		add("signature", CheckSkipped, "the issuer is not https, so its keys were not fetched")
-	case tr.Errs[oidc.StepKeys] != nil:
-		add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", tr.Errs[oidc.StepKeys])
-	case tr.Errs[oidc.StepSignature] != nil:
-		add("signature", CheckFail, "signature does not verify against %s: %v", source, tr.Errs[oidc.StepSignature])
+	case tr.Err(oidc.StepKeys) != nil:
+		add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", tr.Err(oidc.StepKeys))
+	case tr.Err(oidc.StepSignature) != nil:
+		add("signature", CheckFail, "signature does not verify against %s: %v", source, tr.Err(oidc.StepSignature))
 	default:
 		add("signature", CheckOK, "verified with %s", source)
 	}

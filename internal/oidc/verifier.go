@@ -97,6 +97,18 @@ const (
 	StepTime      = "time"
 )
 
+var steps = [...]string{StepParse, StepIssuer, StepAudience, StepKeys, StepSignature, StepTime}
+
+// stepIndex is step's position in steps, or -1.
+func stepIndex(step string) int {
+	for i, s := range steps {
+		if s == step {
+			return i
+		}
+	}
+	return -1
+}
+
 // Trace records what Verify saw: the parsed (not necessarily verified)
 // token, the provider, and each step that ran with its outcome. It is for
 // the decision log and for `keyless explain`; never trust a token because
@@ -112,21 +124,30 @@ type Trace struct {
 	ClientID string
 	// At is the time the checks were made at.
 	At time.Time
-	// Errs holds each step that ran, with its error (nil when it passed).
-	Errs map[string]error
+
+	ran  [len(steps)]bool
+	errs [len(steps)]error
 }
 
 // Ran reports whether step ran.
 func (tr *Trace) Ran(step string) bool {
-	_, ok := tr.Errs[step]
-	return ok
+	i := stepIndex(step)
+	return i >= 0 && tr.ran[i]
+}
+
+// Err is step's error: nil when it passed or did not run.
+func (tr *Trace) Err(step string) error {
+	if i := stepIndex(step); i >= 0 {
+		return tr.errs[i]
+	}
+	return nil
 }
 
 // Failed returns the first failed step in step order and its error.
 func (tr *Trace) Failed() (step string, err error) {
-	for _, s := range []string{StepParse, StepIssuer, StepAudience, StepKeys, StepSignature, StepTime} {
-		if e := tr.Errs[s]; e != nil {
-			return s, e
+	for i, e := range tr.errs {
+		if e != nil {
+			return steps[i], e
 		}
 	}
 	return "", nil
@@ -168,11 +189,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string, opts ...VerifyOption)
 	if tr == nil {
 		tr = new(Trace)
 	}
-	*tr = Trace{At: v.now(), Errs: make(map[string]error, 6)}
+	*tr = Trace{At: v.now()}
 	var first error
 	// record notes a step's outcome and reports whether Verify must stop.
 	record := func(step string, err error) bool {
-		tr.Errs[step] = err
+		i := stepIndex(step)
+		tr.ran[i], tr.errs[i] = true, err
 		if err != nil && first == nil {
 			first = err
 		}
