@@ -242,25 +242,32 @@ func (v *Verifier) Verify(ctx context.Context, raw string, opts ...VerifyOption)
 	if record(StepTime, tok.checkTime(tr.At, v.skew)) || first != nil {
 		return nil, first
 	}
+	for i, ran := range tr.ran { // a verified token passed every step
+		if !ran {
+			return nil, invalid(fmt.Errorf("verification step %s did not run", steps[i]))
+		}
+	}
 	tok.Provider, tok.ClientID = prov, tr.ClientID
 	return tok, nil
 }
 
 // provider finds the provider registered for the token's issuer.
 func (v *Verifier) provider(ctx context.Context, iss, url string, isHTTPS bool) (*Provider, error) {
-	notFound := awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
-		"No OpenIDConnect provider found in your account for "+iss)
+	notFound := func() *awserr.Error {
+		return awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
+			"No OpenIDConnect provider found in your account for "+iss)
+	}
 	if !isHTTPS {
-		return nil, notFound.Wrap(fmt.Errorf("issuer %q is not https: %w", iss, ErrNoProvider))
+		return nil, notFound().Wrap(fmt.Errorf("issuer %q is not https: %w", iss, ErrNoProvider))
 	}
 	p, err := v.providers.Provider(ctx, url)
 	switch {
 	case errors.Is(err, ErrNoProvider):
-		return nil, notFound.Wrap(err)
+		return nil, notFound().Wrap(err)
 	case err != nil:
 		return nil, err
 	case p == nil:
-		return nil, notFound.Wrap(ErrNoProvider)
+		return nil, notFound().Wrap(ErrNoProvider)
 	}
 	return p, nil
 }
