@@ -3,10 +3,11 @@
 // code, the HTTP status and the public message, kept apart from the internal
 // detail that only the server log sees.
 //
-// It owns the error value and its constructors, every error code as a
-// constant, and the one mapping of storage outcomes to AWS errors
-// (FromStore). It does not render errors; XML and the admin API's JSON are
-// written in exactly one place each, package awsquery.
+// It owns the error value and its constructors, and every error code and
+// shared public message as a constant. It does not render errors nor map
+// storage outcomes (it imports no storage code, as the pure policy package
+// uses it): package awsquery does both, in one place each (WriteError,
+// WriteJSONError, FromStore).
 package awserr
 
 import (

@@ -21,11 +21,12 @@ var (
 // errorSites reports, in one parsed non-test file of package path, every
 // error code written as a string literal (awserr.New/Newf, an Error
 // literal, the admin API's writeJSONError) and every hand-written mapping
-// of a store outcome to the AWS error FromStore owns.
+// of a store outcome to the AWS error awsquery.FromStore owns.
 func errorSites(fset *token.FileSet, path string, f *ast.File) []string {
 	var out []string
 	report := func(n ast.Node, what string) { out = append(out, fset.Position(n.Pos()).String()+": "+what) }
 	inAwserr := strings.HasPrefix(path, "internal/awserr/")
+	isMapping := path == "internal/awsquery/storeerr.go" // FromStore itself
 	isLit := func(e ast.Expr) bool { l, ok := e.(*ast.BasicLit); return ok && l.Kind == token.STRING }
 	sel := func(e ast.Expr, pkg string) string {
 		if s, ok := e.(*ast.SelectorExpr); ok {
@@ -82,13 +83,13 @@ func errorSites(fset *token.FileSet, path string, f *ast.File) []string {
 				}
 			}
 		case *ast.IfStmt:
-			if !inAwserr && mentionsOutcome(n.Cond) && constructsMapped(n.Body) {
-				report(n, "store outcome mapped by hand (use awserr.FromStore)")
+			if !isMapping && mentionsOutcome(n.Cond) && constructsMapped(n.Body) {
+				report(n, "store outcome mapped by hand (use awsquery.FromStore)")
 			}
 		case *ast.CaseClause:
 			for _, e := range n.List {
-				if !inAwserr && mentionsOutcome(e) && constructsMapped(&ast.BlockStmt{List: n.Body}) {
-					report(n, "store outcome mapped by hand (use awserr.FromStore)")
+				if !isMapping && mentionsOutcome(e) && constructsMapped(&ast.BlockStmt{List: n.Body}) {
+					report(n, "store outcome mapped by hand (use awsquery.FromStore)")
 				}
 			}
 		}
@@ -101,7 +102,7 @@ func isIdent(e ast.Expr, name string) bool { id, ok := e.(*ast.Ident); return ok
 
 // TestOneErrorMapping fails when any non-test Go file of the module writes
 // an error code as a string literal or maps a store outcome to an AWS error
-// itself instead of through FromStore.
+// itself instead of through awsquery.FromStore.
 func TestOneErrorMapping(t *testing.T) {
 	dir, err := os.Getwd()
 	if err != nil {

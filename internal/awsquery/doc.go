@@ -8,7 +8,9 @@
 // documents) are the only places in keyless where an error becomes an HTTP
 // response body: they render *awserr.Error as AWS's ErrorResponse (or
 // {"code", "message"}) and turn anything else into an InternalFailure
-// without leaking its text.
+// without leaking its text. FromStore is the one mapping of a storage
+// outcome (not found, exists, conflict, outage) to the AWS error a caller
+// sees.
 //
 // It does not authenticate (package sigv4) and knows no actions (packages
 // iam and sts).

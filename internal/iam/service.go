@@ -139,11 +139,11 @@ func (s *Service) Handlers() map[string]awsquery.Handler {
 }
 
 // storeErr maps a store error to the AWS error the caller sees
-// (awserr.FromStore); notFound is the NoSuchEntity message for this call,
+// (awsquery.FromStore); notFound is the NoSuchEntity message for this call,
 // and anything unexpected is IAM's ServiceFailure. The internal text never
 // reaches the caller.
 func storeErr(err error, notFound string) error {
-	err = awserr.FromStore(err, awserr.StoreMessages{NotFound: notFound})
+	err = awsquery.FromStore(err, awsquery.StoreMessages{NotFound: notFound})
 	if err != nil && awserr.As(err) == nil {
 		return awserr.ServiceFailure(err)
 	}

@@ -352,9 +352,9 @@ func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any, required
 }
 
 // writeError renders err: caller errors with their code, store outcomes
-// mapped (awserr.FromStore), anything else an opaque 500.
+// mapped (awsquery.FromStore), anything else an opaque 500.
 func (s *Service) writeError(w http.ResponseWriter, err error) {
-	err = awserr.FromStore(err, awserr.StoreMessages{NotFound: "the issuer cannot be found",
+	err = awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "the issuer cannot be found",
 		AlreadyExists: "an issuer with this id or url already exists"})
 	if awserr.As(err) == nil {
 		s.log.Error("issuer admin request failed", "err", err)

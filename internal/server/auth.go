@@ -86,7 +86,7 @@ func (a *authenticator) checkRunner(ctx context.Context, sess creds.Session, acc
 	}
 	revoked, err := a.dir.RunnerRevoked(ctx, sess.IssuerID, accessKeyID, sess.Issued, a.now())
 	if err != nil {
-		return awserr.FromStoreOutage(err)
+		return awsquery.FromStoreOutage(err)
 	}
 	if revoked {
 		return invalidToken().Wrap(fmt.Errorf("runner credentials of issuer %s revoked", sess.IssuerID))
@@ -138,7 +138,7 @@ func (a *authenticator) authorize(ctx context.Context, caller *awsquery.Caller, 
 	set, role, err := sts.CallerSet(ctx, a.dir, caller)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return awserr.FromStoreOutage(err)
+			return awsquery.FromStoreOutage(err)
 		}
 		return denied.Wrap(err)
 	}

@@ -108,7 +108,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := fn(r.Context(), call)
 	if err != nil {
-		fail(awserr.FromStoreOutage(err))
+		fail(awsquery.FromStoreOutage(err))
 		return
 	}
 	awsquery.WriteResult(w, ns, q.Action, rid, res)

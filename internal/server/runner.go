@@ -130,7 +130,7 @@ func (s *Server) revokeRunnerCredentials(w http.ResponseWriter, r *http.Request,
 	}
 	if err := s.revokeRunners(r.Context(), issuerID, req.AccessKeyID); err != nil {
 		s.log.Error("revoke runner credentials", "error", err.Error())
-		awsquery.WriteJSONError(w, awserr.FromStore(err, awserr.StoreMessages{}))
+		awsquery.WriteJSONError(w, awsquery.FromStore(err, awsquery.StoreMessages{}))
 		return
 	}
 	s.log.Info("runner credentials revoked", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
@@ -182,6 +182,6 @@ func (s *Server) issuerExists(w http.ResponseWriter, r *http.Request, issuerID s
 	if !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("runner credentials: read issuer", "error", err.Error())
 	}
-	awsquery.WriteJSONError(w, awserr.FromStore(err, awserr.StoreMessages{NotFound: "no issuer " + issuerID}))
+	awsquery.WriteJSONError(w, awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "no issuer " + issuerID}))
 	return false
 }

@@ -91,7 +91,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	set, callerRole, err := CallerSet(ctx, s.dir, caller)
 	if errors.Is(err, store.ErrUnavailable) {
-		return nil, awserr.FromStoreOutage(err)
+		return nil, awsquery.FromStoreOutage(err)
 	}
 	if err != nil {
 		return nil, log.deny(denied, "caller's policies unavailable: "+err.Error())

@@ -186,7 +186,7 @@ func (s *Service) lookupRole(ctx context.Context, roleARN string) (*directory.Ro
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, awserr.FromStoreOutage(err)
+		return nil, false, awsquery.FromStoreOutage(err)
 	}
 	if r.Path != path || r.Name != name {
 		return nil, false, nil
@@ -233,7 +233,7 @@ func (s *Service) sessionPolicies(ctx context.Context, c common) error {
 			return awserr.New(awserr.CodeMalformedPolicy, http.StatusBadRequest,
 				"The policy ARN does not exist or is not attachable: "+strings.Join(c.policyARNs, ", ")).Wrap(err)
 		}
-		return awserr.FromStoreOutage(err)
+		return awsquery.FromStoreOutage(err)
 	}
 	return nil
 }

@@ -118,7 +118,7 @@ func (p providers) Provider(ctx context.Context, url string) (*oidc.Provider, er
 		return nil, fmt.Errorf("%w: %w", oidc.ErrNoProvider, err)
 	}
 	if err != nil {
-		return nil, awserr.FromStoreOutage(err)
+		return nil, awsquery.FromStoreOutage(err)
 	}
 	return &oidc.Provider{URL: prov.URL, ClientIDs: prov.ClientIDs, Thumbprints: prov.Thumbprints}, nil
 }

@@ -1,15 +1,16 @@
-package awserr
+package awsquery
 
 import (
 	"errors"
 	"fmt"
 	"testing"
 
+	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/store"
 )
 
 func TestFromStore(t *testing.T) {
-	callerErr := New(CodeInvalidInput, 400, "bad input")
+	callerErr := awserr.New(awserr.CodeInvalidInput, 400, "bad input")
 	other := errors.New("disk on fire")
 	tests := []struct {
 		name       string
@@ -24,13 +25,13 @@ func TestFromStore(t *testing.T) {
 		{name: "already an AWS error", err: fmt.Errorf("ctx: %w", callerErr), unchanged: true},
 		{name: "not found with the call's message", err: fmt.Errorf("get role: %w", store.ErrNotFound),
 			msgs:     StoreMessages{NotFound: "The role with name x cannot be found."},
-			wantCode: CodeNoSuchEntity, wantStatus: 404, wantMsg: "The role with name x cannot be found."},
-		{name: "not found, generic", err: store.ErrNotFound, wantCode: CodeNoSuchEntity, wantStatus: 404, wantMsg: "The entity cannot be found."},
-		{name: "already exists", err: store.ErrAlreadyExists, wantCode: CodeEntityAlreadyExists, wantStatus: 409, wantMsg: MsgAlreadyExists},
+			wantCode: awserr.CodeNoSuchEntity, wantStatus: 404, wantMsg: "The role with name x cannot be found."},
+		{name: "not found, generic", err: store.ErrNotFound, wantCode: awserr.CodeNoSuchEntity, wantStatus: 404, wantMsg: "The entity cannot be found."},
+		{name: "already exists", err: store.ErrAlreadyExists, wantCode: awserr.CodeEntityAlreadyExists, wantStatus: 409, wantMsg: awserr.MsgAlreadyExists},
 		{name: "already exists with the call's message", err: store.ErrAlreadyExists, msgs: StoreMessages{AlreadyExists: "an issuer exists"},
-			wantCode: CodeEntityAlreadyExists, wantStatus: 409, wantMsg: "an issuer exists"},
-		{name: "conflict", err: store.ErrConflict, wantCode: CodeDeleteConflict, wantStatus: 409, wantMsg: MsgDeleteConflict},
-		{name: "unavailable", err: fmt.Errorf("list roles: %w", store.ErrUnavailable), wantCode: CodeServiceUnavailable, wantStatus: 503,
+			wantCode: awserr.CodeEntityAlreadyExists, wantStatus: 409, wantMsg: "an issuer exists"},
+		{name: "conflict", err: store.ErrConflict, wantCode: awserr.CodeDeleteConflict, wantStatus: 409, wantMsg: awserr.MsgDeleteConflict},
+		{name: "unavailable", err: fmt.Errorf("list roles: %w", store.ErrUnavailable), wantCode: awserr.CodeServiceUnavailable, wantStatus: 503,
 			wantMsg: "Service is unavailable. Please try again later."},
 		{name: "anything else", err: other, unchanged: true},
 	}
@@ -43,7 +44,7 @@ func TestFromStore(t *testing.T) {
 				}
 				return
 			}
-			e := As(got)
+			e := awserr.As(got)
 			if e == nil || e.Code != tc.wantCode || e.Status != tc.wantStatus || e.Message != tc.wantMsg {
 				t.Fatalf("FromStore = %v, want %s %d %q", got, tc.wantCode, tc.wantStatus, tc.wantMsg)
 			}
@@ -58,8 +59,8 @@ func TestFromStoreOutage(t *testing.T) {
 	if err := FromStoreOutage(store.ErrNotFound); err != store.ErrNotFound {
 		t.Fatalf("not found became %v; only an outage is mapped", err)
 	}
-	e := As(FromStoreOutage(fmt.Errorf("x: %w", store.ErrUnavailable)))
-	if e == nil || e.Code != CodeServiceUnavailable || e.Status != 503 || e.Message != MsgServiceUnavailable {
+	e := awserr.As(FromStoreOutage(fmt.Errorf("x: %w", store.ErrUnavailable)))
+	if e == nil || e.Code != awserr.CodeServiceUnavailable || e.Status != 503 || e.Message != awserr.MsgServiceUnavailable {
 		t.Fatalf("outage = %v", e)
 	}
 }
