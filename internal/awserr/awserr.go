@@ -3,8 +3,11 @@
 // code, the HTTP status and the public message, kept apart from the internal
 // detail that only the server log sees.
 //
-// It owns the error value and its constructors. It does not render XML; that
-// happens in exactly one place, package awsquery.
+// It owns the error value and its constructors, and every error code and
+// shared public message as a constant. It does not render errors nor map
+// storage outcomes (it imports no storage code, as the pure policy package
+// uses it): package awsquery does both, in one place each (WriteError,
+// WriteJSONError, FromStore).
 package awserr
 
 import (
@@ -67,12 +70,17 @@ func From(err error) *Error {
 	if e := As(err); e != nil {
 		return e
 	}
-	return &Error{Code: "InternalFailure", Status: http.StatusInternalServerError,
-		Message: "We encountered an internal error. Please try again.", Err: err}
+	return &Error{Code: CodeInternalFailure, Status: http.StatusInternalServerError,
+		Message: MsgInternalFailure, Err: err}
 }
 
-// Common codes shared by more than one package. Messages follow AWS's wording.
+// The error codes keyless answers; no code is written as a string literal
+// elsewhere. Messages follow AWS's wording.
 const (
+	CodeInternalFailure       = "InternalFailure"
+	CodeInvalidParameterValue = "InvalidParameterValue"
+	CodeMalformedQueryString  = "MalformedQueryString"
+	CodeMissingAction         = "MissingAction"
 	CodeValidation            = "ValidationError"
 	CodeAccessDenied          = "AccessDenied"
 	CodeInvalidIdentityToken  = "InvalidIdentityToken"
@@ -94,4 +102,9 @@ const (
 	CodeInvalidClientTokenID  = "InvalidClientTokenId"
 	CodeSignatureDoesNotMatch = "SignatureDoesNotMatch"
 	CodeExpiredToken          = "ExpiredToken"
+
+	// Codes of keyless's own JSON admin API and HTTP endpoints.
+	CodeNotFound              = "NotFound"
+	CodeMethodNotAllowed      = "MethodNotAllowed"
+	CodeRequestEntityTooLarge = "RequestEntityTooLarge"
 )

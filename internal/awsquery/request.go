@@ -34,10 +34,10 @@ func Decode(r *http.Request) (*Request, error) {
 	if r.Body != nil {
 		b, err := readBody(r.Body, r.ContentLength)
 		if err != nil {
-			return nil, awserr.New("MalformedQueryString", http.StatusBadRequest, "The request body could not be read.").Wrap(err)
+			return nil, awserr.New(awserr.CodeMalformedQueryString, http.StatusBadRequest, "The request body could not be read.").Wrap(err)
 		}
 		if len(b) > MaxBodyBytes {
-			return nil, awserr.New("RequestEntityTooLarge", http.StatusRequestEntityTooLarge,
+			return nil, awserr.New(awserr.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge,
 				"Request body exceeds the maximum size of 1048576 bytes.")
 		}
 		body = b
@@ -45,12 +45,12 @@ func Decode(r *http.Request) (*Request, error) {
 	q.Body = body
 	vals, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, awserr.New("MalformedQueryString", http.StatusBadRequest, "The query string is malformed.").Wrap(err)
+		return nil, awserr.New(awserr.CodeMalformedQueryString, http.StatusBadRequest, "The query string is malformed.").Wrap(err)
 	}
 	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, awserr.New("MalformedQueryString", http.StatusBadRequest, "The request body is not valid form encoding.").Wrap(err)
+			return nil, awserr.New(awserr.CodeMalformedQueryString, http.StatusBadRequest, "The request body is not valid form encoding.").Wrap(err)
 		}
 		if len(vals) == 0 {
 			vals = form // the usual POST: nothing in the URL to merge
@@ -64,7 +64,7 @@ func Decode(r *http.Request) (*Request, error) {
 	q.Action = vals.Get("Action")
 	q.Version = vals.Get("Version")
 	if q.Action == "" {
-		return nil, awserr.New("MissingAction", http.StatusBadRequest, "Missing Action")
+		return nil, awserr.New(awserr.CodeMissingAction, http.StatusBadRequest, "Missing Action")
 	}
 	return q, nil
 }

@@ -63,11 +63,21 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	if err != nil || role.Service != "iam" || !strings.HasPrefix(role.Resource, "role/") {
 		return nil, fmt.Errorf("--role-arn %q is not a role ARN", in.RoleARN)
 	}
-	tok, err := oidc.Parse(in.Token)
+	// The token is verified as the server verifies it (oidc.Verifier, clock
+	// skew included), running every step so each can be reported.
+	var source string // where the keys came from
+	v, err := oidc.NewVerifier(oidc.VerifierConfig{Providers: iamProviders{c, role.Account},
+		Keys: explainKeys{c, &source}, Now: c.cfg.Now, ClockSkew: c.cfg.ClockSkew})
 	if err != nil {
-		return nil, fmt.Errorf("token is not a valid JWT AWS would accept: %w", err)
+		return nil, err
 	}
-	now := c.cfg.Now()
+	var tr oidc.Trace
+	_, verr := v.Verify(ctx, in.Token, oidc.WithTrace(&tr), oidc.AllSteps())
+	tok := tr.Token
+	if tok == nil {
+		return nil, fmt.Errorf("token is not a valid JWT AWS would accept: %w", verr)
+	}
+	now := tr.At
 	r := &Report{Issuer: tok.Issuer, Subject: tok.Subject, Aud: tok.Audience}
 	add := func(name, status, format string, args ...any) {
 		r.Checks = append(r.Checks, Check{Name: name, Status: status, Detail: fmt.Sprintf(format, args...)})
@@ -92,57 +102,49 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 
 	provURL, isHTTPS := strings.CutPrefix(tok.Issuer, "https://")
 	providerARN := arn.OIDCProvider(role.Account, provURL)
-	audience := firstAudience(tok)
-	// The provider is read here; the audience, signature and time checks
-	// are the server's own (oidc.Token.Check), clock skew included.
-	checks := oidc.Checks{Now: now, Skew: c.cfg.ClockSkew, All: true, AudienceUnknown: true}
+	audience := tr.ClientID
 	var ids []string
-	var source string // where the keys came from
-	if !isHTTPS {
+	switch provErr := tr.Err(oidc.StepIssuer); {
+	case !isHTTPS:
 		add("provider", CheckFail, "iss %q is not an https URL; AWS accepts only https issuers", tok.Issuer)
 		r.Fix = append(r.Fix, "issue tokens from an https:// issuer URL")
-	} else if pids, tps, found, err := c.provider(ctx, providerARN); err != nil {
-		add("provider", CheckSkipped, "could not list OIDC providers (%v); not checked", err)
-		add("audience", CheckSkipped, "client id list unknown; not checked")
-		checks.Keys = c.keySource(tok, nil, &source)
-	} else if !found {
+	case errors.Is(provErr, oidc.ErrNoProvider):
 		add("provider", CheckFail, "no OIDC provider %s is registered for iss %s", providerARN, tok.Issuer)
 		r.Fix = append(r.Fix, fmt.Sprintf("register the provider: aws iam create-open-id-connect-provider --url %s --client-id-list %s (or keyless setup)",
 			tok.Issuer, strings.Join(tok.Audience, ",")))
-		checks.Keys = c.keySource(tok, nil, &source)
-	} else {
-		ids = pids
+	case provErr != nil:
+		add("provider", CheckSkipped, "could not list OIDC providers (%v); not checked", provErr)
+		add("audience", CheckSkipped, "client id list unknown; not checked")
+	default:
+		ids = tr.Provider.ClientIDs
 		add("provider", CheckOK, "%s is registered (client ids %s)", providerARN, strings.Join(ids, ", "))
-		checks.ClientIDs, checks.AudienceUnknown = ids, false
-		checks.Keys = c.keySource(tok, tps, &source)
 	}
-	res := tok.Check(ctx, checks)
-	if res.Ran[oidc.StepAudience] {
-		if res.Audience != nil {
+	if tr.Ran(oidc.StepAudience) {
+		if tr.Err(oidc.StepAudience) != nil {
 			add("audience", CheckFail, "token aud %q (azp %q) is not in the client id list %q", tok.Audience, tok.AZP, ids)
 			r.Fix = append(r.Fix, fmt.Sprintf("add the token's audience to the provider: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn %s --client-id %s",
 				providerARN, audience))
 		} else {
-			audience = matchAudience(tok, ids)
 			add("audience", CheckOK, "%q is in the client id list", audience)
 		}
 	}
 	exp := time.Unix(tok.Expiry, 0).UTC()
-	if res.Time != nil {
-		add("expiry", CheckFail, "%v (exp %s, now %s, clock skew allowed %s)", res.Time, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), checks.Skew)
+	skew := v.ClockSkew()
+	if err := tr.Err(oidc.StepTime); err != nil {
+		add("expiry", CheckFail, "%v (exp %s, now %s, clock skew allowed %s)", err, exp.Format(time.RFC3339), now.UTC().Format(time.RFC3339), skew)
 		r.Fix = append(r.Fix, "use a fresh token: CI tokens live one hour (CircleCI) or less")
 	} else if left := exp.Sub(now); left > 0 {
 		add("expiry", CheckOK, "valid until %s (%s left)", exp.Format(time.RFC3339), left.Round(time.Second))
 	} else {
-		add("expiry", CheckOK, "expired at %s, %s ago, but within the %s clock skew the server allows", exp.Format(time.RFC3339), (-left).Round(time.Second), checks.Skew)
+		add("expiry", CheckOK, "expired at %s, %s ago, but within the %s clock skew the server allows", exp.Format(time.RFC3339), (-left).Round(time.Second), skew)
 	}
 	switch {
-	case !res.Ran[oidc.StepKeys]:
+	case !tr.Ran(oidc.StepKeys):
 		add("signature", CheckSkipped, "the issuer is not https, so its keys were not fetched")
-	case res.Keys != nil:
-		add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", res.Keys)
-	case res.Signature != nil:
-		add("signature", CheckFail, "signature does not verify against %s: %v", source, res.Signature)
+	case tr.Err(oidc.StepKeys) != nil:
+		add("signature", CheckSkipped, "the issuer's JWKS is not reachable from here, so the signature was not checked (%v)", tr.Err(oidc.StepKeys))
+	case tr.Err(oidc.StepSignature) != nil:
+		add("signature", CheckFail, "signature does not verify against %s: %v", source, tr.Err(oidc.StepSignature))
 	default:
 		add("signature", CheckOK, "verified with %s", source)
 	}
@@ -192,53 +194,62 @@ func (c *Client) Explain(ctx context.Context, in ExplainInput) (*Report, error) 
 	return r, nil
 }
 
-// provider returns the client ids and thumbprints of the provider, and
-// whether it is registered.
-func (c *Client) provider(ctx context.Context, providerARN string) (ids, thumbprints []string, found bool, err error) {
-	if c.cfg.Credentials == nil {
-		return nil, nil, false, errNoCredentials
-	}
-	list, err := c.iam.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
-	if err != nil {
-		return nil, nil, false, err
-	}
-	for _, p := range list.OpenIDConnectProviderList {
-		if aws.ToString(p.Arn) != providerARN {
-			continue
-		}
-		out, err := c.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: p.Arn})
-		if err != nil {
-			return nil, nil, false, err
-		}
-		return out.ClientIDList, out.ThumbprintList, true, nil
-	}
-	return nil, nil, false, nil
+// iamProviders is the verifier's view of the account's OIDC providers,
+// read through IAM.
+type iamProviders struct {
+	c       *Client
+	account string
 }
 
-// keySource returns where the token's keys are looked up: first the
-// configured endpoint when it hosts the issuer (a keyless server), then the
-// issuer itself. *source is set to a description of where they came from.
-func (c *Client) keySource(tok *oidc.Token, thumbprints []string, source *string) func(ctx context.Context) (*jose.JSONWebKeySet, error) {
-	return func(ctx context.Context) (*jose.JSONWebKeySet, error) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var errs []error
-		if ep := c.cfg.STSEndpoint; ep != "" {
-			keys, err := c.hostedKeys(ctx, ep, tok.Issuer)
-			if err == nil {
-				*source = fmt.Sprintf("the keys %s publishes for %s", ep, tok.Issuer)
-				return keys, nil
-			}
-			errs = append(errs, err)
+func (p iamProviders) Provider(ctx context.Context, url string) (*oidc.Provider, error) {
+	providerARN := arn.OIDCProvider(p.account, url)
+	if p.c.cfg.Credentials == nil {
+		return nil, errNoCredentials
+	}
+	list, err := p.c.iam.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range list.OpenIDConnectProviderList {
+		if aws.ToString(e.Arn) != providerARN {
+			continue
 		}
-		f := oidc.NewFetcher(oidc.FetcherConfig{Timeout: 5 * time.Second, Now: c.cfg.Now})
-		keys, err := f.Keys(ctx, tok.Issuer, thumbprints, tok.KID)
+		out, err := p.c.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: e.Arn})
+		if err != nil {
+			return nil, err
+		}
+		return &oidc.Provider{URL: url, ClientIDs: out.ClientIDList, Thumbprints: out.ThumbprintList}, nil
+	}
+	return nil, fmt.Errorf("%s: %w", providerARN, oidc.ErrNoProvider)
+}
+
+// explainKeys looks the token's keys up first at the configured endpoint
+// when it hosts the issuer (a keyless server), then at the issuer itself.
+// *source is set to a description of where they came from.
+type explainKeys struct {
+	c      *Client
+	source *string
+}
+
+func (k explainKeys) Keys(ctx context.Context, issuer string, thumbprints []string, kid string) (*jose.JSONWebKeySet, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	if ep := k.c.cfg.STSEndpoint; ep != "" {
+		keys, err := k.c.hostedKeys(ctx, ep, issuer)
 		if err == nil {
-			*source = tok.Issuer + "'s published keys"
+			*k.source = fmt.Sprintf("the keys %s publishes for %s", ep, issuer)
 			return keys, nil
 		}
-		return nil, errors.Join(append(errs, err)...)
+		errs = append(errs, err)
 	}
+	f := oidc.NewFetcher(oidc.FetcherConfig{Timeout: 5 * time.Second, Now: k.c.cfg.Now})
+	keys, err := f.Keys(ctx, issuer, thumbprints, kid)
+	if err == nil {
+		*k.source = issuer + "'s published keys"
+		return keys, nil
+	}
+	return nil, errors.Join(append(errs, err)...)
 }
 
 // hostedKeys reads the issuer's key set from a keyless endpoint, which
@@ -289,35 +300,4 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 
 func roleName(resource string) string {
 	return resource[strings.LastIndex(resource, "/")+1:]
-}
-
-func firstAudience(t *oidc.Token) string {
-	if t.AZP != "" {
-		return t.AZP
-	}
-	if len(t.Audience) > 0 {
-		return t.Audience[0]
-	}
-	return ""
-}
-
-// matchAudience is the client id AWS matched, as the server computes it.
-func matchAudience(t *oidc.Token, ids []string) string {
-	has := func(s string) bool {
-		for _, id := range ids {
-			if id == s {
-				return true
-			}
-		}
-		return false
-	}
-	if t.AZP != "" && has(t.AZP) {
-		return t.AZP
-	}
-	for _, a := range t.Audience {
-		if has(a) {
-			return a
-		}
-	}
-	return firstAudience(t)
 }

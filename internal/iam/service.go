@@ -140,27 +140,16 @@ func (s *Service) Actions() map[string]awsquery.Action {
 	return actions
 }
 
-// storeErr maps a store error to the AWS error the caller sees. notFound
-// is the NoSuchEntity message for this call; the internal text never
+// storeErr maps a store error to the AWS error the caller sees
+// (awsquery.FromStore); notFound is the NoSuchEntity message for this call,
+// and anything unexpected is IAM's ServiceFailure. The internal text never
 // reaches the caller.
 func storeErr(err error, notFound string) error {
-	switch {
-	case err == nil:
-		return nil
-	case awserr.As(err) != nil:
-		return err
-	case errors.Is(err, store.ErrNotFound):
-		return awserr.New(awserr.CodeNoSuchEntity, http.StatusNotFound, notFound).Wrap(err)
-	case errors.Is(err, store.ErrAlreadyExists):
-		return awserr.New(awserr.CodeEntityAlreadyExists, http.StatusConflict, "The entity already exists.").Wrap(err)
-	case errors.Is(err, store.ErrConflict):
-		return awserr.New(awserr.CodeDeleteConflict, http.StatusConflict, "Cannot delete entity, entity is in use.").Wrap(err)
-	case errors.Is(err, store.ErrUnavailable):
-		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
-			"Service is unavailable. Please try again.").Wrap(err)
+	err = awsquery.FromStore(err, awsquery.StoreMessages{NotFound: notFound})
+	if err != nil && awserr.As(err) == nil {
+		return awserr.ServiceFailure(err)
 	}
-	return awserr.New(awserr.CodeServiceFailure, http.StatusInternalServerError,
-		"The request processing has failed because of an unknown error, exception or failure.").Wrap(err)
+	return err
 }
 
 func noSuchEntity(format string, args ...any) *awserr.Error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/ciclaims"
 	"github.com/keylessci/keyless/internal/store"
 )
@@ -76,12 +77,12 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serveWellKn
 func (s *Service) serveWellKnown(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "only GET and HEAD are allowed")
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeMethodNotAllowed, http.StatusMethodNotAllowed, "only GET and HEAD are allowed"))
 		return
 	}
 	prefix, doc, ok := strings.Cut(r.URL.Path, wellKnown)
 	if !ok || !IsWellKnownPath(r.URL.Path) {
-		writeJSONError(w, http.StatusNotFound, "NotFound", "no such document")
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeNotFound, http.StatusNotFound, "no such document"))
 		return
 	}
 	is, err := s.findIssuer(r.Context(), prefix, r.Host)
@@ -272,7 +273,7 @@ func AdminMux(routes []AdminRoute, wrap func(AdminRoute) http.Handler) http.Hand
 		methods := strings.Join(allow[path], ", ")
 		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Allow", methods)
-			writeJSONError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "method not allowed; use "+methods)
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeMethodNotAllowed, http.StatusMethodNotAllowed, "method not allowed; use "+methods))
 		})
 	}
 	mux.HandleFunc("/", notFound)
@@ -287,7 +288,7 @@ func AdminMux(routes []AdminRoute, wrap func(AdminRoute) http.Handler) http.Hand
 }
 
 func notFound(w http.ResponseWriter, _ *http.Request) {
-	writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin resource")
+	awsquery.WriteJSONError(w, awserr.New(awserr.CodeNotFound, http.StatusNotFound, "no such admin resource"))
 }
 
 // createKeys returns keyless:IssuerUrl, the URL a new issuer would claim,
@@ -397,15 +398,15 @@ func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any, required
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body exceeds 64 KiB")
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "request body exceeds 64 KiB"))
 		} else {
-			writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "cannot read request body")
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, "cannot read request body"))
 		}
 		return false
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if required {
-			writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "a JSON request body is required")
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, "a JSON request body is required"))
 			return false
 		}
 		return true
@@ -413,46 +414,32 @@ func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any, required
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "invalid JSON body: "+err.Error())
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, "invalid JSON body: "+err.Error()))
 		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		writeJSONError(w, http.StatusBadRequest, awserr.CodeInvalidInput, "invalid JSON body: trailing data")
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, "invalid JSON body: trailing data"))
 		return false
 	}
 	return true
 }
 
 // writeError renders err: caller errors with their code, store outcomes
-// mapped, anything else an opaque 500.
+// mapped (awsquery.FromStore), anything else an opaque 500.
 func (s *Service) writeError(w http.ResponseWriter, err error) {
-	if e := awserr.As(err); e != nil {
-		writeJSONError(w, e.Status, e.Code, e.Message)
-		return
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, awserr.CodeNoSuchEntity, "the issuer cannot be found")
-	case errors.Is(err, store.ErrAlreadyExists):
-		writeJSONError(w, http.StatusConflict, awserr.CodeEntityAlreadyExists, "an issuer with this id or url already exists")
-	case errors.Is(err, store.ErrUnavailable):
-		writeJSONError(w, http.StatusServiceUnavailable, awserr.CodeServiceUnavailable, "the store is unavailable")
-	default:
-		e := awserr.From(err)
+	err = awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "the issuer cannot be found",
+		AlreadyExists: "an issuer with this id or url already exists"})
+	if awserr.As(err) == nil {
 		s.log.Error("issuer admin request failed", "err", err)
-		writeJSONError(w, e.Status, e.Code, e.Message)
 	}
-}
-
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, map[string]string{"code": code, "message": msg})
+	awsquery.WriteJSONError(w, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"code":"InternalFailure","message":"encode response"}`)
+		awsquery.WriteJSONError(w, fmt.Errorf("encode response: %w", err))
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

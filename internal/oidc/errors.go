@@ -24,7 +24,7 @@ const (
 	MsgIncorrectAudience = "Incorrect token audience"
 )
 
-// ErrUnknownKID is in the chain of the error Verify returns when the key set
+// ErrUnknownKID is in the chain of Verify's key-retrieval error when the key set
 // has no key for the token's kid; the caller may refetch the set once.
 var ErrUnknownKID = errors.New("no key for the token's kid in the key set")
 

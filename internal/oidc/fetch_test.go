@@ -168,7 +168,7 @@ func TestFetcherRotationAndRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tok.Verify(get("nope")); !errors.Is(err, ErrUnknownKID) {
+	if err := tok.verify(get("nope")); !errors.Is(err, ErrUnknownKID) {
 		t.Fatalf("Verify = %v, want ErrUnknownKID", err)
 	}
 }

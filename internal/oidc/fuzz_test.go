@@ -47,7 +47,7 @@ func FuzzParse(f *testing.F) {
 		if err := d.Decode(&again); err != nil || len(again) != len(tok.Claims) {
 			t.Fatalf("claims re-decode differently: %v", err)
 		}
-		_ = tok.Verify(keys) // must not panic
-		_ = tok.CheckTime(testNow, 0)
+		_ = tok.verify(keys) // must not panic
+		_ = tok.checkTime(testNow, 0)
 	})
 }

@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +13,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,4 +157,34 @@ func errCode(err error) string {
 		return e.Code
 	}
 	return "non-aws error: " + err.Error()
+}
+
+// staticProviders is a ProviderSource over a fixed map of provider URLs.
+type staticProviders map[string]*Provider
+
+func (p staticProviders) Provider(_ context.Context, url string) (*Provider, error) {
+	if pr, ok := p[url]; ok {
+		return pr, nil
+	}
+	return nil, fmt.Errorf("provider %q: %w", url, ErrNoProvider)
+}
+
+// testProviders registers testIssuer with client id sts.amazonaws.com.
+func testProviders() staticProviders {
+	return staticProviders{strings.TrimPrefix(testIssuer, "https://"): {
+		URL: strings.TrimPrefix(testIssuer, "https://"), ClientIDs: []string{"sts.amazonaws.com"}}}
+}
+
+// staticKeys is a KeySource that answers set (or err) and counts calls.
+type staticKeys struct {
+	set   *jose.JSONWebKeySet
+	err   error
+	calls *int
+}
+
+func (k staticKeys) Keys(context.Context, string, []string, string) (*jose.JSONWebKeySet, error) {
+	if k.calls != nil {
+		*k.calls++
+	}
+	return k.set, k.err
 }

@@ -1,19 +1,11 @@
 package oidc
 
-import (
-	"errors"
-	"net/http"
-	"slices"
-
-	"github.com/keylessci/keyless/internal/awserr"
-)
-
 // MaxTokenLen is the longest token accepted, AWS's WebIdentityToken limit.
 const MaxTokenLen = 20000
 
-// Token is a parsed, not yet verified, web-identity token. Fields are
-// filled by Parse; nothing in it may be trusted before Verify and CheckTime
-// have returned nil.
+// Token is a web-identity token. Parse fills the claim fields of an
+// unverified token; nothing in it may be trusted unless it came from
+// Verifier.Verify, which also sets Provider and ClientID.
 type Token struct {
 	Raw string
 
@@ -30,26 +22,11 @@ type Token struct {
 	// Claims holds every claim; numbers are json.Number.
 	Claims map[string]any
 
+	// Provider is the provider the token was verified against and ClientID
+	// the client id its aud or azp matched; both are set by Verifier.Verify.
+	Provider *Provider
+	ClientID string
+
 	signingInput string // header "." payload, exactly as received
 	sig          []byte
-}
-
-// CheckAudience applies AWS's audience rule against a provider's
-// ClientIDList: a token without aud is refused with "Missing a required
-// claim: aud"; otherwise aud (any element) or azp must be in clientIDs, else
-// "Incorrect token audience".
-func (t *Token) CheckAudience(clientIDs []string) error {
-	if len(t.Audience) == 0 {
-		return MissingClaim("aud")
-	}
-	if t.AZP != "" && slices.Contains(clientIDs, t.AZP) {
-		return nil
-	}
-	for _, a := range t.Audience {
-		if slices.Contains(clientIDs, a) {
-			return nil
-		}
-	}
-	return awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest, MsgIncorrectAudience).
-		Wrap(errors.New("no aud or azp value is in the client id list"))
 }

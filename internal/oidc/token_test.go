@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -16,19 +17,15 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 )
 
-// verifyAll runs the whole pipeline the STS runs: Parse, Verify, CheckTime.
+// verifyAll runs the whole pipeline the STS runs, Verifier.Verify, with
+// keys as the issuer's key set and the provider registered for testIssuer
+// with client id sts.amazonaws.com.
 func verifyAll(raw string, keys *jose.JSONWebKeySet) (*Token, error) {
-	tok, err := Parse(raw)
+	v, err := NewVerifier(VerifierConfig{Providers: testProviders(), Keys: staticKeys{set: keys}, Now: func() time.Time { return testNow }})
 	if err != nil {
 		return nil, err
 	}
-	if err := tok.Verify(keys); err != nil {
-		return nil, err
-	}
-	if err := tok.CheckTime(testNow, 5*time.Minute); err != nil {
-		return nil, err
-	}
-	return tok, nil
+	return v.Verify(context.Background(), raw)
 }
 
 func TestTokenAttacks(t *testing.T) {
@@ -219,7 +216,7 @@ func TestParseFields(t *testing.T) {
 
 func TestCheckTimeMessage(t *testing.T) {
 	tok := &Token{Expiry: 1626191469}
-	err := tok.CheckTime(time.Unix(1626271164, 0), 0)
+	err := tok.checkTime(time.Unix(1626271164, 0), 0)
 	e := awserr.As(err)
 	if e == nil || e.Code != awserr.CodeExpiredTokenException || e.Status != 400 {
 		t.Fatalf("err = %v, want ExpiredTokenException 400", err)
@@ -228,31 +225,36 @@ func TestCheckTimeMessage(t *testing.T) {
 	if e.Message != want {
 		t.Fatalf("message = %q, want %q", e.Message, want)
 	}
-	if err := (&Token{Expiry: 1626271164}).CheckTime(time.Unix(1626271164, 0), 0); err == nil {
+	if err := (&Token{Expiry: 1626271164}).checkTime(time.Unix(1626271164, 0), 0); err == nil {
 		t.Fatal("exp == now must be expired")
 	}
 }
 
-func TestCheckAudience(t *testing.T) {
+func TestMatchAudience(t *testing.T) {
 	tests := []struct {
 		name    string
 		aud     []string
 		azp     string
 		clients []string
+		want    string // the matched client id
 		wantMsg string
 	}{
-		{name: "match", aud: []string{"sts.amazonaws.com"}, clients: []string{"sts.amazonaws.com"}},
-		{name: "match in array", aud: []string{"x", "y"}, clients: []string{"y"}},
-		{name: "azp match", aud: []string{"x"}, azp: "z", clients: []string{"z"}},
+		{name: "match", aud: []string{"sts.amazonaws.com"}, clients: []string{"sts.amazonaws.com"}, want: "sts.amazonaws.com"},
+		{name: "match in array", aud: []string{"x", "y"}, clients: []string{"y"}, want: "y"},
+		{name: "first listed aud wins", aud: []string{"x", "y", "z"}, clients: []string{"z", "y"}, want: "y"},
+		{name: "azp match", aud: []string{"x"}, azp: "z", clients: []string{"z"}, want: "z"},
+		{name: "azp preferred over aud", aud: []string{"x"}, azp: "z", clients: []string{"x", "z"}, want: "z"},
+		{name: "azp not listed falls back to aud", aud: []string{"x"}, azp: "z", clients: []string{"x"}, want: "x"},
 		{name: "no match", aud: []string{"x"}, clients: []string{"y"}, wantMsg: MsgIncorrectAudience},
+		{name: "azp alone does not replace a missing aud", azp: "y", clients: []string{"y"}, wantMsg: "Missing a required claim: aud"},
 		{name: "missing aud", clients: []string{"y"}, wantMsg: "Missing a required claim: aud"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := (&Token{Audience: tc.aud, AZP: tc.azp}).CheckAudience(tc.clients)
+			got, err := matchAudience(&Token{Audience: tc.aud, AZP: tc.azp}, tc.clients)
 			if tc.wantMsg == "" {
-				if err != nil {
-					t.Fatal(err)
+				if err != nil || got != tc.want {
+					t.Fatalf("matchAudience = %q, %v; want %q", got, err, tc.want)
 				}
 				return
 			}

@@ -20,7 +20,7 @@ import (
 // MinRSABits is the smallest RSA modulus accepted for token signatures.
 const MinRSABits = 2048
 
-// Verify checks the token's signature with a key from keys, the key set of
+// verify checks the token's signature with a key from keys, the key set of
 // the provider registered for the token's issuer (never a process-wide
 // set). The key is chosen by kid; a token without kid is accepted only when
 // the set holds exactly one key usable for its alg. The key must suit the
@@ -29,7 +29,7 @@ const MinRSABits = 2048
 //
 // An unknown kid gives InvalidIdentityToken "Couldn't retrieve verification
 // key…" with ErrUnknownKID in the chain, so the caller may refetch once.
-func (t *Token) Verify(keys *jose.JSONWebKeySet) error {
+func (t *Token) verify(keys *jose.JSONWebKeySet) error {
 	if t == nil || t.signingInput == "" {
 		return invalid(errors.New("token was not parsed"))
 	}
@@ -192,10 +192,10 @@ func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte)
 	return fmt.Errorf("unsupported key type %T", pub)
 }
 
-// CheckTime applies the time claims at now with the given clock skew:
+// checkTime applies the time claims at now with the given clock skew:
 // exp ≤ now−skew gives ExpiredTokenException with AWS's message; nbf or iat
 // later than now+skew gives InvalidIdentityToken.
-func (t *Token) CheckTime(now time.Time, skew time.Duration) error {
+func (t *Token) checkTime(now time.Time, skew time.Duration) error {
 	n := now.Unix()
 	s := int64(skew / time.Second)
 	if t.Expiry <= n-s {

@@ -133,7 +133,7 @@ func wycheproofVerify(compact string, keyJSON json.RawMessage) (bool, string) {
 	if err != nil {
 		return false, "key set: " + err.Error()
 	}
-	if err := tok.Verify(set); err != nil {
+	if err := tok.verify(set); err != nil {
 		return false, "verify: " + err.Error()
 	}
 	return true, ""

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,7 +62,7 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 		start := a.now()
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxAdminBody+1))
 		if err != nil || len(body) > maxAdminBody {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body too large")
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeRequestEntityTooLarge, http.StatusRequestEntityTooLarge, "request body too large"))
 			return
 		}
 		caller, signed, err := a.auth.authenticate(r, body, adminService, a.region)
@@ -71,7 +70,7 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 			a.denied(adminCall(r, start, nil), rt.Action, err)
 			e := awserr.From(err)
 			a.log.Info("admin request rejected", "request_id", rid, "path", r.URL.Path, "code", e.Code, "error", e.Error())
-			writeJSONError(w, e.Status, e.Code, e.Message)
+			awsquery.WriteJSONError(w, e)
 			return
 		}
 		resource := adminResource(a.account, r.PathValue("id"))
@@ -86,7 +85,7 @@ func (a *adminAPI) serve(rt issuer.AdminRoute) http.Handler {
 			a.denied(adminCall(r, start, caller), rt.Action, err)
 			e := awserr.From(err)
 			a.log.Info("admin request denied", "request_id", rid, "caller", caller.ARN, "action", rt.Action, "reason", e.Error())
-			writeJSONError(w, e.Status, e.Code, e.Message)
+			awsquery.WriteJSONError(w, e)
 			return
 		}
 		a.log.Info("admin request", "request_id", rid, "caller", caller.ARN, "action", rt.Action, "resource", resource)
@@ -101,10 +100,4 @@ type callerKey struct{}
 func callerFrom(ctx context.Context) *identity.Caller {
 	c, _ := ctx.Value(callerKey{}).(*identity.Caller)
 	return c
-}
-
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"code": code, "message": msg})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/identity"
@@ -86,7 +87,7 @@ func (a *authenticator) checkRunner(ctx context.Context, sess creds.Session, acc
 	}
 	revoked, err := a.dir.RunnerRevoked(ctx, sess.IssuerID, accessKeyID, sess.Issued, a.now())
 	if err != nil {
-		return storeUnavailable(err)
+		return awsquery.FromStoreOutage(err)
 	}
 	if revoked {
 		return invalidToken().Wrap(fmt.Errorf("runner credentials of issuer %s revoked", sess.IssuerID))
@@ -140,7 +141,7 @@ func (a *authenticator) authorize(ctx context.Context, caller *identity.Caller, 
 	set, role, err := sts.CallerSet(ctx, a.dir, caller)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			return storeUnavailable(err)
+			return awsquery.FromStoreOutage(err)
 		}
 		return denied.Wrap(err)
 	}
@@ -151,17 +152,4 @@ func (a *authenticator) authorize(ctx context.Context, caller *identity.Caller, 
 		return denied.Wrap(traceError{policy.ExplainSet(req, set)})
 	}
 	return nil
-}
-
-// storeUnavailable maps a store outage to ServiceUnavailable; an error
-// already mapped (a handler's own AWS error) keeps its one message.
-func storeUnavailable(err error) error {
-	if awserr.As(err) != nil {
-		return err
-	}
-	if errors.Is(err, store.ErrUnavailable) {
-		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
-			"Service is unavailable. Please try again later.").Wrap(err)
-	}
-	return err
 }

@@ -16,6 +16,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/store"
@@ -99,10 +100,10 @@ func TestStoreUnavailableMapsOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := storeUnavailable(tt.err)
+			err := awsquery.FromStoreOutage(tt.err)
 			e := awserr.As(err)
 			if e == nil || e.Code != awserr.CodeServiceUnavailable || e.Status != 503 {
-				t.Fatalf("storeUnavailable = %v", err)
+				t.Fatalf("FromStoreOutage = %v", err)
 			}
 			if n := strings.Count(err.Error(), "ServiceUnavailable"); n != 1 {
 				t.Errorf("message names ServiceUnavailable %d times: %q", n, err)

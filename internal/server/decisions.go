@@ -142,7 +142,7 @@ type DecisionList struct {
 func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
 	f, err := s.decisionFilter(r)
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, awserr.CodeValidation, err.Error())
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeValidation, http.StatusBadRequest, err.Error()))
 		return
 	}
 	ds, err := s.store.ListDecisions(r.Context(), f)
@@ -169,12 +169,8 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	d, err := s.store.GetDecision(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no decision "+strconv.Quote(id))
-		return
-	}
 	if err != nil {
-		s.decisionStoreError(w, r, err)
+		s.decisionStoreError(w, r, awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "no decision " + strconv.Quote(id)}))
 		return
 	}
 	rec, err := decision.FromStore(d)
@@ -185,10 +181,14 @@ func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, rec)
 }
 
+// decisionStoreError answers a failed read of the log; a failure of ours
+// (5xx) is logged with its cause, which the caller never sees.
 func (s *Server) decisionStoreError(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Error("decision log read failed", "request_id", requestID(r.Context()), "error", err.Error())
-	e := awserr.From(storeUnavailable(err))
-	writeJSONError(w, e.Status, e.Code, e.Message)
+	e := awserr.From(awsquery.FromStoreOutage(err))
+	if e.Status >= http.StatusInternalServerError {
+		s.log.Error("decision log read failed", "request_id", requestID(r.Context()), "error", err.Error())
+	}
+	awsquery.WriteJSONError(w, e)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/keylessci/keyless/internal/awsquery"
 )
 
 // DialFunc dials a network connection (tests replace the JWKS fetcher's).
@@ -28,7 +30,7 @@ type keySource struct {
 func (k keySource) Keys(ctx context.Context, issuer string, thumbprints []string, kid string) (*jose.JSONWebKeySet, error) {
 	ks, ok, err := k.hosted.KeySet(ctx, issuer)
 	if err != nil {
-		return nil, storeUnavailable(err)
+		return nil, awsquery.FromStoreOutage(err)
 	}
 	if ok {
 		return ks, nil

@@ -104,7 +104,7 @@ func (h *queryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := act.Serve(r.Context(), call, h.authorize)
 	if err != nil {
-		fail(storeUnavailable(err))
+		fail(awsquery.FromStoreOutage(err))
 		return
 	}
 	awsquery.WriteResult(w, ns, q.Action, rid, res)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
+	"github.com/keylessci/keyless/internal/awserr"
+	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/issuer"
@@ -89,7 +91,7 @@ func (s *runnerAPI) routes() []issuer.AdminRoute {
 func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
 	caller, issuerID, body := callerFrom(r.Context()), r.PathValue("id"), readAdminBody(r)
 	if caller.Is(identity.Runner) {
-		writeJSONError(w, http.StatusForbidden, "AccessDenied", "runner credentials cannot create runner credentials")
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeAccessDenied, http.StatusForbidden, "runner credentials cannot create runner credentials"))
 		return
 	}
 	var req struct {
@@ -103,7 +105,7 @@ func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
 		if err != nil || d < runnerMinTTL || d > maxTTL {
-			writeJSONError(w, http.StatusBadRequest, "InvalidInput", fmt.Sprintf("ttl must be a duration from %s to %s", runnerMinTTL, maxTTL))
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, fmt.Sprintf("ttl must be a duration from %s to %s", runnerMinTTL, maxTTL)))
 			return
 		}
 		ttl = d
@@ -125,7 +127,7 @@ func (s *runnerAPI) create(w http.ResponseWriter, r *http.Request) {
 	cr, err := s.sealer.Mint(sess)
 	if err != nil {
 		s.log.Error("runner credentials: mint", "error", err.Error())
-		writeJSONError(w, http.StatusInternalServerError, "InternalFailure", "could not mint credentials")
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeInternalFailure, http.StatusInternalServerError, "could not mint credentials"))
 		return
 	}
 	s.log.Info("runner credentials issued", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
@@ -149,7 +151,7 @@ func (s *runnerAPI) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if (req.AccessKeyID == "") == !req.All || (req.AccessKeyID != "" && !creds.IsTemporary(req.AccessKeyID)) {
-		writeJSONError(w, http.StatusBadRequest, "InvalidInput", `give either "access_key_id" (an ASIA… key id) or "all": true`)
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, `give either "access_key_id" (an ASIA… key id) or "all": true`))
 		return
 	}
 	if !s.issuerExists(w, r, issuerID) {
@@ -157,7 +159,7 @@ func (s *runnerAPI) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.revokeIssued(r.Context(), issuerID, req.AccessKeyID); err != nil {
 		s.log.Error("revoke runner credentials", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
+		awsquery.WriteJSONError(w, awsquery.FromStore(err, awsquery.StoreMessages{}))
 		return
 	}
 	s.log.Info("runner credentials revoked", "request_id", requestID(r.Context()), "issuer", issuerID, "caller", caller.ARN,
@@ -202,7 +204,7 @@ func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bo
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "InvalidInput", "request body must be "+shape)
+		awsquery.WriteJSONError(w, awserr.New(awserr.CodeInvalidInput, http.StatusBadRequest, "request body must be "+shape))
 		return false
 	}
 	return true
@@ -210,14 +212,12 @@ func decodeAdminBody(w http.ResponseWriter, body []byte, v any, shape string) bo
 
 func (s *runnerAPI) issuerExists(w http.ResponseWriter, r *http.Request, issuerID string) bool {
 	_, err := s.issuers.Get(r.Context(), issuerID)
-	switch {
-	case err == nil:
+	if err == nil {
 		return true
-	case errors.Is(err, store.ErrNotFound):
-		writeJSONError(w, http.StatusNotFound, "NoSuchEntity", "no issuer "+issuerID)
-	default:
-		s.log.Error("runner credentials: read issuer", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")
 	}
+	if !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("runner credentials: read issuer", "error", err.Error())
+	}
+	awsquery.WriteJSONError(w, awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "no issuer " + issuerID}))
 	return false
 }

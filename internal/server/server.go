@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/decision"
@@ -242,7 +243,7 @@ func (s *Server) routes(q http.Handler) http.Handler {
 		case r.URL.Path == "/" && (r.Method == http.MethodPost || r.Method == http.MethodGet):
 			q.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, "/_keyless/"):
-			writeJSONError(w, http.StatusNotFound, "NotFound", "no such admin endpoint")
+			awsquery.WriteJSONError(w, awserr.New(awserr.CodeNotFound, http.StatusNotFound, "no such admin endpoint"))
 		default:
 			awsquery.WriteError(w, awsquery.NamespaceSTS, requestID(r.Context()),
 				awsquery.InvalidAction(r.Method+" "+r.URL.Path, ""))

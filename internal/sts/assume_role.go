@@ -92,7 +92,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	}
 	set, callerRole, err := CallerSet(ctx, s.dir, caller)
 	if errors.Is(err, store.ErrUnavailable) {
-		return nil, storeErr(err)
+		return nil, awsquery.FromStoreOutage(err)
 	}
 	if err != nil {
 		return nil, log.deny(denied, "caller's policies unavailable: "+err.Error())
@@ -158,7 +158,7 @@ func chainTags(caller *identity.Caller, tags []SessionTag, transitive []string) 
 			continue
 		}
 		if requested[k] {
-			return nil, nil, awserr.New("InvalidParameterValue", http.StatusBadRequest,
+			return nil, nil, awserr.New(awserr.CodeInvalidParameterValue, http.StatusBadRequest,
 				"One or more of the specified session tag keys conflict with transitive tags inherited from the calling session: "+t.Key)
 		}
 		outTags = append(outTags, SessionTag{Key: t.Key, Value: t.Value})
@@ -183,14 +183,14 @@ func checkRequestTags(tags []SessionTag, transitive []string) error {
 	for _, t := range tags {
 		k := strings.ToLower(t.Key)
 		if seen[k] {
-			return awserr.New("InvalidParameterValue", http.StatusBadRequest,
+			return awserr.New(awserr.CodeInvalidParameterValue, http.StatusBadRequest,
 				"Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 		}
 		seen[k] = true
 	}
 	for _, k := range transitive {
 		if !seen[strings.ToLower(k)] {
-			return awserr.New("InvalidParameterValue", http.StatusBadRequest,
+			return awserr.New(awserr.CodeInvalidParameterValue, http.StatusBadRequest,
 				"The specified transitive tag key must be included in the requested tags.")
 		}
 	}

@@ -146,25 +146,3 @@ func randomish(seed int) string {
 	}
 	return b.String()
 }
-
-func TestMatchedAudience(t *testing.T) {
-	tests := []struct {
-		name      string
-		aud       []string
-		azp       string
-		clientIDs []string
-		want      string
-	}{
-		{"single aud", []string{"o"}, "", []string{"o"}, "o"},
-		{"second aud is the client", []string{"x", "o"}, "", []string{"o"}, "o"},
-		{"azp wins when registered", []string{"x"}, "o", []string{"o"}, "o"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tok := &oidc.Token{Audience: tt.aud, AZP: tt.azp}
-			if got := matchedAudience(tok, tt.clientIDs); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
-}

@@ -1,8 +1,9 @@
 // Package sts implements the AWS Security Token Service actions keyless
 // serves (query protocol 2011-06-15):
 //
-//	AssumeRoleWithWebIdentity  unsigned; token → provider → keys → signature,
-//	                           time → trust policy → credentials
+//	AssumeRoleWithWebIdentity  unsigned; token verified by oidc.Verifier
+//	                           (provider, audience, keys, signature, time)
+//	                           → trust policy → credentials
 //	AssumeRole                 signed; trust policy combined with the
 //	                           caller's identity and session policies;
 //	                           role chaining capped at one hour
@@ -15,7 +16,8 @@
 // Config.Decisions (package decision). The caller only ever sees AWS's
 // "Not authorized to perform …" message.
 //
-// It does not verify SigV4 (the server does, and hands over a Caller), does
-// not fetch keys itself (a KeySource does) and does not store sessions:
+// It does not verify SigV4 (the server does, and hands over a Caller), nor
+// tokens itself (oidc.Verifier does), does not fetch keys (a KeySource
+// does) and does not store sessions:
 // credentials are sealed, self-describing tokens (package creds).
 package sts

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
-
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
@@ -35,9 +33,7 @@ type Directory interface {
 // KeySource returns the verification keys of an issuer: in process for
 // issuers this server hosts, else over HTTPS. kid is the key the token asks
 // for, so a source may refetch when it does not know it.
-type KeySource interface {
-	Keys(ctx context.Context, issuer string, thumbprints []string, kid string) (*jose.JSONWebKeySet, error)
-}
+type KeySource = oidc.KeySource
 
 // Minter seals session credentials.
 type Minter interface {
@@ -52,7 +48,7 @@ type Config struct {
 	Account   string
 	Now       func() time.Time
 	Log       *slog.Logger
-	// ClockSkew tolerated on exp/nbf/iat; default 5 minutes.
+	// ClockSkew tolerated on exp/nbf/iat; default oidc.DefaultClockSkew.
 	ClockSkew time.Duration
 	// OnAssumed, when set, is told of every session issued (RoleLastUsed).
 	OnAssumed func(roleName string, at time.Time)
@@ -64,15 +60,14 @@ type Config struct {
 
 // Service serves the STS actions.
 type Service struct {
-	dir     Directory
-	keys    KeySource
-	creds   Minter
-	account string
-	now     func() time.Time
-	log     *slog.Logger
-	skew    time.Duration
-	rand    io.Reader
-	assumed func(roleName string, at time.Time)
+	dir      Directory
+	verifier *oidc.Verifier
+	creds    Minter
+	account  string
+	now      func() time.Time
+	log      *slog.Logger
+	rand     io.Reader
+	assumed  func(roleName string, at time.Time)
 	// decisions receives every decision's record (nil: none kept).
 	decisions func(declog.Record)
 }
@@ -95,17 +90,19 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.ClockSkew == 0 {
-		cfg.ClockSkew = oidc.DefaultClockSkew
+	v, err := oidc.NewVerifier(oidc.VerifierConfig{Providers: providers{cfg.Directory}, Keys: cfg.Keys,
+		Now: cfg.Now, ClockSkew: cfg.ClockSkew})
+	if err != nil {
+		return nil, fmt.Errorf("sts: %w", err)
 	}
-	return &Service{dir: cfg.Directory, keys: cfg.Keys, creds: cfg.Creds, account: cfg.Account,
-		now: cfg.Now, log: cfg.Log, skew: cfg.ClockSkew, rand: rand.Reader, assumed: cfg.OnAssumed,
+	return &Service{dir: cfg.Directory, verifier: v, creds: cfg.Creds, account: cfg.Account,
+		now: cfg.Now, log: cfg.Log, rand: rand.Reader, assumed: cfg.OnAssumed,
 		decisions: cfg.Decisions}, nil
 }
 
 // Actions returns the STS action table. GetAccessKeyInfo is authorized by
-// the caller's policies like an IAM action; the other three are not: AssumeRoleWithWebIdentity is served unsigned (the token
-// is the proof), AssumeRole is itself a trust decision (the caller's
+// the caller's policies like an IAM action; the other three are not:
+// AssumeRoleWithWebIdentity is served unsigned (the token is the proof), AssumeRole is itself a trust decision (the caller's
 // policies with the role's trust policy, here), and GetCallerIdentity
 // answers any authenticated caller, as in AWS.
 func (s *Service) Actions() map[string]awsquery.Action {
@@ -199,20 +196,12 @@ func (s *Service) lookupRole(ctx context.Context, roleARN string) (*directory.Ro
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, storeErr(err)
+		return nil, false, awsquery.FromStoreOutage(err)
 	}
 	if r.Path != path || r.Name != name {
 		return nil, false, nil
 	}
 	return r, true, nil
-}
-
-func storeErr(err error) error {
-	if errors.Is(err, store.ErrUnavailable) {
-		return awserr.New(awserr.CodeServiceUnavailable, http.StatusServiceUnavailable,
-			"Service is unavailable. Please try again later.").Wrap(err)
-	}
-	return err
 }
 
 func (s *Service) sessionDuration(c common, role *directory.Role, chained bool) (int, error) {
@@ -254,7 +243,7 @@ func (s *Service) sessionPolicies(ctx context.Context, c common) error {
 			return awserr.New(awserr.CodeMalformedPolicy, http.StatusBadRequest,
 				"The policy ARN does not exist or is not attachable: "+strings.Join(c.policyARNs, ", ")).Wrap(err)
 		}
-		return storeErr(err)
+		return awsquery.FromStoreOutage(err)
 	}
 	return nil
 }

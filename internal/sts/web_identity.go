@@ -3,10 +3,9 @@ package sts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/awserr"
@@ -41,38 +40,28 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now()
 	log := s.newDecision(c, "AssumeRoleWithWebIdentity", in.roleARN)
 
 	// The token first: AWS answers token problems before looking at the role.
 	// Surrounding whitespace is dropped: token files are commonly written with
 	// `echo`, and the SDKs send the trailing newline along.
-	tok, err := oidc.Parse(strings.TrimSpace(token))
-	if err != nil {
-		return nil, log.deny(err, "token rejected")
+	var tr oidc.Trace
+	tok, err := s.verifier.Verify(ctx, strings.TrimSpace(token), oidc.WithTrace(&tr))
+	if tr.Token != nil {
+		log.token(tr.Token)
 	}
-	log.token(tok)
-	url, ok := strings.CutPrefix(tok.Issuer, "https://")
-	var prov *store.Provider
-	if ok {
-		prov, err = s.dir.Provider(ctx, url)
-	}
-	if !ok || errors.Is(err, store.ErrNotFound) {
-		return nil, log.deny(awserr.New(awserr.CodeInvalidIdentityToken, http.StatusBadRequest,
-			"No OpenIDConnect provider found in your account for "+tok.Issuer), "issuer not registered")
+	if tr.Provider != nil {
+		log.provider(arn.OIDCProvider(s.account, tr.Provider.URL))
 	}
 	if err != nil {
-		return nil, storeErr(err)
-	}
-	providerARN := arn.OIDCProvider(s.account, prov.URL)
-	log.provider(providerARN)
-	res := tok.Check(ctx, oidc.Checks{ClientIDs: prov.ClientIDs, Now: now, Skew: s.skew,
-		Keys: func(ctx context.Context) (*jose.JSONWebKeySet, error) {
-			return s.keys.Keys(ctx, tok.Issuer, prov.Thumbprints, tok.KID)
-		}})
-	if step, err := res.Err(); err != nil {
+		step, _ := tr.Failed()
+		if step == oidc.StepIssuer && !errors.Is(err, oidc.ErrNoProvider) {
+			return nil, err // the store failed, not the token
+		}
 		return nil, log.deny(err, denyReason[step])
 	}
+	now := tr.At // the time the token was checked at decides the whole call
+	providerARN := arn.OIDCProvider(s.account, tok.Provider.URL)
 	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
 	if err != nil {
 		return nil, log.deny(awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
@@ -88,7 +77,7 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, log.deny(accessDenied(actionWebIdentity), "no such role in this account")
 	}
 	input := WebIdentityInput{
-		Token: tok, ProviderURL: prov.URL, ProviderARN: providerARN, Audience: matchedAudience(tok, prov.ClientIDs),
+		Token: tok, ProviderURL: tok.Provider.URL, ProviderARN: providerARN, Audience: tok.ClientID,
 		RoleARN: role.ARN, SessionName: in.sessionName, SourceIP: c.SourceIP, Secure: c.Secure, Now: now,
 		Tags: tags, Transitive: transitive, SourceID: sourceID,
 	}
@@ -110,33 +99,26 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 
 // denyReason is the decision log's reason for each failed verification step.
 var denyReason = map[string]string{
+	oidc.StepParse:     "token rejected",
+	oidc.StepIssuer:    "issuer not registered",
 	oidc.StepAudience:  "audience rejected",
 	oidc.StepKeys:      "verification keys unavailable",
 	oidc.StepSignature: "signature rejected",
 	oidc.StepTime:      "token time rejected",
 }
 
-// matchedAudience is the client id the token was accepted for: azp when
-// present (AWS then matches azp), else the first aud in the ClientIDList.
-func matchedAudience(t *oidc.Token, clientIDs []string) string {
-	if t.AZP != "" {
-		for _, id := range clientIDs {
-			if id == t.AZP {
-				return t.AZP
-			}
-		}
+// providers is the verifier's view of the directory's OIDC providers.
+type providers struct{ dir Directory }
+
+func (p providers) Provider(ctx context.Context, url string) (*oidc.Provider, error) {
+	prov, err := p.dir.Provider(ctx, url)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", oidc.ErrNoProvider, err)
 	}
-	for _, a := range t.Audience {
-		for _, id := range clientIDs {
-			if id == a {
-				return a
-			}
-		}
+	if err != nil {
+		return nil, awsquery.FromStoreOutage(err)
 	}
-	if len(t.Audience) > 0 {
-		return t.Audience[0]
-	}
-	return t.AZP
+	return &oidc.Provider{URL: prov.URL, ClientIDs: prov.ClientIDs, Thumbprints: prov.Thumbprints}, nil
 }
 
 func credTags(tags []SessionTag) []creds.Tag {
