@@ -110,14 +110,6 @@ func isForm(ct string) bool {
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
-// NewRequest builds a Request from values (tests and in-process callers).
-func NewRequest(action string, vals url.Values) *Request {
-	if vals == nil {
-		vals = url.Values{}
-	}
-	return &Request{Action: action, Version: vals.Get("Version"), values: vals}
-}
-
 // Get returns the first value of a flat parameter, "" if absent.
 func (q *Request) Get(name string) string { return q.values.Get(name) }
 

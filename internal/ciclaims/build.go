@@ -72,7 +72,7 @@ type Params struct {
 	RefProtected    bool   `json:"ref_protected,omitempty"`
 
 	// Extra are claims from --claim k=v. They override generated claims
-	// (sub and aud included); values are typed by ClaimValue.
+	// (sub and aud included); values are typed by claimValue.
 	Extra map[string]string `json:"claims,omitempty"`
 
 	// Rand supplies generated identifiers; nil means crypto/rand.
@@ -137,7 +137,7 @@ func Build(p Profile, in Params) (map[string]any, error) {
 		if k == "" {
 			return nil, errors.New("claim with an empty name")
 		}
-		c[k] = ClaimValue(v)
+		c[k] = claimValue(v)
 	}
 	return c, nil
 }
@@ -201,10 +201,10 @@ func buildGitHub(c map[string]any, in *Params, g *gen) error {
 		}
 	}
 	if ownerID == "" {
-		ownerID = DerivedGitHubID(owner)
+		ownerID = derivedGitHubID(owner)
 	}
 	if repoID == "" {
-		repoID = DerivedGitHubID(in.Repository)
+		repoID = derivedGitHubID(in.Repository)
 	}
 	subjectRepo := in.Repository
 	if byID {
@@ -322,10 +322,10 @@ func buildGitLab(c map[string]any, in *Params, g *gen) error {
 	return nil
 }
 
-// ClaimValue types a --claim value: JSON true/false, numbers, arrays and objects keep
+// claimValue types a --claim value: JSON true/false, numbers, arrays and objects keep
 // their JSON type; anything else (null included) is the string
 // itself.
-func ClaimValue(v string) any {
+func claimValue(v string) any {
 	t := strings.TrimSpace(v)
 	if t == "" {
 		return v
@@ -397,12 +397,12 @@ func (g *gen) int() int64 {
 // number returns a numeric id as a string, the way GitHub and GitLab send them.
 func (g *gen) number() string { return strconv.FormatInt(g.int(), 10) }
 
-// DerivedGitHubID is the numeric id keyless gives a GitHub owner ("acme")
+// derivedGitHubID is the numeric id keyless gives a GitHub owner ("acme")
 // or repository ("acme/app") whose id is not given: the first 8 bytes of
 // SHA-256 of the lower-cased name, reduced to 9 digits (100000000 to
 // 999999999). A repository thus keeps one id across tokens, as on GitHub, and
 // a trust policy for the immutable subject can be written before any token.
-func DerivedGitHubID(name string) string {
+func derivedGitHubID(name string) string {
 	sum := sha256.Sum256([]byte(strings.ToLower(name)))
 	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])%900_000_000+100_000_000, 10)
 }

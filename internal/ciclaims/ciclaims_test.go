@@ -154,7 +154,7 @@ func TestBuildGitHub(t *testing.T) {
 }
 
 func TestBuildGitHubSubjectFormat(t *testing.T) {
-	ownerID, repoID := DerivedGitHubID("octo"), DerivedGitHubID("octo/app")
+	ownerID, repoID := derivedGitHubID("octo"), derivedGitHubID("octo/app")
 	byID := "repo:octo@" + ownerID + "/app@" + repoID
 	tests := []struct {
 		name    string
@@ -192,7 +192,7 @@ func TestBuildGitHubSubjectFormat(t *testing.T) {
 			}
 		})
 	}
-	if ownerID == repoID || DerivedGitHubID("octo/other") == repoID {
+	if ownerID == repoID || derivedGitHubID("octo/other") == repoID {
 		t.Errorf("derived ids collide: owner %s repo %s", ownerID, repoID)
 	}
 	if !regexp.MustCompile(`^[1-9][0-9]{8}$`).MatchString(repoID) {
@@ -311,7 +311,7 @@ func TestClaimValue(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, ClaimValue(tc.in)); d != "" {
+			if d := cmp.Diff(tc.want, claimValue(tc.in)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
@@ -364,7 +364,7 @@ func TestDefaults(t *testing.T) {
 	if _, err := DefaultIssuerURL(CircleCI, ""); err == nil {
 		t.Error("circleci without org has a default issuer url")
 	}
-	for _, p := range Profiles() {
+	for _, p := range profiles() {
 		if got, err := ParseProfile(strings.ToUpper(string(p))); err != nil || got != p {
 			t.Errorf("ParseProfile(%s) = %q, %v", p, got, err)
 		}

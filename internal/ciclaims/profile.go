@@ -29,8 +29,8 @@ const (
 // ErrUnknownProfile is returned for a profile name that is not supported.
 var ErrUnknownProfile = errors.New("unknown claim profile")
 
-// Profiles lists the supported profiles in a stable order.
-func Profiles() []Profile { return []Profile{CircleCI, GitHub, GitLab, Generic} }
+// profiles lists the supported profiles in a stable order.
+func profiles() []Profile { return []Profile{CircleCI, GitHub, GitLab, Generic} }
 
 // ParseProfile returns the profile named s (case-insensitive).
 func ParseProfile(s string) (Profile, error) {

@@ -38,7 +38,7 @@ func (e *ExitError) Unwrap() error { return e.Err }
 
 // Main runs the keyless command line and returns the process exit code.
 func Main(ctx context.Context, env Env, args []string) int {
-	root := NewRoot(env)
+	root := newRoot(env)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -75,8 +75,8 @@ func nextStep(err error) error {
 	return err
 }
 
-// NewRoot builds the command tree.
-func NewRoot(env Env) *cobra.Command {
+// newRoot builds the command tree.
+func newRoot(env Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyless",
 		Short: "Keyless CI-to-cloud authentication: OIDC issuer, AWS-compatible IAM/STS, and client",

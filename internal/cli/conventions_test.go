@@ -28,7 +28,7 @@ var enumFlags = []string{"output", "profile", "ci", "emit", "log-format", "decis
 // complete their values, time spans are duration flags, and no command
 // silently takes arguments it does not use.
 func TestCLIConventions(t *testing.T) {
-	root := NewRoot(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
+	root := newRoot(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }})
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Hidden || c.Name() == "help" || c.Name() == "completion" || strings.HasPrefix(c.CommandPath(), "keyless completion") {

@@ -109,7 +109,7 @@ var testToken = func() string {
 }()
 
 func TestRetryableContext(t *testing.T) {
-	if Retryable(context.Canceled) || Retryable(nil) {
+	if retryable(context.Canceled) || retryable(nil) {
 		t.Error("context cancellation and nil must not be retried")
 	}
 }

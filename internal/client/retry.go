@@ -15,11 +15,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// Retryable reports whether err is worth another try: the identity
+// retryable reports whether err is worth another try: the identity
 // provider could not be reached (IDPCommunicationError, InvalidIdentityToken
 // "Couldn't retrieve verification key"), throttling, a 5xx answer, or a
 // network failure. AccessDenied and other client errors are final.
-func Retryable(err error) bool {
+func retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -66,7 +66,7 @@ func (c *Client) backoff(n int) time.Duration {
 func (c *Client) retry(ctx context.Context, f func(ctx context.Context) error) error {
 	for n := 1; ; n++ {
 		err := f(ctx)
-		if err == nil || !Retryable(err) {
+		if err == nil || !retryable(err) {
 			return err
 		}
 		if n >= c.cfg.MaxAttempts {

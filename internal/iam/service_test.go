@@ -119,8 +119,12 @@ func (h *harness) call(action string, p url.Values) (any, error) {
 	if !ok {
 		h.t.Fatalf("no action %s", action)
 	}
+	req, err := awsquery.Decode(testkit.QueryRequest(action, p))
+	if err != nil {
+		h.t.Fatalf("decode %s: %v", action, err)
+	}
 	c := &awsquery.Call{
-		Request:   awsquery.NewRequest(action, p),
+		Request:   req,
 		RequestID: "rid",
 		Caller:    &identity.Caller{Kind: identity.Root, Account: testAccount},
 		Now:       testNow,

@@ -27,13 +27,13 @@ func (s *Service) checkProviderCollision(ctx context.Context, issuerURL string) 
 	if s.providers == nil || !strings.HasPrefix(issuerURL, "https://") {
 		return nil // STS takes only https issuers: an http one claims no provider
 	}
-	want := CanonicalProviderURL(issuerURL)
+	want := canonicalProviderURL(issuerURL)
 	provs, err := s.providers.ListProviders(ctx)
 	if err != nil {
 		return fmt.Errorf("list providers: %w", err)
 	}
 	for _, p := range provs {
-		if CanonicalProviderURL(p.URL) == want {
+		if canonicalProviderURL(p.URL) == want {
 			return awserr.Newf(awserr.CodeEntityAlreadyExists, http.StatusConflict,
 				"issuer url %s is already registered as an external OIDC provider (%s); delete that provider first", issuerURL, p.URL)
 		}
@@ -41,10 +41,10 @@ func (s *Service) checkProviderCollision(ctx context.Context, issuerURL string) 
 	return nil
 }
 
-// CanonicalProviderURL is the form in which two provider URLs are the same
+// canonicalProviderURL is the form in which two provider URLs are the same
 // provider: scheme dropped, host lower-cased, port 443 dropped, trailing
 // slashes dropped. The path keeps its case.
-func CanonicalProviderURL(u string) string {
+func canonicalProviderURL(u string) string {
 	rest := strings.TrimPrefix(u, "https://")
 	host, path, _ := strings.Cut(rest, "/")
 	host = strings.ToLower(strings.TrimSuffix(host, ":443"))

@@ -11,7 +11,7 @@ func TestCanonicalProviderURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.a, func(t *testing.T) {
-			if a, b := CanonicalProviderURL(tt.a), CanonicalProviderURL(tt.b); a != b {
+			if a, b := canonicalProviderURL(tt.a), canonicalProviderURL(tt.b); a != b {
 				t.Errorf("%q → %q, %q → %q: want the same provider", tt.a, a, tt.b, b)
 			}
 		})
@@ -21,7 +21,7 @@ func TestCanonicalProviderURL(t *testing.T) {
 		{"ci.example.com/tenant", "ci.example.com:8443/tenant"},
 		{"ci.example.com/tenant", "ci.example.com/tenant/x"},
 	} {
-		if CanonicalProviderURL(d[0]) == CanonicalProviderURL(d[1]) {
+		if canonicalProviderURL(d[0]) == canonicalProviderURL(d[1]) {
 			t.Errorf("%q and %q compare equal; AWS keeps them apart", d[0], d[1])
 		}
 	}

@@ -47,8 +47,8 @@ type discovery struct {
 	ClaimsSupported []string `json:"claims_supported"`
 }
 
-// Discovery returns the discovery document of an issuer, as served.
-func Discovery(is store.Issuer) ([]byte, error) {
+// discoveryDoc returns the discovery document of an issuer, as served.
+func discoveryDoc(is store.Issuer) ([]byte, error) {
 	return json.MarshalIndent(discovery{
 		Issuer: is.URL, JWKSURI: JWKSURL(is), SigningAlgs: []string{is.Alg},
 		ResponseTypes: []string{"id_token"}, SubjectTypes: []string{"public"}, Scopes: []string{"openid"},
@@ -92,7 +92,7 @@ func (s *Service) serveWellKnown(w http.ResponseWriter, r *http.Request) {
 	}
 	var body []byte
 	if doc == discoveryName {
-		body, err = Discovery(is)
+		body, err = discoveryDoc(is)
 	} else {
 		body, err = s.JWKS(r.Context(), is.ID)
 	}
@@ -162,8 +162,8 @@ type KeyView struct {
 	PublishEnd *time.Time `json:"publish_end,omitempty"`
 }
 
-// Describe returns the admin view of issuer id with its keys.
-func (s *Service) Describe(ctx context.Context, id string) (IssuerView, error) {
+// describe returns the admin view of issuer id with its keys.
+func (s *Service) describe(ctx context.Context, id string) (IssuerView, error) {
 	is, err := s.Get(ctx, id)
 	if err != nil {
 		return IssuerView{}, err
@@ -338,7 +338,7 @@ func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) serveDescribe(w http.ResponseWriter, r *http.Request) {
-	v, err := s.Describe(r.Context(), r.PathValue("id"))
+	v, err := s.describe(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, err)
 		return
@@ -360,7 +360,7 @@ func (s *Service) serveRotate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	v, err := s.Describe(r.Context(), id)
+	v, err := s.describe(r.Context(), id)
 	if err != nil {
 		s.writeError(w, err)
 		return

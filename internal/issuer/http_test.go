@@ -261,7 +261,7 @@ func TestDiscoveryFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Discovery(is)
+	b, err := discoveryDoc(is)
 	if err != nil {
 		t.Fatal(err)
 	}

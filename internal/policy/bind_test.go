@@ -55,8 +55,8 @@ func TestIsUniqueID(t *testing.T) {
 		"AROAAAAAAAAAAAAAAAAAA": true, "AIDA0123456789ABCDEF": true, "AROA123": false,
 		"ANPAAAAAAAAAAAAAAAAAA": false, "AROAaaaaaaaaaaaaaaaaa": false, "": false,
 	} {
-		if got := IsUniqueID(s); got != want {
-			t.Errorf("IsUniqueID(%q) = %v", s, got)
+		if got := isUniqueID(s); got != want {
+			t.Errorf("isUniqueID(%q) = %v", s, got)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func compilePrincipal(n *node) (*principals, error) {
 					p.awsAny = true
 				case arn.IsAccountID(v):
 					p.accounts = append(p.accounts, v)
-				case IsUniqueID(v):
+				case isUniqueID(v):
 					p.ids = append(p.ids, v)
 				default:
 					a, err := arn.Parse(v)
@@ -165,10 +165,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// IsUniqueID reports whether s has the shape of an IAM unique id of a role
+// isUniqueID reports whether s has the shape of an IAM unique id of a role
 // or user (AROA… or AIDA…, then upper-case letters and digits), the form
 // in which IAM stores the roles and users a policy's Principal names.
-func IsUniqueID(s string) bool {
+func isUniqueID(s string) bool {
 	if len(s) < 16 || len(s) > 128 || !(strings.HasPrefix(s, "AROA") || strings.HasPrefix(s, "AIDA")) {
 		return false
 	}

@@ -248,11 +248,3 @@ func (s *Server) decisionFilter(r *http.Request) (store.DecisionFilter, error) {
 	}
 	return f, nil
 }
-
-// DecisionStats returns the decision log's counters (zero when it is off).
-func (s *Server) DecisionStats() decision.Stats {
-	if s.decisions == nil {
-		return decision.Stats{}
-	}
-	return s.decisions.Stats()
-}

@@ -33,7 +33,7 @@ func loadMasterKey(cfg *Config, sealed bool) ([]byte, error) {
 			"or give that key as {MasterKey}, or start on a fresh {DataDir}", p), "MasterKey")
 	}
 	if errors.Is(err, os.ErrNotExist) {
-		key, err := NewMasterKey()
+		key, err := newMasterKey()
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +64,8 @@ func loadMasterKey(cfg *Config, sealed bool) ([]byte, error) {
 	return k, nil
 }
 
-// NewMasterKey returns a new random master key in its text form.
-func NewMasterKey() (string, error) {
+// newMasterKey returns a new random master key in its text form.
+func newMasterKey() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err

@@ -276,9 +276,6 @@ func (s *Server) refreshCaches() func(context.Context) error {
 	}
 }
 
-// Issuers returns the issuer service (for in-process callers such as quickstart).
-func (s *Server) Issuers() *issuer.Service { return s.issuers }
-
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

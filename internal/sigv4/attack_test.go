@@ -384,8 +384,8 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse succeeded: %v", s)
 			}
 			checkErr(t, err, tt.code, tt.status, tt.message)
-			if !HasAuth(r) && tt.code != awserr.CodeMissingAuth {
-				t.Error("HasAuth = false for a request with auth material")
+			if !hasAuth(r) && tt.code != awserr.CodeMissingAuth {
+				t.Error("hasAuth = false for a request with auth material")
 			}
 		})
 	}
@@ -404,8 +404,8 @@ func TestHasAuth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := HasAuth(tt.req()); got != tt.want {
-				t.Errorf("HasAuth = %t, want %t", got, tt.want)
+			if got := hasAuth(tt.req()); got != tt.want {
+				t.Errorf("hasAuth = %t, want %t", got, tt.want)
 			}
 		})
 	}

@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 		if amzDate != "" {
 			r.Header.Set("X-Amz-Date", amzDate)
 		}
-		_ = HasAuth(r)
+		_ = hasAuth(r)
 		s, err := Parse(r)
 		if err != nil {
 			checkFuzzErr(t, err)

@@ -85,9 +85,9 @@ func incomplete(format string, args ...any) *awserr.Error {
 var errMissingAuth = awserr.New(awserr.CodeMissingAuth, http.StatusForbidden,
 	"Request is missing Authentication Token")
 
-// HasAuth reports whether r carries any SigV4 material: an Authorization
+// hasAuth reports whether r carries any SigV4 material: an Authorization
 // header, or one of the presigned query parameters.
-func HasAuth(r *http.Request) bool {
+func hasAuth(r *http.Request) bool {
 	if len(r.Header.Values("Authorization")) > 0 {
 		return true
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/keylessci/keyless/internal/identity"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // The unit tests drive the STS through its own narrow interfaces: a fake
@@ -179,8 +180,13 @@ func signToken(t *testing.T, claims map[string]any) string {
 	return s
 }
 
+// call is the decoded call of action, as the server's decoder builds it.
 func call(action string, params url.Values, caller *identity.Caller) *awsquery.Call {
-	return &awsquery.Call{Request: awsquery.NewRequest(action, params), RequestID: "req-1", Caller: caller,
+	req, err := awsquery.Decode(testkit.QueryRequest(action, params))
+	if err != nil {
+		panic("decode a well-formed query request: " + err.Error()) // a broken test helper
+	}
+	return &awsquery.Call{Request: req, RequestID: "req-1", Caller: caller,
 		SourceIP: "192.0.2.1", Now: testNow}
 }
 

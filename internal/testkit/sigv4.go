@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +74,20 @@ func (a Admin) Do(t testing.TB, method, path, body string) (int, []byte) {
 		t.Fatalf("%s %s: read answer: %v", method, path, err)
 	}
 	return resp.StatusCode, b
+}
+
+// QueryRequest returns an unsigned query-API request for action with
+// params, as an AWS SDK sends it (a form POST to "/"): unit tests of an
+// action decode it with awsquery.Decode, the server's own decoder, rather
+// than building a decoded request by hand.
+func QueryRequest(action string, params url.Values) *http.Request {
+	v := url.Values{"Action": {action}}
+	for k, vs := range params {
+		if k != "Action" {
+			v[k] = vs
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(v.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	return r
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/keylessci/keyless/internal/server"
 )
 
@@ -32,8 +34,11 @@ const (
 type Server struct {
 	URL     string
 	DataDir string
+	Root    aws.Credentials // the root credentials (fixed, or generated into DataDir)
 	*server.Server
-	log *syncBuffer
+	log    *syncBuffer
+	region string
+	now    func() time.Time
 }
 
 // Options adjust the server configuration before start.
@@ -65,7 +70,21 @@ func Start(t testing.TB, opts ...Options) *Server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, ln) }()
-	s := &Server{URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir, Server: srv, log: buf}
+	s := &Server{URL: "http://" + ln.Addr().String(), DataDir: cfg.DataDir, Server: srv, log: buf,
+		Root:   aws.Credentials{AccessKeyID: cfg.RootAccessKeyID, SecretAccessKey: cfg.RootSecretKey},
+		region: cfg.Region, now: cfg.Now}
+	if s.region == "" {
+		s.region = "us-east-1"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.Root.AccessKeyID == "" {
+		if s.Root, err = rootFromDataDir(cfg.DataDir); err != nil {
+			cancel()
+			t.Fatalf("servertest: %v", err)
+		}
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -84,7 +103,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 
 func waitHealthy(t testing.TB, url string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a generous ceiling: CI runs loaded
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(url + "/_keyless/health")
 		if err == nil {
