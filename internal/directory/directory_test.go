@@ -10,57 +10,86 @@ import (
 	"time"
 
 	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
-// fakeStore counts reads so tests can see what the cache saved.
-type fakeStore struct {
+// spyStore is the real store (SQLite in a temp dir, as every package's
+// tests use: testkit.Store passes storetest) with instruments a cache test
+// needs: read counters, an outage switch and a hook inside a read. Writes
+// go to the real store, so its version moves as a replica's write does.
+type spyStore struct {
+	store.Store
 	mu        sync.Mutex
-	roles     map[string]store.Role
-	inline    map[string][]store.RolePolicy
-	providers map[string]store.Provider
-	policies  map[string]store.ManagedPolicy
-	version   int64
 	down      bool
 	roleReads int
 	provReads int
-	revoked   []store.Revocation
 	revReads  int
 	// afterRead, when set, runs after GetRole or GetProvider has read its
-	// answer and before it returns it (outside the lock): a write landing
-	// in the middle of a load.
+	// answer and before it returns it: a write landing in the middle of a
+	// load.
 	afterRead func()
 }
 
-const trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
+const (
+	trust      = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}`
+	s3All      = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`
+	s3Get      = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}`
+	s3GetObj   = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	deployID   = "AROAEXAMPLE0000000001"
+	testAcct   = "123456789012"
+	boundARN   = "arn:aws:iam::123456789012:policy/bound"
+	readARN    = "arn:aws:iam::123456789012:policy/read"
+	otherProvd = "other.example"
+)
 
-func newFake() *fakeStore {
-	return &fakeStore{
-		roles:     map[string]store.Role{"deploy": {Name: "Deploy", Path: "/ci/", TrustPolicy: trust, ID: "AROAEXAMPLE0000000001"}},
-		inline:    map[string][]store.RolePolicy{"deploy": {{RoleName: "Deploy", Name: "p", Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`}}},
-		providers: map[string]store.Provider{"example.com": {URL: "example.com", ClientIDs: []string{"a"}}},
-		policies:  map[string]store.ManagedPolicy{},
+// newSpy is a real store holding the role Deploy (path /ci/, one inline
+// policy) and the provider example.com (client id "a").
+func newSpy(t *testing.T, mod ...func(*store.Role)) *spyStore {
+	t.Helper()
+	f := &spyStore{Store: testkit.Store(t)}
+	ctx := context.Background()
+	r := store.Role{Name: "Deploy", Path: "/ci/", TrustPolicy: trust, ID: deployID, MaxSessionDuration: 3600, CreateDate: time.Now()}
+	for _, m := range mod {
+		m(&r)
 	}
+	f.must(t, f.CreateRole(ctx, r))
+	f.must(t, f.PutRolePolicy(ctx, store.RolePolicy{RoleName: "Deploy", Name: "p", Document: s3All}))
+	f.must(t, f.CreateProvider(ctx, store.Provider{URL: "example.com", ClientIDs: []string{"a"}, CreateDate: time.Now()}))
+	return f
+}
+
+func (f *spyStore) must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *spyStore) createPolicy(t *testing.T, arn, name, doc string) {
+	t.Helper()
+	f.must(t, f.CreatePolicy(context.Background(), store.ManagedPolicy{ARN: arn, Name: name, Path: "/",
+		ID: "ANPAEXAMPLE" + strings.ToUpper(name), Document: doc, CreateDate: time.Now()}))
 }
 
 var errDown = fmt.Errorf("db down: %w", store.ErrUnavailable)
 
-func (f *fakeStore) GetRole(_ context.Context, name string) (store.Role, error) {
+// read counts a read and fails it during an outage.
+func (f *spyStore) read(n *int) error {
 	f.mu.Lock()
-	defer f.hook()
 	defer f.mu.Unlock()
-	f.roleReads++
+	if n != nil {
+		*n++
+	}
 	if f.down {
-		return store.Role{}, errDown
+		return errDown
 	}
-	r, ok := f.roles[strings.ToLower(name)]
-	if !ok {
-		return store.Role{}, store.ErrNotFound
-	}
-	return r, nil
+	return nil
 }
 
-// hook runs afterRead (deferred before the unlock, so it runs after it).
-func (f *fakeStore) hook() {
+func (f *spyStore) setDown(v bool) { f.mu.Lock(); f.down = v; f.mu.Unlock() }
+
+// hook runs afterRead.
+func (f *spyStore) hook() {
 	f.mu.Lock()
 	fn := f.afterRead
 	f.mu.Unlock()
@@ -69,69 +98,45 @@ func (f *fakeStore) hook() {
 	}
 }
 
-func (f *fakeStore) ListRolePolicies(_ context.Context, role string) ([]store.RolePolicy, error) {
+func (f *spyStore) reads() (role, prov, rev int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.inline[strings.ToLower(role)], nil
+	return f.roleReads, f.provReads, f.revReads
 }
 
-func (f *fakeStore) ListAttachedRolePolicies(context.Context, string) ([]store.ManagedPolicy, error) {
-	return nil, nil
-}
-
-func (f *fakeStore) GetProvider(_ context.Context, url string) (store.Provider, error) {
-	f.mu.Lock()
+func (f *spyStore) GetRole(ctx context.Context, name string) (store.Role, error) {
+	if err := f.read(&f.roleReads); err != nil {
+		return store.Role{}, err
+	}
 	defer f.hook()
-	defer f.mu.Unlock()
-	f.provReads++
-	if f.down {
-		return store.Provider{}, errDown
-	}
-	p, ok := f.providers[url]
-	if !ok {
-		return store.Provider{}, store.ErrNotFound
-	}
-	return p, nil
+	return f.Store.GetRole(ctx, name)
 }
 
-func (f *fakeStore) GetPolicy(_ context.Context, arn string) (store.ManagedPolicy, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p, ok := f.policies[arn]
-	if !ok {
-		return p, store.ErrNotFound
+func (f *spyStore) GetProvider(ctx context.Context, url string) (store.Provider, error) {
+	if err := f.read(&f.provReads); err != nil {
+		return store.Provider{}, err
 	}
-	return p, nil
+	defer f.hook()
+	return f.Store.GetProvider(ctx, url)
 }
 
-func (f *fakeStore) ListRevocations(_ context.Context, now time.Time) ([]store.Revocation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.revReads++
-	if f.down {
-		return nil, errDown
+func (f *spyStore) ListRevocations(ctx context.Context, now time.Time) ([]store.Revocation, error) {
+	if err := f.read(&f.revReads); err != nil {
+		return nil, err
 	}
-	var out []store.Revocation
-	for _, r := range f.revoked {
-		if !r.Expires.Before(now) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return f.Store.ListRevocations(ctx, now)
 }
 
-func (f *fakeStore) Version(context.Context) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return 0, errDown
+func (f *spyStore) Version(ctx context.Context) (int64, error) {
+	if err := f.read(nil); err != nil {
+		return 0, err
 	}
-	return f.version, nil
+	return f.Store.Version(ctx)
 }
 
-func newDir(t *testing.T, f *fakeStore) *Directory {
+func newDir(t *testing.T, f *spyStore) *Directory {
 	t.Helper()
-	d, err := New(Config{Store: f, Account: "123456789012"})
+	d, err := New(Config{Store: f, Account: testAcct})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +144,7 @@ func newDir(t *testing.T, f *fakeStore) *Directory {
 }
 
 func TestRoleIsCompiledAndCached(t *testing.T) {
-	f := newFake()
+	f := newSpy(t)
 	d := newDir(t, f)
 	ctx := context.Background()
 	r, err := d.Role(ctx, "DEPLOY")
@@ -152,48 +157,63 @@ func TestRoleIsCompiledAndCached(t *testing.T) {
 	if _, err := d.Role(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
-	if f.roleReads != 1 {
-		t.Errorf("store read %d times, want 1 (case-insensitive cache hit)", f.roleReads)
+	if roles, _, _ := f.reads(); roles != 1 {
+		t.Errorf("store read %d times, want 1 (case-insensitive cache hit)", roles)
 	}
+}
+
+// replicaWrite is a write another replica makes: straight to the store, so
+// only the store's version tells this directory about it.
+func replicaWrite(t *testing.T, f *spyStore) {
+	t.Helper()
+	f.must(t, f.UpdateRole(context.Background(), "Deploy", func(r *store.Role) error {
+		r.Description = "changed elsewhere"
+		return nil
+	}))
 }
 
 func TestInvalidation(t *testing.T) {
 	tests := []struct {
 		name       string
-		invalidate func(*Directory, *fakeStore)
+		invalidate func(*testing.T, *Directory, *spyStore)
 		wantReads  int
+		wantDesc   string // the role's description the cache then serves
 	}{
-		{"local write invalidates at once", func(d *Directory, _ *fakeStore) { d.Invalidate() }, 2},
-		{"another replica's write is seen at the next refresh", func(d *Directory, f *fakeStore) {
-			f.version++
+		{"local write invalidates at once", func(_ *testing.T, d *Directory, _ *spyStore) { d.Invalidate() }, 2, ""},
+		{"another replica's write is seen at the next refresh", func(t *testing.T, d *Directory, f *spyStore) {
+			replicaWrite(t, f)
 			if err := d.Refresh(context.Background()); err != nil {
-				panic(err)
+				t.Fatal(err)
 			}
-		}, 2},
-		{"refresh without a write keeps the cache", func(d *Directory, _ *fakeStore) { _ = d.Refresh(context.Background()) }, 1},
+		}, 2, "changed elsewhere"},
+		{"refresh without a write keeps the cache", func(_ *testing.T, d *Directory, _ *spyStore) { _ = d.Refresh(context.Background()) }, 1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake()
+			f := newSpy(t)
 			d := newDir(t, f)
 			ctx := context.Background()
 			_ = d.Refresh(ctx)
 			if _, err := d.Role(ctx, "deploy"); err != nil {
 				t.Fatal(err)
 			}
-			tt.invalidate(d, f)
-			if _, err := d.Role(ctx, "deploy"); err != nil {
+			tt.invalidate(t, d, f)
+			r, err := d.Role(ctx, "deploy")
+			if err != nil {
 				t.Fatal(err)
 			}
-			if f.roleReads != tt.wantReads {
-				t.Errorf("store reads = %d, want %d", f.roleReads, tt.wantReads)
+			if roles, _, _ := f.reads(); roles != tt.wantReads {
+				t.Errorf("store reads = %d, want %d", roles, tt.wantReads)
+			}
+			if r.Role.Description != tt.wantDesc {
+				t.Errorf("description = %q, want %q", r.Role.Description, tt.wantDesc)
 			}
 		})
 	}
 }
 
 func TestNotFoundIsCachedButOutageIsNot(t *testing.T) {
-	f := newFake()
+	f := newSpy(t)
 	d := newDir(t, f)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -204,35 +224,34 @@ func TestNotFoundIsCachedButOutageIsNot(t *testing.T) {
 			t.Fatalf("Provider(nope) = %v, want ErrNotFound", err)
 		}
 	}
-	if f.roleReads != 1 || f.provReads != 1 {
-		t.Errorf("reads role=%d provider=%d, want 1 each (negative caching)", f.roleReads, f.provReads)
+	if roles, provs, _ := f.reads(); roles != 1 || provs != 1 {
+		t.Errorf("reads role=%d provider=%d, want 1 each (negative caching)", roles, provs)
 	}
 	// During an outage: cached entries keep serving, uncached ones fail
 	// with ErrUnavailable and are not cached.
 	if _, err := d.Role(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
-	f.down = true
+	f.setDown(true)
 	if err := d.Refresh(ctx); err == nil {
 		t.Error("Refresh during an outage returned nil")
 	}
 	if _, err := d.Role(ctx, "deploy"); err != nil {
 		t.Errorf("cached role during outage: %v", err)
 	}
-	if _, err := d.Provider(ctx, "other.example"); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := d.Provider(ctx, otherProvd); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("uncached provider during outage = %v, want ErrUnavailable", err)
 	}
-	f.down = false
-	f.providers["other.example"] = store.Provider{URL: "other.example"}
-	if _, err := d.Provider(ctx, "other.example"); err != nil {
+	f.setDown(false)
+	f.must(t, f.CreateProvider(ctx, store.Provider{URL: otherProvd, ClientIDs: []string{"a"}, CreateDate: time.Now()}))
+	if _, err := d.Provider(ctx, otherProvd); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
 }
 
 func TestSessionPolicies(t *testing.T) {
-	f := newFake()
-	arn := "arn:aws:iam::123456789012:policy/read"
-	f.policies[arn] = store.ManagedPolicy{ARN: arn, Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}`}
+	f := newSpy(t)
+	f.createPolicy(t, readARN, "read", s3Get)
 	d := newDir(t, f)
 	ctx := context.Background()
 	tests := []struct {
@@ -243,8 +262,8 @@ func TestSessionPolicies(t *testing.T) {
 		wantErr error
 	}{
 		{"none", "", nil, 0, nil},
-		{"inline and managed", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`, []string{arn}, 2, nil},
-		{"deleted managed policy", "", []string{arn + "-gone"}, 0, store.ErrNotFound},
+		{"inline and managed", s3All, []string{readARN}, 2, nil},
+		{"deleted managed policy", "", []string{readARN + "-gone"}, 0, store.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,10 +282,7 @@ func TestSessionPolicies(t *testing.T) {
 }
 
 func TestBoundaryIsCompiled(t *testing.T) {
-	f := newFake()
-	r := f.roles["deploy"]
-	r.PermissionsBoundary = "arn:aws:iam::123456789012:policy/bound"
-	f.roles["deploy"] = r
+	f := newSpy(t, func(r *store.Role) { r.PermissionsBoundary = boundARN })
 	d := newDir(t, f)
 	got, err := d.Role(context.Background(), "deploy")
 	if err != nil {
@@ -275,8 +291,7 @@ func TestBoundaryIsCompiled(t *testing.T) {
 	if got.Boundary != nil || !errors.Is(got.BoundaryErr, store.ErrNotFound) {
 		t.Errorf("missing boundary: Boundary %v, BoundaryErr %v; want a not-found error", got.Boundary, got.BoundaryErr)
 	}
-	f.policies[r.PermissionsBoundary] = store.ManagedPolicy{ARN: r.PermissionsBoundary,
-		Document: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`}
+	f.createPolicy(t, boundARN, "bound", s3GetObj)
 	d.Invalidate()
 	if got, err = d.Role(context.Background(), "deploy"); err != nil || got.Boundary == nil || got.BoundaryErr != nil {
 		t.Errorf("boundary not compiled: %v %v %v", got.Boundary, got.BoundaryErr, err)
@@ -284,12 +299,12 @@ func TestBoundaryIsCompiled(t *testing.T) {
 }
 
 func TestRunnerRevoked(t *testing.T) {
-	f := newFake()
-	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	f.revoked = []store.Revocation{
-		{IssuerID: "a", AccessKeyID: "ASIAONE", Expires: t0.Add(time.Hour)},
-		{IssuerID: "b", IssuedBefore: t0, Expires: t0.Add(time.Hour)},
-	}
+	f := newSpy(t)
+	ctx := context.Background()
+	// The store drops expired revocations at its own clock (now): t0 is now.
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	f.must(t, f.PutRevocation(ctx, store.Revocation{IssuerID: "a", AccessKeyID: "ASIAONE", Expires: t0.Add(time.Hour)}))
+	f.must(t, f.PutRevocation(ctx, store.Revocation{IssuerID: "b", IssuedBefore: t0, Expires: t0.Add(time.Hour)}))
 	d := newDir(t, f)
 	tests := []struct {
 		name, issuer, key string
@@ -304,26 +319,26 @@ func TestRunnerRevoked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := d.RunnerRevoked(context.Background(), tt.issuer, tt.key, tt.issued, t0)
+			got, err := d.RunnerRevoked(ctx, tt.issuer, tt.key, tt.issued, t0)
 			if err != nil || got != tt.want {
 				t.Errorf("RunnerRevoked = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
-	if f.revReads != 1 {
-		t.Errorf("revocations read %d times, want once per store version", f.revReads)
+	if _, _, revs := f.reads(); revs != 1 {
+		t.Errorf("revocations read %d times, want once per store version", revs)
 	}
-	f.revoked = append(f.revoked, store.Revocation{IssuerID: "a", AccessKeyID: "ASIATWO", Expires: t0.Add(time.Hour)})
-	f.version++
-	if err := d.Refresh(context.Background()); err != nil {
+	// Another replica revokes: the store's version moves, Refresh sees it.
+	f.must(t, f.PutRevocation(ctx, store.Revocation{IssuerID: "a", AccessKeyID: "ASIATWO", Expires: t0.Add(time.Hour)}))
+	if err := d.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := d.RunnerRevoked(context.Background(), "a", "ASIATWO", t0, t0); !got {
+	if got, _ := d.RunnerRevoked(ctx, "a", "ASIATWO", t0, t0); !got {
 		t.Error("a revocation written by another replica is not seen after Refresh")
 	}
-	f.down = true
+	f.setDown(true)
 	d.Invalidate()
-	if _, err := d.RunnerRevoked(context.Background(), "a", "ASIATWO", t0, t0); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := d.RunnerRevoked(ctx, "a", "ASIATWO", t0, t0); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("store down: err %v, want ErrUnavailable", err)
 	}
 }
@@ -337,7 +352,7 @@ func TestLoadRacingAWriteIsNotCached(t *testing.T) {
 	tests := []struct {
 		name  string
 		load  func(d *Directory) (string, error) // what the cache serves
-		write func(f *fakeStore)                 // under f.mu
+		write func(f *spyStore) error
 		old   string
 		new   string
 	}{
@@ -346,35 +361,35 @@ func TestLoadRacingAWriteIsNotCached(t *testing.T) {
 			if err != nil {
 				return "", err
 			}
-			return r.ID, nil
-		}, func(f *fakeStore) {
-			r := f.roles["deploy"]
-			r.ID = "AROAEXAMPLE0000000002"
-			f.roles["deploy"] = r
-		}, "AROAEXAMPLE0000000001", "AROAEXAMPLE0000000002"},
+			return r.Role.Description, nil
+		}, func(f *spyStore) error {
+			return f.UpdateRole(context.Background(), "Deploy", func(r *store.Role) error {
+				r.Description = "new"
+				return nil
+			})
+		}, "", "new"},
 		{"provider", func(d *Directory) (string, error) {
 			p, err := d.Provider(context.Background(), "example.com")
 			if err != nil {
 				return "", err
 			}
 			return strings.Join(p.ClientIDs, ","), nil
-		}, func(f *fakeStore) {
-			p := f.providers["example.com"]
-			p.ClientIDs = []string{"b"}
-			f.providers["example.com"] = p
+		}, func(f *spyStore) error {
+			return f.UpdateProvider(context.Background(), "example.com", func(p *store.Provider) error {
+				p.ClientIDs = []string{"b"}
+				return nil
+			})
 		}, "a", "b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake()
+			f := newSpy(t)
 			d := newDir(t, f)
 			parked, written := make(chan struct{}), make(chan struct{})
+			var werr error
 			go func() { // the writer: commits, then announces, while the load is parked
 				<-parked
-				f.mu.Lock()
-				tt.write(f)
-				f.version++
-				f.mu.Unlock()
+				werr = tt.write(f)
 				d.Invalidate()
 				close(written)
 			}()
@@ -390,6 +405,9 @@ func TestLoadRacingAWriteIsNotCached(t *testing.T) {
 			got, err := tt.load(d)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if werr != nil {
+				t.Fatal(werr)
 			}
 			if got != tt.old {
 				t.Fatalf("racing load = %q, want what it read, %q", got, tt.old)
