@@ -11,6 +11,7 @@ import (
 	"github.com/keylessci/keyless/internal/arn"
 	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/issuer"
+	"github.com/keylessci/keyless/internal/store/sqlstore"
 )
 
 // Config configures a Server. The command line (internal/cli) fills it from
@@ -45,6 +46,7 @@ type Config struct {
 	UsageFlush      time.Duration // how often RoleLastUsed is written, default 1m
 	StoreMaxConns   int           // most open store connections (0: 10 on PostgreSQL, 4 SQLite readers)
 	StoreTimeout    time.Duration // bound on every store call, connection wait included (0: 5s)
+	StoreSync       sqlstore.Sync // SQLite commit durability (default: synced at every commit)
 	ShutdownTimeout time.Duration // default 10s
 	// RunnerMaxTTL caps the lifetime of runner credentials (default 720h);
 	// it is also their default lifetime.

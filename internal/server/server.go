@@ -72,7 +72,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		url = filepath.Join(cfg.DataDir, "keyless.db")
 	}
-	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Now: cfg.Now, MaxOpenConns: cfg.StoreMaxConns, QueryTimeout: cfg.StoreTimeout})
+	st, err := sqlstore.Open(ctx, sqlstore.Config{URL: url, Now: cfg.Now, MaxOpenConns: cfg.StoreMaxConns, QueryTimeout: cfg.StoreTimeout, Sync: cfg.StoreSync})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

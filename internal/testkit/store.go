@@ -19,9 +19,11 @@ func Store(t testing.TB) *sqlstore.Store {
 
 // StoreAt opens the SQLite store at path (created when missing), closed
 // when t ends; two StoreAt calls on one path are two replicas of one store.
+// Commits are not synced to disk (sqlstore.SyncProcess): a test's store is
+// thrown away, and an fsync on a loaded machine can stall for seconds.
 func StoreAt(t testing.TB, path string) *sqlstore.Store {
 	t.Helper()
-	st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: path})
+	st, err := sqlstore.Open(context.Background(), sqlstore.Config{URL: path, Sync: sqlstore.SyncProcess})
 	if err != nil {
 		t.Fatalf("open test store %s: %v", path, err)
 	}

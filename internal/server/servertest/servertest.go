@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/keylessci/keyless/internal/server"
+	"github.com/keylessci/keyless/internal/store/sqlstore"
 )
 
 // Fixed root credentials of every test server.
@@ -53,6 +54,10 @@ func Start(t testing.TB, opts ...Options) *Server {
 		Log:        slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		CacheCheck: 100 * time.Millisecond,
 		UsageFlush: 100 * time.Millisecond,
+		// No fsync per commit: a test server's store is thrown away, and on
+		// a loaded CI machine one fsync can stall a request past the HTTP
+		// server's 30 s write timeout (the client then sees EOF).
+		StoreSync: sqlstore.SyncProcess,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -86,6 +91,9 @@ func Start(t testing.TB, opts ...Options) *Server {
 		}
 	}
 	t.Cleanup(func() {
+		if t.Failed() { // what the server saw is half of every failure's story
+			t.Logf("servertest: the server's log (last %d bytes):\n%s", logTail, tail(buf.String(), logTail))
+		}
 		cancel()
 		select {
 		case err := <-done:
@@ -115,6 +123,16 @@ func waitHealthy(t testing.TB, url string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("servertest: %s never became healthy", url)
+}
+
+// logTail bounds the server log a failed test prints.
+const logTail = 16 << 10
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
 }
 
 // Log returns everything the server logged so far.

@@ -16,21 +16,36 @@ import (
 	"github.com/keylessci/keyless/internal/store"
 )
 
-const crashChildEnv = "SQLSTORE_CRASH_CHILD_DB"
+const (
+	crashChildEnv = "SQLSTORE_CRASH_CHILD_DB"
+	crashSyncEnv  = "SQLSTORE_CRASH_CHILD_SYNC"
+)
 
 // TestSQLiteCrashKeepsAcknowledgedWrites SIGKILLs a process in the middle of
 // a burst of writes and checks that every write it acknowledged is there and
 // the database is intact. (A kill loses the process, not the page cache, so
 // this proves the commit protocol, not fsync against power loss; that is
 // synchronous=FULL's job.)
+// Both sync modes are crash-safe: SyncProcess differs only against a power
+// loss, which a test cannot stage.
 func TestSQLiteCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path)
+		sync, _ := strconv.Atoi(os.Getenv(crashSyncEnv))
+		crashChild(path, Sync(sync))
 		return
 	}
+	for _, mode := range []struct {
+		name string
+		sync Sync
+	}{{"SyncFull", SyncFull}, {"SyncProcess", SyncProcess}} {
+		t.Run(mode.name, func(t *testing.T) { crashParent(t, mode.sync) })
+	}
+}
+
+func crashParent(t *testing.T, mode Sync) {
 	path := filepath.Join(t.TempDir(), "keyless.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSQLiteCrashKeepsAcknowledgedWrites$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashSyncEnv+"="+strconv.Itoa(int(mode)))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -80,8 +95,8 @@ func TestSQLiteCrashKeepsAcknowledgedWrites(t *testing.T) {
 
 // crashChild writes roles from 4 goroutines until it is killed, printing
 // each acknowledged one.
-func crashChild(path string) {
-	s, err := Open(context.Background(), Config{URL: path})
+func crashChild(path string, mode Sync) {
+	s, err := Open(context.Background(), Config{URL: path, Sync: mode})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)

@@ -94,8 +94,13 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 		v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.QueryTimeout.Milliseconds()))
 		v.Add("_pragma", "foreign_keys(1)")
 		// FULL: the WAL is synced at every commit, so an acknowledged
-		// write survives a crash or a power loss.
-		v.Add("_pragma", "synchronous(FULL)")
+		// write survives a crash or a power loss. NORMAL (SyncProcess):
+		// synced at checkpoints only; WAL mode keeps it crash-safe.
+		if cfg.Sync == SyncProcess {
+			v.Add("_pragma", "synchronous(NORMAL)")
+		} else {
+			v.Add("_pragma", "synchronous(FULL)")
+		}
 		if writer {
 			v.Add("_pragma", "journal_mode(WAL)")
 			v.Set("_txlock", "immediate")

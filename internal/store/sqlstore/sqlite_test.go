@@ -56,6 +56,31 @@ func TestOpenURLForms(t *testing.T) {
 	}
 }
 
+// TestSyncModes: each mode sets SQLite's synchronous pragma on the writer
+// (FULL = 2, NORMAL = 1; NORMAL in WAL mode stays crash-safe).
+func TestSyncModes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sync Sync
+		want int
+	}{{"default is FULL", SyncFull, 2}, {"SyncProcess is NORMAL", SyncProcess, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(context.Background(), Config{URL: filepath.Join(t.TempDir(), "x.db"), Sync: tc.sync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var got int
+			if err := s.wdb.QueryRowContext(context.Background(), "PRAGMA synchronous").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("synchronous = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestOpenRejectsBadConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -67,6 +92,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		{"file URI", Config{URL: "file:x.db"}},
 		{"negative timeout", Config{URL: filepath.Join(t.TempDir(), "x.db"), QueryTimeout: -1}},
 		{"negative pool", Config{URL: filepath.Join(t.TempDir(), "x.db"), MaxOpenConns: -1}},
+		{"unknown sync mode", Config{URL: filepath.Join(t.TempDir(), "x.db"), Sync: SyncProcess + 1}},
 		{"bad postgres URL", Config{URL: "postgres://u@host:notaport/db"}},
 		{"missing directory", Config{URL: filepath.Join(t.TempDir(), "no", "such", "x.db")}},
 	}

@@ -43,7 +43,25 @@ type Config struct {
 	// QueryTimeout bounds every call, including waiting for a connection or
 	// a lock (default 5s). A call that times out fails with store.ErrUnavailable.
 	QueryTimeout time.Duration
+	// Sync says when a SQLite commit reaches the disk (PostgreSQL ignores
+	// it): SyncFull, the default, or SyncProcess.
+	Sync Sync
 }
+
+// Sync is how durable a SQLite commit is when it is acknowledged.
+type Sync int
+
+const (
+	// SyncFull syncs the write-ahead log at every commit: an acknowledged
+	// write survives a crash of keyless and a power loss.
+	SyncFull Sync = iota
+	// SyncProcess leaves syncing to checkpoints: an acknowledged write
+	// survives a crash of keyless (it is in the operating system's cache)
+	// but not a power loss, and a commit never waits for the disk. For
+	// throwaway stores, such as the servers a test suite starts on a busy
+	// machine, where one fsync can stall for many seconds.
+	SyncProcess
+)
 
 // Store is a store.Store on SQLite or PostgreSQL.
 type Store struct {
@@ -66,6 +84,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.QueryTimeout < 0 || cfg.MaxOpenConns < 0 || cfg.MaxIdleConns < 0 || cfg.ConnMaxLifetime < 0 {
 		return nil, errors.New("sqlstore: negative timeout or pool size")
+	}
+	if cfg.Sync != SyncFull && cfg.Sync != SyncProcess {
+		return nil, fmt.Errorf("sqlstore: unknown sync mode %d", cfg.Sync)
 	}
 	s := &Store{now: cfg.Now, timeout: cfg.QueryTimeout}
 	var err error
