@@ -2,19 +2,15 @@ package client
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 const explainTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
@@ -23,43 +19,27 @@ const explainTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
  "Condition":{"StringLike":{"oidc.circleci.com/org/o:sub":"org/o/project/p/*"}}}]}`
 
 // hostedIssuer serves discovery and JWKS for https://oidc.circleci.com/org/o
-// under /org/o, as a keyless server does, and signs tokens with its key.
-func hostedIssuer(t *testing.T) (*httptest.Server, func(claims map[string]any) string) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwk := jose.JSONWebKey{Key: key.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/org/o/.well-known/openid-configuration":
-			json.NewEncoder(w).Encode(map[string]any{"issuer": "https://oidc.circleci.com/org/o",
-				"jwks_uri": "https://oidc.circleci.com/org/o/.well-known/jwks-pub.json"})
-		case "/org/o/.well-known/jwks-pub.json":
-			json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
-		default:
-			http.NotFound(w, r)
-		}
+// under /org/o, as a keyless server does (testkit's provider, with its key
+// "k1"), and signs tokens with that key.
+func hostedIssuer(t *testing.T) (*testkit.OIDCProvider, func(claims map[string]any) string) {
+	t.Helper()
+	p := testkit.NewOIDCProvider(t)
+	const iss = "https://oidc.circleci.com/org/o"
+	p.Handle("/org/o/.well-known/openid-configuration", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": iss, "jwks_uri": iss + "/.well-known/jwks-pub.json"})
 	}))
-	t.Cleanup(srv.Close)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.Handle("/org/o/.well-known/jwks-pub.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(p.JWKS())
+	}))
 	sign := func(claims map[string]any) string {
-		payload, _ := json.Marshal(claims)
-		obj, err := signer.Sign(payload)
-		if err != nil {
-			t.Fatal(err)
+		// Every claim is the test's: nil deletes testkit's defaults it omits.
+		all := map[string]any{"iss": nil, "sub": nil, "aud": nil, "iat": nil, "nbf": nil, "exp": nil}
+		for k, v := range claims {
+			all[k] = v
 		}
-		s, err := obj.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return testkit.SignJWT(t, p.Key("k1"), testkit.Token{KID: "k1", Claims: all})
 	}
-	return srv, sign
+	return p, sign
 }
 
 func TestExplain(t *testing.T) {
@@ -107,7 +87,7 @@ func TestExplain(t *testing.T) {
 				parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(mustJSON(claims), "project/p/", "project/p/x/", 1)))
 				tok = strings.Join(parts, ".")
 			}
-			c, err := New(Config{STSEndpoint: srv.URL, Now: func() time.Time { return now }})
+			c, err := New(Config{STSEndpoint: srv.URL, HTTPClient: srv.Client(), Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +121,7 @@ func TestExplain(t *testing.T) {
 		})
 	}
 	t.Run("errors", func(t *testing.T) {
-		c, _ := New(Config{STSEndpoint: srv.URL})
+		c, _ := New(Config{STSEndpoint: srv.URL, HTTPClient: srv.Client()})
 		for _, in := range []ExplainInput{
 			{RoleARN: "not-an-arn", TrustPolicy: explainTrust, Token: sign(baseline())},
 			{RoleARN: "arn:aws:iam::111122223333:role/deploy", TrustPolicy: explainTrust, Token: "x.y.z"},

@@ -18,12 +18,15 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
-// provider is a fake OIDC provider: discovery plus JWKS over TLS, with
-// knobs for the faults the fetcher must survive.
+// provider is testkit's fake OIDC provider (discovery plus JWKS over TLS)
+// with knobs for the faults the fetcher must survive, changed with set.
 type provider struct {
-	srv *httptest.Server
+	*testkit.OIDCProvider
+	srv                     *httptest.Server
+	discoveryHits, jwksHits *atomic.Int32
 
 	mu           sync.Mutex
 	jwks         []byte        // served at /jwks
@@ -32,71 +35,54 @@ type provider struct {
 	discovery    []byte        // nil: the default document
 	hang         chan struct{} // non-nil: /jwks blocks until closed or the client leaves
 	redirectTo   string        // non-empty: /jwks redirects here
-
-	discoveryHits, jwksHits atomic.Int64
 }
 
 func (p *provider) set(fn func(p *provider)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fn(p)
+	p.SetDiscovery(p.discovery)
 }
 
-func (p *provider) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		p.discoveryHits.Add(1)
-		p.mu.Lock()
-		doc := p.discovery
-		p.mu.Unlock()
-		if doc == nil {
-			doc, _ = json.Marshal(map[string]string{"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks"})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(doc)
-	})
-	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/jwks", http.StatusFound)
-	})
-	mux.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
-		p.jwksHits.Add(1)
-		p.mu.Lock()
-		body, status, cc, hang, redirect := p.jwks, p.status, p.cacheControl, p.hang, p.redirectTo
-		p.mu.Unlock()
-		if hang != nil {
-			select {
-			case <-hang:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if redirect != "" {
-			http.Redirect(w, r, redirect, http.StatusFound)
+// serveJWKS answers /jwks with the knobs' body and faults.
+func (p *provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	body, status, cc, hang, redirect := p.jwks, p.status, p.cacheControl, p.hang, p.redirectTo
+	p.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
 			return
 		}
-		if cc != "" {
-			w.Header().Set("Cache-Control", cc)
-		}
-		if status != 0 {
-			w.WriteHeader(status)
-		}
-		w.Write(body)
-	})
-	return mux
+	}
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusFound)
+		return
+	}
+	if cc != "" {
+		w.Header().Set("Cache-Control", cc)
+	}
+	if status != 0 {
+		w.WriteHeader(status)
+	}
+	w.Write(body)
 }
 
 // newProvider starts a provider serving keys, with httptest's certificate
-// unless cert is given.
+// unless cert is given; /moved redirects to /jwks.
 func newProvider(t *testing.T, cert *tls.Certificate, keys ...jose.JSONWebKey) *provider {
 	t.Helper()
-	p := &provider{}
-	p.jwks = jwksJSON(t, keys...)
-	p.srv = httptest.NewUnstartedServer(p.handler())
+	var opts []testkit.ProviderOption
 	if cert != nil {
-		p.srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		opts = append(opts, testkit.WithCertificate(*cert))
 	}
-	p.srv.StartTLS()
-	t.Cleanup(func() {
+	kp := testkit.NewOIDCProvider(t, opts...)
+	p := &provider{OIDCProvider: kp, srv: kp.Server, discoveryHits: &kp.DiscoveryHits, jwksHits: &kp.JWKSHits,
+		jwks: jwksJSON(t, keys...)}
+	kp.SetJWKSHandler(http.HandlerFunc(p.serveJWKS))
+	kp.Handle("/moved", http.RedirectHandler("/jwks", http.StatusFound))
+	t.Cleanup(func() { // before the server closes: release hanging requests
 		p.mu.Lock()
 		if p.hang != nil {
 			select {
@@ -106,16 +92,11 @@ func newProvider(t *testing.T, cert *tls.Certificate, keys ...jose.JSONWebKey) *
 			}
 		}
 		p.mu.Unlock()
-		p.srv.Close()
 	})
 	return p
 }
 
-func (p *provider) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.srv.Certificate())
-	return pool
-}
+func (p *provider) pool() *x509.CertPool { return p.CertPool() }
 
 func jwksJSON(t testing.TB, keys ...jose.JSONWebKey) []byte {
 	t.Helper()

@@ -138,7 +138,7 @@ func TestFetcherRotationAndRateLimit(t *testing.T) {
 		advance     time.Duration
 		rotate      bool
 		kid         string
-		wantFetches int64
+		wantFetches int32
 		wantKID     bool
 	}{
 		{name: "first use fetches", kid: "k1", wantFetches: 1, wantKID: true},
@@ -196,7 +196,7 @@ func TestFetcherCacheControl(t *testing.T) {
 			f := testFetcher(clock, p.pool(), nil)
 			for _, step := range []struct {
 				at   time.Duration
-				want int64
+				want int32
 			}{{0, 1}, {tc.stillCached, 1}, {tc.expired, 2}} {
 				clock.Advance(step.at - (clock.Now().Sub(testNow)))
 				if _, err := f.Keys(context.Background(), p.srv.URL, nil, "k1"); err != nil {

@@ -264,8 +264,8 @@ func TestAuthzRevokeOlderSessions(t *testing.T) {
 	revokedAt := f.clock.Now().Add(30 * time.Second).UTC().Format(time.RFC3339)
 	f.putRolePolicy(t, "circleci-deploy", "AWSRevokeOlderSessions", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["*"],"Resource":["*"],
 	  "Condition":{"DateLessThan":{"aws:TokenIssueTime":"`+revokedAt+`"}}}]}`)
-	f.clock.Set(time.Minute)
-	defer f.clock.Set(0)
+	f.clock.SetOffset(time.Minute)
+	defer f.clock.SetOffset(0)
 	_, err := old.iam.ListRoles(ctx, &iam.ListRolesInput{})
 	wantCode(t, err, "AccessDenied")
 	fresh := f.webSession(t, "", ciclaims.Params{}, nil)

@@ -84,9 +84,9 @@ func TestBoto3Errors(t *testing.T) {
 		t.Skip("python3 with boto3 is not installed on this machine")
 	}
 	f := newFixture(t)
-	f.clock.Set(-2 * time.Hour)
+	f.clock.SetOffset(-2 * time.Hour)
 	expired := f.mint(t, ciclaims.Params{})
-	f.clock.Set(0)
+	f.clock.SetOffset(0)
 	cases := map[string]string{
 		"ok":      f.mint(t, ciclaims.Params{}),
 		"denied":  f.mint(t, ciclaims.Params{ProjectID: "other"}),

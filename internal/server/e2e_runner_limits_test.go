@@ -140,8 +140,8 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 		if status != 200 {
 			t.Errorf("another issuer's credentials: %d %v", status, body)
 		}
-		f.clock.Set(2 * time.Second) // credentials are minted to the second
-		defer f.clock.Set(0)
+		f.clock.SetOffset(2 * time.Second) // credentials are minted to the second
+		defer f.clock.SetOffset(0)
 		if status, code := f.mintWith(t, newRunner(t, f, f.org, "", root)); status != 200 {
 			t.Errorf("credentials issued after the revocation: %d %s", status, code)
 		}
@@ -184,8 +184,8 @@ func TestAuthzRunnerCredentialLimits(t *testing.T) {
 		if err := f.srv.Issuers().Delete(ctx, "reborn-org"); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.Set(4 * time.Second) // a new issuer, and new credentials, later on
-		defer f.clock.Set(0)
+		f.clock.SetOffset(4 * time.Second) // a new issuer, and new credentials, later on
+		defer f.clock.SetOffset(0)
 		if _, err := f.srv.Issuers().Create(ctx, issuerCreate("reborn-org")); err != nil {
 			t.Fatal(err)
 		}

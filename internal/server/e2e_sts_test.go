@@ -122,9 +122,9 @@ func TestWebIdentityErrors(t *testing.T) {
 	bigTags := f.mint(t, ciclaims.Params{Extra: map[string]string{"https://aws.amazon.com/tags": tags(50, 60, 120)}})
 	okTags := f.mint(t, ciclaims.Params{Extra: map[string]string{"https://aws.amazon.com/tags": tags(2, 4, 8)}})
 	badTags := f.mint(t, ciclaims.Params{Extra: map[string]string{"https://aws.amazon.com/tags": "not-an-object"}})
-	f.clock.Set(-2 * time.Hour)
+	f.clock.SetOffset(-2 * time.Hour)
 	expired := f.mint(t, ciclaims.Params{})
-	f.clock.Set(0)
+	f.clock.SetOffset(0)
 	// An issuer that is hosted but whose URL is not registered as a provider.
 	const stranger = "99999999-0000-4000-8000-000000000099"
 	if _, err := f.srv.Issuers().Create(ctx, issuerCreate(stranger)); err != nil {
@@ -242,14 +242,14 @@ func TestSignedCallErrors(t *testing.T) {
 		})
 	}
 	t.Run("expired session", func(t *testing.T) {
-		f.clock.Set(16 * time.Minute)
-		defer f.clock.Set(0)
+		f.clock.SetOffset(16 * time.Minute)
+		defer f.clock.SetOffset(0)
 		_, err := stsClient(f.srv.URL, id, secret, token).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		wantCode(t, err, "ExpiredToken")
 	})
 	t.Run("clock skew", func(t *testing.T) {
-		f.clock.Set(20 * time.Minute)
-		defer f.clock.Set(0)
+		f.clock.SetOffset(20 * time.Minute)
+		defer f.clock.SetOffset(0)
 		_, err := f.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		wantCode(t, err, "SignatureDoesNotMatch")
 		if !strings.Contains(err.Error(), "Signature expired") {

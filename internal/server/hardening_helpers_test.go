@@ -192,6 +192,3 @@ func (f *fixture) exchange(ctx context.Context, roleARN, tok string) (*sts.Assum
 	return anonSTS(f.srv.URL).AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: aws.String(roleARN), RoleSessionName: aws.String("hardening"), WebIdentityToken: aws.String(tok)})
 }
-
-// advance moves the server clock forward by d.
-func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }

@@ -84,7 +84,7 @@ func TestHardeningJWKSFaults(t *testing.T) {
 			} else {
 				e.setMode(jwksOK)
 			}
-			f.clock.advance(refetchWait)
+			f.clock.Advance(refetchWait)
 			if _, err := f.exchange(ctx, role, e.mint(t, "k1")); err != nil {
 				t.Fatalf("after recovery: %v", err)
 			}
@@ -149,7 +149,7 @@ func TestHardeningJWKSHangIsolated(t *testing.T) {
 	wantRefusal(t, r.out, r.err, oidc.MsgKeyRetrieval)
 
 	slow.setMode(jwksOK)
-	f.clock.advance(refetchWait)
+	f.clock.Advance(refetchWait)
 	if _, err := f.exchange(ctx, slowRole, slow.mint(t, "k1")); err != nil {
 		t.Fatalf("after the host recovered: %v", err)
 	}
@@ -171,7 +171,7 @@ func TestHardeningJWKSRotation(t *testing.T) {
 	e.addKey(t, "k2")
 	e.setServed("k2")
 	newTok, oldTok := e.mint(t, "k2"), e.mint(t, "k1")
-	f.clock.advance(refetchWait)
+	f.clock.Advance(refetchWait)
 	if _, err := f.exchange(ctx, role, newTok); err != nil {
 		t.Fatalf("token of the new key: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/keylessci/keyless/internal/issuer"
 	"github.com/keylessci/keyless/internal/server"
 	"github.com/keylessci/keyless/internal/server/servertest"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // TestMain removes the keyless binary that tests running the real server
@@ -32,18 +32,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// clock is a server clock the test can move.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time             { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Set(d time.Duration)        { c.offset.Store(int64(d)) }
-func (c *clock) option() servertest.Options { return func(cfg *server.Config) { cfg.Now = c.Now } }
+// clockOption runs the server on c.
+func clockOption(c *testkit.Clock) servertest.Options {
+	return func(cfg *server.Config) { cfg.Now = c.Now }
+}
 
 // fixture is a server with a CircleCI org issuer, its provider registered and
 // the seed's role (trusting one project).
 type fixture struct {
 	srv          *servertest.Server
-	clock        *clock
+	clock        *testkit.Clock // a wall clock: real clients sign with the real time
 	iam          *iam.Client
 	sts          *sts.Client // root-signed
 	org, project string
@@ -60,18 +58,18 @@ const seedTrust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 // with a hosted CircleCI issuer, its provider and the seed's role.
 func newFixture(t *testing.T, opts ...servertest.Options) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{}, org: "6d3f1a2e-0000-4000-8000-000000000001", project: "aaaaaaaa-0000-4000-8000-00000000000a"}
-	f.srv = servertest.Start(t, append([]servertest.Options{f.clock.option()}, opts...)...)
+	f := &fixture{clock: testkit.NewWallClock(), org: "6d3f1a2e-0000-4000-8000-000000000001", project: "aaaaaaaa-0000-4000-8000-00000000000a"}
+	f.srv = servertest.Start(t, append([]servertest.Options{clockOption(f.clock)}, opts...)...)
 	f.iam = iamClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	f.sts = stsClient(f.srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	ctx := context.Background()
 	// The issuer is created in the past so tests can mint already-expired
 	// tokens (a key signs only from its creation on).
-	f.clock.Set(-3 * time.Hour)
+	f.clock.SetOffset(-3 * time.Hour)
 	if _, err := f.srv.Issuers().Create(ctx, issuer.CreateRequest{Profile: "circleci", OrgID: f.org}); err != nil {
 		t.Fatalf("create issuer: %v", err)
 	}
-	f.clock.Set(0)
+	f.clock.SetOffset(0)
 	f.providerURL = "oidc.circleci.com/org/" + f.org
 	out, err := f.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
 		Url: aws.String("https://" + f.providerURL), ClientIDList: []string{f.org}})

@@ -7,57 +7,32 @@ package server_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/server"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
-// jwksPointer is a provider on loopback whose discovery document names
-// jwksURI (relative paths are on the provider itself).
-type jwksPointer struct {
-	srv     *httptest.Server
-	jwksURI string
-	key     *ecdsa.PrivateKey
-}
-
-func newJWKSPointer(t *testing.T, jwksURI string) *jwksPointer {
+// newJWKSPointer is a provider on loopback whose discovery document names
+// jwksURI (relative paths are on the provider itself); it signs with "k1".
+func newJWKSPointer(t *testing.T, jwksURI string) *testkit.OIDCProvider {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	p := &jwksPointer{jwksURI: jwksURI, key: key}
-	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			u := p.jwksURI
-			if strings.HasPrefix(u, "/") {
-				u = p.srv.URL + u
-			}
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": p.srv.URL, "jwks_uri": u})
-		case "/jwks":
-			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-				{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	p.srv.StartTLS()
-	t.Cleanup(p.srv.Close)
+	p := testkit.NewOIDCProvider(t)
+	if strings.HasPrefix(jwksURI, "/") {
+		jwksURI = p.URL + jwksURI
+	}
+	doc, err := json.Marshal(map[string]string{"issuer": p.URL, "jwks_uri": jwksURI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDiscovery(doc)
 	return p
 }
 
@@ -85,8 +60,8 @@ func TestJWKSTargetPolicy(t *testing.T) {
 			f := newFixture(t, withDialer(nf), func(c *server.Config) { c.AllowPrivateJWKS = tc.allow })
 			ctx := context.Background()
 			prov, err := f.iam.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{
-				Url: aws.String(p.srv.URL), ClientIDList: []string{extAudience},
-				ThumbprintList: []string{oidc.Thumbprint(p.srv.Certificate())}})
+				Url: aws.String(p.URL), ClientIDList: []string{extAudience},
+				ThumbprintList: []string{oidc.Thumbprint(p.Certificate())}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +71,7 @@ func TestJWKSTargetPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.exchange(ctx, aws.ToString(r.Role.Arn), signToken(t, jwtSpec{iss: p.srv.URL, kid: "k1", key: p.key}))
+			_, err = f.exchange(ctx, aws.ToString(r.Role.Arn), signToken(t, jwtSpec{iss: p.URL, kid: "k1", key: p.Key("k1")}))
 			if tc.wantOK {
 				if err != nil {
 					t.Fatalf("exchange: %v", err)

@@ -17,12 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"math/big"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +26,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/server"
+	"github.com/keylessci/keyless/internal/testkit"
 )
 
 // testCert issues a certificate for 127.0.0.1 signed by parent (nil: self-signed).
@@ -69,56 +65,47 @@ func testCert(t *testing.T, cn string, isCA bool, parent *x509.Certificate, pare
 	return c, key
 }
 
-// oidcHost is an OIDC provider's TLS host presenting chain, whose discovery
-// document names issuerURL and whose JWKS holds signer's public key.
-func oidcHost(t *testing.T, chain []*x509.Certificate, leafKey crypto.Signer, issuerURL *string, signer *ecdsa.PrivateKey) *httptest.Server {
+// oidcHost is an OIDC provider's TLS host presenting chain (with leafKey),
+// whose discovery document names the issuer issuerURL ("": its own URL) and
+// whose JWKS holds its own key "k1".
+func oidcHost(t *testing.T, chain []*x509.Certificate, leafKey crypto.Signer, issuerURL string) *testkit.OIDCProvider {
 	t.Helper()
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": *issuerURL, "jwks_uri": *issuerURL + "/jwks"})
-		case "/jwks":
-			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-				{Key: &signer.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-		default:
-			http.NotFound(w, r)
-		}
-	})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are expected
 	var raw [][]byte
 	for _, c := range chain {
 		raw = append(raw, c.Raw)
 	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: raw, PrivateKey: leafKey}}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
+	p := testkit.NewOIDCProvider(t, testkit.WithCertificate(tls.Certificate{Certificate: raw, PrivateKey: leafKey}))
+	if issuerURL == "" {
+		issuerURL = p.URL
+	}
+	doc, err := json.Marshal(map[string]string{"issuer": issuerURL, "jwks_uri": issuerURL + "/jwks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetDiscovery(doc)
+	return p
 }
 
 func TestThumbprintAnchorsVerifiedChain(t *testing.T) {
 	ca, caKey := testCert(t, "provider CA", true, nil, nil)
 	leaf, leafKey := testCert(t, "127.0.0.1", false, ca, caKey)
-	realSigner, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	var realURL string
-	legit := oidcHost(t, []*x509.Certificate{leaf, ca}, leafKey, &realURL, realSigner)
-	realURL = legit.URL
+	legit := oidcHost(t, []*x509.Certificate{leaf, ca}, leafKey, "")
+	realURL, realSigner := legit.URL, legit.Key("k1")
 	realAddr := strings.TrimPrefix(legit.URL, "https://")
 
 	// The impostor: its own self-signed leaf for the same host, followed by
 	// a copy of the provider's CA certificate; it serves its own keys under
 	// the real issuer URL.
 	evilLeaf, evilLeafKey := testCert(t, "127.0.0.1", false, nil, nil)
-	evilSigner, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	impostor := oidcHost(t, []*x509.Certificate{evilLeaf, ca}, evilLeafKey, &realURL, evilSigner)
+	impostor := oidcHost(t, []*x509.Certificate{evilLeaf, ca}, evilLeafKey, realURL)
+	evilSigner := impostor.Key("k1")
 	impostorAddr := strings.TrimPrefix(impostor.URL, "https://")
 
 	for _, tc := range []struct {
 		name      string
 		intercept bool
 		thumb     *x509.Certificate
-		signer    *ecdsa.PrivateKey
+		signer    crypto.Signer
 		wantErr   string
 	}{
 		{name: "legit chain, CA thumbprint", thumb: ca, signer: realSigner},

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -85,6 +86,16 @@ type OIDCProvider struct {
 	served    []string
 	discovery []byte
 	jwks      http.Handler
+	extra     map[string]http.Handler
+}
+
+// ProviderOption adjusts a provider before it starts.
+type ProviderOption func(*httptest.Server)
+
+// WithCertificate makes the provider present cert (a chain and its key)
+// instead of httptest's certificate.
+func WithCertificate(cert tls.Certificate) ProviderOption {
+	return func(s *httptest.Server) { s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} }
 }
 
 type providerKey struct {
@@ -93,12 +104,16 @@ type providerKey struct {
 }
 
 // NewOIDCProvider starts a provider, closed when t ends. Its TLS
-// certificate is httptest's: trust it with CertPool or Client.
-func NewOIDCProvider(t testing.TB) *OIDCProvider {
+// certificate is httptest's unless an option says otherwise: trust it with
+// CertPool or Client.
+func NewOIDCProvider(t testing.TB, opts ...ProviderOption) *OIDCProvider {
 	t.Helper()
-	p := &OIDCProvider{keys: map[string]providerKey{}}
+	p := &OIDCProvider{keys: map[string]providerKey{}, extra: map[string]http.Handler{}}
 	p.Server = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	p.Server.Config.ErrorLog = log.New(io.Discard, "", 0) // clients that give up are expected
+	for _, o := range opts {
+		o(p.Server)
+	}
 	p.Server.StartTLS()
 	t.Cleanup(p.Server.Close)
 	p.URL = p.Server.URL
@@ -167,6 +182,14 @@ func (p *OIDCProvider) SetJWKSHandler(h http.Handler) {
 	p.mu.Unlock()
 }
 
+// Handle makes h answer path, beside discovery and /jwks (a redirect, a
+// second key set, a fault).
+func (p *OIDCProvider) Handle(path string, h http.Handler) {
+	p.mu.Lock()
+	p.extra[path] = h
+	p.mu.Unlock()
+}
+
 // JWKS returns the key set of the served keys.
 func (p *OIDCProvider) JWKS() jose.JSONWebKeySet {
 	p.mu.Lock()
@@ -205,7 +228,13 @@ func (p *OIDCProvider) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(p.JWKS())
 	default:
-		http.NotFound(w, r)
+		p.mu.Lock()
+		h := p.extra[r.URL.Path]
+		p.mu.Unlock()
+		if h == nil {
+			h = http.NotFoundHandler()
+		}
+		h.ServeHTTP(w, r)
 	}
 }
 

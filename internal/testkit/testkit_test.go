@@ -1,12 +1,20 @@
 package testkit_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,6 +50,34 @@ func TestClock(t *testing.T) {
 	c.Set(at)
 	if !c.Now().Equal(at) {
 		t.Fatalf("set: %s", c.Now())
+	}
+}
+
+func TestWallClock(t *testing.T) {
+	c := testkit.NewWallClock()
+	near := func(name string, want time.Duration) {
+		t.Helper()
+		if got := c.Now().Sub(time.Now()); got < want-time.Minute || got > want+time.Minute {
+			t.Errorf("%s: clock is %s from the real time, want about %s", name, got, want)
+		}
+	}
+	near("new", 0)
+	c.SetOffset(-3 * time.Hour)
+	near("offset", -3*time.Hour)
+	c.Advance(time.Hour)
+	near("advanced", -2*time.Hour)
+	for name, f := range map[string]func(){
+		"Set on a wall clock":        func() { c.Set(testkit.Epoch) },
+		"SetOffset on a fixed clock": func() { testkit.NewClock(time.Time{}).SetOffset(time.Hour) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("did not panic")
+				}
+			}()
+			f()
+		})
 	}
 }
 
@@ -160,5 +196,41 @@ func TestAdminSigns(t *testing.T) {
 	a.Do(t, http.MethodPost, "/_keyless/issuers", `{"profile":"generic"}`)
 	if err := <-verdict; err == nil {
 		t.Fatal("a signature with another secret verified")
+	}
+}
+
+func TestOIDCProviderHandleAndCertificate(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.NewOIDCProvider(t, testkit.WithCertificate(tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}))
+	if !bytes.Equal(p.Certificate().Raw, der) {
+		t.Fatal("Certificate is not the one given")
+	}
+	p.Handle("/moved", http.RedirectHandler("/jwks", http.StatusFound))
+	hc := p.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get(p.URL + "/moved") // the handshake trusts CertPool: the given certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/jwks" {
+		t.Errorf("/moved: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, err = hc.Get(p.URL + "/elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unhandled path: %d, want 404", resp.StatusCode)
 	}
 }
