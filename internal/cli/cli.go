@@ -94,7 +94,7 @@ as AWS does, and the client commands that use them (or real AWS).`,
 	// Every command, spelled out: a command exists because it is listed here.
 	root.AddCommand(newServeCmd(env), newIssuerCmd(env), newTokenCmd(env), newAssumeCmd(env), newSetupCmd(env),
 		newExplainCmd(env), newAuditCmd(env), newQuickstartCmd(env), newBenchCmd(env), newHealthCmd(env),
-		newVersionCmd(env), newDecisionsCmd(env))
+		newVersionCmd(env), newDecisionsCmd(env), newTightenCmd(env))
 	rejectUnknown(root)
 	// cobra sends pflag's deprecation notes to a buffer nobody reads;
 	// say them on stderr.
