@@ -88,6 +88,15 @@ func TestTighten(t *testing.T) {
 				tObs(gh, "sts.amazonaws.com", "repo:acme/app:ref:refs/heads/feature")},
 		},
 		{
+			name: "a negated sub condition stays, an IfExists one is replaced",
+			trust: tTrust(tStmt(gh, `{"StringEquals":{"`+gh+`:aud":"sts.amazonaws.com"},"StringLikeIfExists":{"`+gh+`:sub":"repo:acme/*"},`+
+				`"StringNotLike":{"`+gh+`:sub":"repo:acme/app:pull_request"}}`)),
+			obs:    []Observation{tObs(gh, "sts.amazonaws.com", "repo:acme/app:ref:refs/heads/main")},
+			want:   map[int][]string{0: {"repo:acme/app:ref:refs/heads/main"}},
+			wantOp: "StringNotLike",
+			denied: []Observation{tObs(gh, "sts.amazonaws.com", "repo:acme/lib:ref:refs/heads/main")},
+		},
+		{
 			name: "GitLab group-wide, and a statement nothing used is removed, a role principal kept",
 			trust: tTrust(tStmt(gl, `{"StringEquals":{"`+gl+`:aud":"https://gitlab.com"},"StringLike":{"`+gl+`:sub":"project_path:grp/*"}}`),
 				tStmt(gh, `{"StringEquals":{"`+gh+`:aud":"sts.amazonaws.com","`+gh+`:sub":"repo:acme/app:ref:refs/heads/main"}}`),

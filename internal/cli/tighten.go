@@ -114,6 +114,12 @@ iam:UpdateAssumeRolePolicy and keyless:ListDecisions).`,
 					_ = writeTighten(env, output, rep)
 					return &ExitError{Code: 1, Err: fmt.Errorf("not applied: the proposal still has %d finding(s) at high or above", len(t.After))}
 				}
+				// Refuse to overwrite a change made since the proposal was built.
+				if _, now, err := c.RoleTrust(ctx, name); err != nil {
+					return err
+				} else if now != doc {
+					return &ExitError{Code: 1, Err: fmt.Errorf("not applied: the trust policy of %s changed while tighten ran; run it again", name)}
+				}
 				if err := c.UpdateTrust(ctx, name, t.Proposed); err != nil {
 					return err
 				}
@@ -147,21 +153,21 @@ func writeTightenText(w io.Writer, rep tightenReport) error {
 	for _, s := range t.Statements {
 		switch s.Change {
 		case audit.ChangeRestricted:
-			fmt.Fprintf(w, "statement %d, provider %s: restricted to %d subject value(s) (%d observed):\n", s.Statement, s.Provider, len(s.Subjects), s.Observed)
+			fmt.Fprintf(w, "statement %d, provider %s: restricted to %d subject value(s) (%d observed):\n", s.Statement, printable(s.Provider), len(s.Subjects), s.Observed)
 			for _, v := range s.Subjects {
 				fmt.Fprintf(w, "  %s\n", printable(v))
 			}
 		case audit.ChangeRemoved:
 			fmt.Fprintf(w, "statement %d: removed (no exchange went through it)\n", s.Statement)
 		case audit.ChangeKept:
-			fmt.Fprintf(w, "statement %d: kept (not a web-identity Allow)\n", s.Statement)
+			fmt.Fprintf(w, "statement %d: kept as it is (a Deny, or principals other than OIDC providers)\n", s.Statement)
 		}
 	}
 	fmt.Fprintf(w, "Verified: every observed token is still admitted; of %d neighbouring identities, %d admitted today are denied by the proposal and none denied today is admitted.\n",
 		t.Checked, t.Narrowed)
 	fmt.Fprintf(w, "Audit findings at high or above: %d today, %d with the proposal.\n", len(t.Before), len(t.After))
 	for _, f := range t.After {
-		fmt.Fprintf(w, "  %s %s: %s\n", f.Severity, f.Rule, f.Message)
+		fmt.Fprintf(w, "  %s %s: %s\n", f.Severity, f.Rule, printable(f.Message))
 	}
 	if !t.Changed {
 		fmt.Fprintln(w, "Today's trust policy is already as narrow: nothing to change.")
