@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +23,17 @@ import (
 // carries a form body, any other non-empty body is JSON.
 func SignedRequest(t testing.TB, method, url, body string, cr aws.Credentials, service, region string, at time.Time) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	req, err := signedRequest(method, url, body, cr, service, region, at)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return req
+}
+
+func signedRequest(method, url, body string, cr aws.Credentials, service, region string, at time.Time) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case req.URL.Path == "/" || req.URL.Path == "":
@@ -34,9 +43,9 @@ func SignedRequest(t testing.TB, method, url, body string, cr aws.Credentials, s
 	}
 	sum := sha256.Sum256([]byte(body))
 	if err := v4.NewSigner().SignHTTP(context.Background(), cr, req, hex.EncodeToString(sum[:]), service, region, at); err != nil {
-		t.Fatalf("sign %s %s: %v", method, url, err)
+		return nil, fmt.Errorf("sign %s %s: %w", method, url, err)
 	}
-	return req
+	return req, nil
 }
 
 // Admin is a client of keyless's admin API (/_keyless/…), signing every
@@ -53,6 +62,16 @@ type Admin struct {
 // transport error fails t.
 func (a Admin) Do(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
+	status, b, err := a.Send(method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status, b
+}
+
+// Send is Do returning a transport error instead of failing a test, for
+// goroutines other than the test's own.
+func (a Admin) Send(method, path, body string) (int, []byte, error) {
 	region, now, hc := a.Region, a.Now, a.HTTP
 	if region == "" {
 		region = "us-east-1"
@@ -63,17 +82,20 @@ func (a Admin) Do(t testing.TB, method, path, body string) (int, []byte) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	req := SignedRequest(t, method, a.Endpoint+path, body, a.Creds, "keyless", region, now())
+	req, err := signedRequest(method, a.Endpoint+path, body, a.Creds, "keyless", region, now())
+	if err != nil {
+		return 0, nil, err
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read answer: %v", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }
 
 // QueryRequest returns an unsigned query-API request for action with
