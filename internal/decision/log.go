@@ -69,6 +69,7 @@ type Log struct {
 
 	queue   chan Record
 	flushes chan chan error
+	ids     *idGen
 
 	written, dropped, failed, pruned atomic.Uint64
 }
@@ -96,6 +97,7 @@ func New(cfg Config) (*Log, error) {
 		timeout:   orDefault(cfg.WriteTimeout, 10*time.Second),
 		queue:     make(chan Record, orDefault(cfg.QueueSize, DefaultQueueSize)),
 		flushes:   make(chan chan error),
+		ids:       newIDGen(),
 	}, nil
 }
 
@@ -211,7 +213,7 @@ func (l *Log) write(rs []Record) error {
 	for i := range rs {
 		r := &rs[i]
 		if r.ID == "" {
-			r.ID = NewID()
+			r.ID = l.ids.next(l.now())
 		}
 		if r.Fix == "" {
 			r.Fix = SuggestFix(r)

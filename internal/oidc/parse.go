@@ -146,6 +146,7 @@ func (t *Token) decodeClaims(payload []byte) error {
 	if t.Claims == nil {
 		return errors.New("payload: not a JSON object")
 	}
+	t.ClaimsJSON = payload
 	var err error
 	if t.Issuer, err = claimString(t.Claims, "iss"); err != nil {
 		return err

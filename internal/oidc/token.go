@@ -21,6 +21,9 @@ type Token struct {
 
 	// Claims holds every claim; numbers are json.Number.
 	Claims map[string]any
+	// ClaimsJSON is the decoded payload: every claim exactly as the token
+	// carried it (a valid JSON object with no duplicate member).
+	ClaimsJSON []byte
 
 	// Provider is the provider the token was verified against and ClientID
 	// the client id its aud or azp matched; both are set by Verifier.Verify.

@@ -47,7 +47,7 @@ func (d *decision) add(kv ...any) { d.attrs = append(d.attrs, kv...) }
 // token records the presented token's decoded claims (never the token).
 func (d *decision) token(t *oidc.Token) {
 	d.add("issuer", t.Issuer, "sub", t.Subject)
-	d.rec.Subject, d.rec.Claims = t.Subject, t.Claims
+	d.rec.Subject, d.rec.Claims, d.rec.ClaimsJSON = t.Subject, t.Claims, t.ClaimsJSON
 }
 
 // provider records the provider the token's issuer is registered as.

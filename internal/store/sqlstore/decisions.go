@@ -21,19 +21,40 @@ func (s *Store) InsertDecisions(ctx context.Context, ds []store.Decision) error 
 		return nil
 	}
 	return s.writeTx(ctx, "insert decisions", false, func(ctx context.Context, q querier) error {
-		for _, d := range ds {
-			_, err := q.ExecContext(ctx, `INSERT INTO decisions (`+decisionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-				d.ID, d.Time.UnixMicro(), d.RequestID, d.SourceIP, d.UserAgent, d.Action, d.RoleARN, d.RoleName,
-				d.Provider, d.Subject, d.Principal, d.Decision, d.ErrorCode, d.Reason, d.ClosestMiss, d.Fix,
-				d.Latency.Microseconds(), string(d.Claims), string(d.Trace))
-			if err != nil {
+		// Rows go in multi-row INSERTs: the statement is parsed once per
+		// chunk rather than once per decision, which is most of the
+		// writer's cost in SQLite.
+		for len(ds) > 0 {
+			n := min(len(ds), decisionsPerInsert)
+			var b strings.Builder
+			b.WriteString("INSERT INTO decisions (" + decisionColumns + ") VALUES ")
+			args := make([]any, 0, n*decisionColumnCount)
+			for i, d := range ds[:n] {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(decisionPlaceholders)
+				args = append(args, d.ID, d.Time.UnixMicro(), d.RequestID, d.SourceIP, d.UserAgent, d.Action, d.RoleARN, d.RoleName,
+					d.Provider, d.Subject, d.Principal, d.Decision, d.ErrorCode, d.Reason, d.ClosestMiss, d.Fix,
+					d.Latency.Microseconds(), string(d.Claims), string(d.Trace))
+			}
+			b.WriteString(" ON CONFLICT (id) DO NOTHING")
+			if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
 				return err
 			}
+			ds = ds[n:]
 		}
 		return nil
 	})
 }
+
+// decisionsPerInsert rows of decisionColumnCount values stay far below
+// SQLite's and PostgreSQL's limits on parameters per statement.
+const (
+	decisionsPerInsert   = 64
+	decisionColumnCount  = 19
+	decisionPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 func scanDecision(sc scanner) (store.Decision, error) {
 	var (

@@ -71,6 +71,30 @@ var decisionTests = map[string]func(t *testing.T, s store.Store){
 			t.Errorf("a retried insert replaced the stored decision: %q", got[1].Decision)
 		}
 	},
+	"LargeBatch": func(t *testing.T, s store.Store) {
+		// A writer's batch (up to 256) with an id repeated inside it and
+		// one already stored: every distinct decision lands once, whole.
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{decisionAt("d000", 0)}))
+		var batch []store.Decision
+		for i := range 300 {
+			d := decisionAt(fmt.Sprintf("d%03d", i), time.Duration(i)*time.Millisecond)
+			d.Subject = fmt.Sprintf("sub-%d", i)
+			batch = append(batch, d)
+		}
+		batch = append(batch, decisionAt("d150", 0))
+		must(t, s.InsertDecisions(ctx(t), batch))
+		got, err := s.ListDecisions(ctx(t), store.DecisionFilter{Limit: 1000})
+		must(t, err)
+		if len(got) != 300 {
+			t.Fatalf("%d decisions stored, want 300", len(got))
+		}
+		for _, d := range got {
+			var i int
+			if _, err := fmt.Sscanf(d.ID, "d%03d", &i); err != nil || (i > 0 && d.Subject != fmt.Sprintf("sub-%d", i)) {
+				t.Errorf("decision %s has subject %q", d.ID, d.Subject)
+			}
+		}
+	},
 	"DoesNotRaiseVersion": func(t *testing.T, s store.Store) {
 		v0, err := s.Version(ctx(t))
 		must(t, err)
