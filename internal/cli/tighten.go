@@ -87,7 +87,9 @@ iam:UpdateAssumeRolePolicy and keyless:ListDecisions).`,
 			}
 			admin := &adminClient{endpoint: strings.TrimRight(endpoint, "/"), region: region, creds: creds,
 				http: &http.Client{Timeout: 30 * time.Second}}
-			q := url.Values{"role": {roleARN}, "decision": {"allow"}, "since": {since}}
+			// By name: IAM role names are unique in an account, whatever the path
+			// in the ARN a job asked for.
+			q := url.Values{"role": {name}, "decision": {"allow"}, "since": {since}}
 			var obs []audit.Observation
 			err = pageDecisions(ctx, admin, q, func(rs []decision.Record) error {
 				for _, r := range rs {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,14 +79,6 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	}
 	r.Latency = time.Duration(v.LatencyMS * float64(time.Millisecond))
 	return nil
-}
-
-// NewID returns a fresh random record id: 20 lowercase hex characters.
-// The log itself assigns time-ordered ids (see idGen).
-func NewID() string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // idGen assigns record ids in time order, so that the store appends to its
