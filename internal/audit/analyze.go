@@ -25,12 +25,18 @@ const (
 	RuleIneffectiveDeny   = "ineffective-deny"
 )
 
-// Rules lists every rule with its severity, for docs and SARIF.
-var Rules = []struct {
+// Rule is one rule of the analysis with its severity.
+type Rule struct {
 	ID       string
 	Severity Severity
 	Summary  string
-}{
+}
+
+// Rules lists every rule with its severity, for docs and SARIF (a copy:
+// callers cannot change the table).
+func Rules() []Rule { return append([]Rule(nil), rules...) }
+
+var rules = []Rule{
 	{RuleAnyTenant, Critical, "anyone on the CI platform can assume the role: no condition scopes the tenant"},
 	{RuleOwnerConfusion, Critical, "another owner can assume the role: a wildcard in a tenant value admits a look-alike owner"},
 	{RuleNegativeOnly, Critical, "only negated conditions scope the tenant, so every other tenant is admitted"},
@@ -45,7 +51,7 @@ var Rules = []struct {
 }
 
 func severityOf(rule string) Severity {
-	for _, r := range Rules {
+	for _, r := range rules {
 		if r.ID == rule {
 			return r.Severity
 		}

@@ -79,9 +79,9 @@ type Params struct {
 	Rand io.Reader `json:"-"`
 }
 
-// ReservedClaims are set by the issuer from its own clock and state and
+// reservedClaims are set by the issuer from its own clock and state and
 // cannot be given through Extra.
-var ReservedClaims = []string{"iss", "iat", "exp", "nbf", "jti"}
+var reservedClaims = []string{"iss", "iat", "exp", "nbf", "jti"}
 
 // ErrReservedClaim is returned when Extra tries to set a reserved claim.
 var ErrReservedClaim = errors.New("claim cannot be overridden")
@@ -91,7 +91,7 @@ var ErrReservedClaim = errors.New("claim cannot be overridden")
 // required field is missing (CircleCI org and project, GitHub repository,
 // GitLab project path) or Extra names a reserved claim.
 func Build(p Profile, in Params) (map[string]any, error) {
-	for _, k := range ReservedClaims {
+	for _, k := range reservedClaims {
 		if _, ok := in.Extra[k]; ok {
 			return nil, fmt.Errorf("%w: %q is set by the issuer", ErrReservedClaim, k)
 		}

@@ -400,7 +400,7 @@ func TestClaimsSupportedCoversBuild(t *testing.T) {
 }
 
 func TestProviderClaimKeys(t *testing.T) {
-	gh := ConditionKeys["github"]
+	gh := conditionKeys["github"]
 	tests := []struct {
 		url  string
 		want []string
@@ -416,11 +416,11 @@ func TestProviderClaimKeys(t *testing.T) {
 		{"token.actions.acme.ghe.com", gh},
 		{"github.com/enterprises/acme", gh},
 		{"github.com", nil},
-		{"gitlab.com", ConditionKeys["gitlab"]},
+		{"gitlab.com", conditionKeys["gitlab"]},
 		{"gitlab.example.com", nil},
-		{"agent.buildkite.com", ConditionKeys["buildkite"]},
-		{"agent.eu.buildkite.dev", ConditionKeys["buildkite"]},
-		{"agent.x.buildkite.site", ConditionKeys["buildkite"]},
+		{"agent.buildkite.com", conditionKeys["buildkite"]},
+		{"agent.eu.buildkite.dev", conditionKeys["buildkite"]},
+		{"agent.x.buildkite.site", conditionKeys["buildkite"]},
 		{"idcs-abc.identity.oraclecloud.com", []string{"rpst_id"}},
 		{"localhost:8443/ci", nil},
 		{"", nil},
@@ -434,7 +434,7 @@ func TestProviderClaimKeys(t *testing.T) {
 	}
 	// The result is a copy: callers may modify it.
 	ProviderClaimKeys("gitlab.com")[0] = "mutated"
-	if ConditionKeys["gitlab"][0] == "mutated" {
+	if conditionKeys["gitlab"][0] == "mutated" {
 		t.Error("ProviderClaimKeys returned the shared slice")
 	}
 }

@@ -146,10 +146,10 @@ func ClaimsSupported(p Profile) []string {
 	return out
 }
 
-// ConditionKeys lists, per CI system, the claims AWS STS exposes as
+// conditionKeys lists, per CI system, the claims AWS STS exposes as
 // provider-specific condition keys (<provider url>:<claim>) in
 // AssumeRoleWithWebIdentity trust policies, besides aud, sub and amr.
-var ConditionKeys = map[string][]string{
+var conditionKeys = map[string][]string{
 	"circleci": {"oidc.circleci.com/project-id"},
 	"github": {"actor", "actor_id", "enterprise_id", "environment", "job_workflow_ref", "ref",
 		"repository", "repository_id", "repository_owner_id", "workflow"},
@@ -193,5 +193,5 @@ func ProviderClaimKeys(providerURL string) []string {
 	if system == "" {
 		return nil
 	}
-	return append([]string(nil), ConditionKeys[system]...)
+	return append([]string(nil), conditionKeys[system]...)
 }

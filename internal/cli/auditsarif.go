@@ -109,7 +109,7 @@ func securitySeverity(s audit.Severity) string {
 func writeSARIF(w io.Writer, rep auditReport) error {
 	index := map[string]int{}
 	var rules []sarifRule
-	for i, r := range audit.Rules {
+	for i, r := range audit.Rules() {
 		index[r.ID] = i
 		rules = append(rules, sarifRule{ID: r.ID, ShortDescription: sarifText{r.Summary},
 			DefaultConfiguration: sarifConfig{sarifLevel(r.Severity)},

@@ -18,7 +18,17 @@ type SharedProvider struct {
 	Keys   []string // condition keys of which one must be evaluated
 }
 
-// SharedProviders is AWS's table of shared OIDC providers and the claim each
+// SharedProviders returns AWS's table of shared OIDC providers (a copy).
+func SharedProviders() []SharedProvider {
+	out := make([]SharedProvider, len(sharedProviders))
+	for i, p := range sharedProviders {
+		p.Keys = append([]string(nil), p.Keys...)
+		out[i] = p
+	}
+	return out
+}
+
+// sharedProviders is AWS's table of shared OIDC providers and the claim each
 // must scope ("Identity-provider controls for shared OIDC providers", IAM User
 // Guide, id_roles_providers_oidc_secure-by-default). Most name the tenant in
 // sub; for four it is the audience, and Azure Sentinel's tenant is the session
@@ -39,7 +49,7 @@ type SharedProvider struct {
 // Bitbucket's api.bitbucket.org/2.0/workspaces/<workspace>/pipelines-config/
 // identity/oidc), which is what AWS calls a private IdP. Their absence is
 // tested (TestSharedProvidersPrivateIssuersNotChecked).
-var SharedProviders = []SharedProvider{
+var sharedProviders = []SharedProvider{
 	{"GitHub Actions", "token.actions.githubusercontent.com", []string{"token.actions.githubusercontent.com:sub", "token.actions.githubusercontent.com:job_workflow_ref"}},
 	{"GitHub (vstoken)", "vstoken.actions.githubusercontent.com", []string{"vstoken.actions.githubusercontent.com:sub"}},
 	{"GitHub audit log streaming", "oidc-configuration.audit-log.githubusercontent.com", []string{"oidc-configuration.audit-log.githubusercontent.com:sub"}},
@@ -72,7 +82,7 @@ func sharedProvider(principal string) (SharedProvider, bool) {
 	if _, after, ok := strings.Cut(principal, ":oidc-provider/"); ok && strings.HasPrefix(principal, "arn:") {
 		issuer = after
 	}
-	for _, p := range SharedProviders {
+	for _, p := range sharedProviders {
 		if strings.EqualFold(p.Issuer, issuer) {
 			return p, true
 		}

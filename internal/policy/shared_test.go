@@ -39,7 +39,7 @@ func sharedCheck(t *testing.T, doc string) error {
 // no condition, or its tenant key scoped to "*", is refused with AWS's
 // message; the key scoped to a tenant is accepted.
 func TestSharedProvidersEveryListedProvider(t *testing.T) {
-	for _, sp := range SharedProviders {
+	for _, sp := range sharedProviders {
 		principal := providerPrincipal(sp)
 		wantMsg := "Trust policy with trusted principal " + principal +
 			" must evaluate, using StringEquals, StringLike or StringEqualsIgnoreCase, " +
@@ -167,7 +167,7 @@ func TestSharedProvidersPrivateIssuersNotChecked(t *testing.T) {
 // (or a global key such as sts:RoleSessionName), no duplicates.
 func TestSharedProvidersTableWellFormed(t *testing.T) {
 	seen := map[string]bool{}
-	for _, sp := range SharedProviders {
+	for _, sp := range sharedProviders {
 		t.Run(sp.Issuer, func(t *testing.T) {
 			if sp.Name == "" || sp.Issuer == "" || len(sp.Keys) == 0 {
 				t.Fatalf("incomplete entry %+v", sp)
@@ -186,7 +186,7 @@ func TestSharedProvidersTableWellFormed(t *testing.T) {
 			}
 		})
 	}
-	if len(SharedProviders) != 22 {
-		t.Errorf("%d entries, want AWS's 22 issuer URLs (17 providers, IBM Turbonomic with six)", len(SharedProviders))
+	if len(sharedProviders) != 22 {
+		t.Errorf("%d entries, want AWS's 22 issuer URLs (17 providers, IBM Turbonomic with six)", len(sharedProviders))
 	}
 }

@@ -23,7 +23,7 @@ func TestSharedProviderGuardrailEveryProviderOnTheWire(t *testing.T) {
 	srv := servertest.Start(t)
 	client := iamClient(srv.URL, servertest.RootAccessKeyID, servertest.RootSecretKey, "")
 	ctx := context.Background()
-	for i, sp := range policy.SharedProviders {
+	for i, sp := range policy.SharedProviders() {
 		principal := "arn:aws:iam::" + servertest.Account + ":oidc-provider/" + sp.Issuer
 		if sp.Issuer == "cognito-identity.amazonaws.com" {
 			principal = sp.Issuer // built in, named without an ARN
