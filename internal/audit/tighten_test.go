@@ -204,6 +204,17 @@ func TestTightenRefuses(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a wildcard principal is left as it is", func(t *testing.T) {
+		star := tTrust(`{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringLike":{"` +
+			circle + `:sub":"org/` + circleO + `/*"}}}`)
+		got, err := Tighten(Role{Name: "deploy", ARN: tRoleARN, TrustPolicy: star}, obs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Changed || len(got.Statements) != 1 || got.Statements[0].Change != ChangeKept {
+			t.Errorf("changed %v, statements %+v", got.Changed, got.Statements)
+		}
+	})
 	t.Run("already narrow", func(t *testing.T) {
 		exact := tTrust(tStmt(circle, `{"StringEquals":{"`+circle+`:sub":"`+circleSub(circleP1, "u1")+`"}}`))
 		got, err := Tighten(Role{Name: "deploy", ARN: tRoleARN, TrustPolicy: exact}, obs)

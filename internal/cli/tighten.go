@@ -172,7 +172,7 @@ func writeTightenText(w io.Writer, rep tightenReport) error {
 		fmt.Fprintf(w, "  %s %s: %s\n", f.Severity, f.Rule, printable(f.Message))
 	}
 	if !t.Changed {
-		fmt.Fprintln(w, "Today's trust policy is already as narrow: nothing to change.")
+		fmt.Fprintln(w, "No change proposed: each statement the exchanges went through already admits just what was observed, or is one tighten leaves as it is (listed above).")
 		return nil
 	}
 	fmt.Fprint(w, "\n", rep.Diff, "\n")
