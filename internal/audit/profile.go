@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -262,19 +263,23 @@ var circleci = &Provider{
 	Name:         "circleci",
 	TenantClaims: []string{"sub", "oidc.circleci.com/project-id", "oidc.circleci.com/context-ids"},
 	parse: func(sub string) (Identity, bool) {
+		// v1: org/O/project/P/user/U; v2 adds /vcs-origin/X/vcs-ref/R,
+		// where X (github.com/org/repo) and R (refs/heads/main) hold
+		// slashes of their own.
 		f := strings.Split(sub, "/")
-		if len(f) != 6 && len(f) != 10 || f[0] != "org" || f[2] != "project" || f[4] != "user" {
+		if len(f) < 6 || len(f) == 7 || f[0] != "org" || f[2] != "project" || f[4] != "user" {
 			return Identity{}, false
 		}
 		if strings.ContainsAny(sub, "*? ") {
 			return Identity{}, false
 		}
 		id := Identity{Owner: f[1], Repo: f[3], Kind: "branch", Ref: "main"}
-		if len(f) == 10 {
-			if f[6] != "vcs-origin" || f[8] != "vcs-ref" {
+		if len(f) > 6 {
+			k := slices.Index(f[7:], "vcs-ref") + 7
+			if f[6] != "vcs-origin" || k < 8 || k == len(f)-1 {
 				return Identity{}, false
 			}
-			id.Env = f[7] // the vcs origin
+			id.Env = strings.Join(f[7:k], "/") // the vcs origin
 		}
 		return id, true
 	},

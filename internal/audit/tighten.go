@@ -263,17 +263,17 @@ func groupSubjects(prov *Provider, subs []string) ([]string, string) {
 	if prov != circleci {
 		return subs, "StringEquals"
 	}
-	// CircleCI: org/O/project/P/user/U[/vcs-origin/X/vcs-ref/R] (X and R
-	// hold slashes). The user
+	// CircleCI: org/O/project/P/user/U[/vcs-origin/X/vcs-ref/R] (the
+	// profile's grammar: X and R hold slashes). The user
 	// is whoever triggered the job; the project (and ref) is what the
 	// policy guards. Several users of one project and ref become one
 	// pattern.
 	users := map[string]map[string]bool{}
 	for _, s := range subs {
-		f := strings.Split(s, "/")
-		if len(f) < 6 || f[0] != "org" || f[2] != "project" || f[4] != "user" || hasWildcard(s) {
+		if _, ok := circleci.parse(s); !ok {
 			return subs, "StringEquals"
 		}
+		f := strings.Split(s, "/")
 		f[5] = "*"
 		key := strings.Join(f, "/")
 		if users[key] == nil {

@@ -228,3 +228,29 @@ func TestTightenRefuses(t *testing.T) {
 		}
 	})
 }
+
+// TestCircleCISubjects: v2 subjects carry a VCS origin and ref with slashes
+// of their own (as ciclaims builds them and CircleCI sends them).
+func TestCircleCISubjects(t *testing.T) {
+	o, p := circleO, circleP1
+	tests := []struct {
+		name, sub, origin string
+		ok                bool
+	}{
+		{"v1", "org/" + o + "/project/" + p + "/user/u", "", true},
+		{"v2", "org/" + o + "/project/" + p + "/user/u/vcs-origin/github.com/acme/app/vcs-ref/refs/heads/main", "github.com/acme/app", true},
+		{"v2 without a ref", "org/" + o + "/project/" + p + "/user/u/vcs-origin/github.com/acme/app", "", false},
+		{"v2 with an empty ref", "org/" + o + "/project/" + p + "/user/u/vcs-origin/github.com/acme/app/vcs-ref", "", false},
+		{"v2 with an empty origin", "org/" + o + "/project/" + p + "/user/u/vcs-origin/vcs-ref/refs/heads/main", "", false},
+		{"a pattern", "org/" + o + "/project/" + p + "/user/*", "", false},
+		{"not CircleCI", "repo:acme/app:ref:refs/heads/main", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ok := circleci.parse(tt.sub)
+			if ok != tt.ok || (ok && (id.Owner != o || id.Repo != p || id.Env != tt.origin)) {
+				t.Errorf("parse(%q) = %+v, %v; want ok %v, origin %q", tt.sub, id, ok, tt.ok, tt.origin)
+			}
+		})
+	}
+}
