@@ -78,6 +78,16 @@ func unreachable(endpoint string, err error) error {
 // noCredentials is the next step when no credentials sign admin calls.
 const noCredentials = "no credentials to sign with: set KEYLESS_ROOT_ACCESS_KEY_ID and KEYLESS_ROOT_SECRET_ACCESS_KEY to the server's root credentials, or point AWS_SHARED_CREDENTIALS_FILE at <data-dir>/root-credentials with AWS_PROFILE=keyless"
 
+// newAdminClient is a client of the admin API at endpoint, signing for
+// region (default us-east-1) with creds.
+func newAdminClient(endpoint, region string, creds aws.CredentialsProvider) *adminClient {
+	if region == "" {
+		region = "us-east-1"
+	}
+	return &adminClient{endpoint: strings.TrimRight(endpoint, "/"), region: region, creds: creds,
+		http: &http.Client{Timeout: 30 * time.Second}}
+}
+
 func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) {
 	ep, err := resolveEndpoint(f.endpoint, env)
 	if err != nil {
@@ -89,10 +99,7 @@ func (f *adminFlags) client(ctx context.Context, env Env) (*adminClient, error) 
 	if region == "" {
 		region = env.Getenv("KEYLESS_REGION")
 	}
-	if region == "" {
-		region = "us-east-1"
-	}
-	c := &adminClient{endpoint: ep, region: region, http: &http.Client{Timeout: 30 * time.Second}}
+	c := newAdminClient(ep, region, nil)
 	if id, secret := env.Getenv("KEYLESS_ROOT_ACCESS_KEY_ID"), env.Getenv("KEYLESS_ROOT_SECRET_ACCESS_KEY"); id != "" && secret != "" {
 		c.creds = credentials.NewStaticCredentialsProvider(id, secret, "")
 		return c, nil

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -81,12 +79,7 @@ iam:UpdateAssumeRolePolicy and keyless:ListDecisions).`,
 			if err != nil {
 				return fail(err)
 			}
-			region := af.regionFor(env)
-			if region == "" {
-				region = "us-east-1"
-			}
-			admin := &adminClient{endpoint: strings.TrimRight(endpoint, "/"), region: region, creds: creds,
-				http: &http.Client{Timeout: 30 * time.Second}}
+			admin := newAdminClient(endpoint, af.regionFor(env), creds)
 			// By name: IAM role names are unique in an account, whatever the path
 			// in the ARN a job asked for.
 			q := url.Values{"role": {name}, "decision": {"allow"}, "since": {since}}
