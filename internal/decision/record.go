@@ -222,6 +222,8 @@ func SuggestFix(r *Record) string {
 
 // reasonFix is the fix of each denial that did not reach a policy.
 var reasonFix = map[string]string{
+	"token rejected":                "send the token exactly as the CI issued it: a signed JWT (three base64url parts) with iss, sub, aud and exp",
+	"session attributes rejected":   "fix the token's https://aws.amazon.com/tags or source_identity claim: AWS's shape and limits apply to session tags",
 	"issuer not registered":         "register the token's issuer as an OIDC provider (aws iam create-open-id-connect-provider, or keyless setup)",
 	"audience rejected":             "add the token's audience to the provider's client id list (aws iam add-client-id-to-open-id-connect-provider), or mint the token for an audience it lists",
 	"token time rejected":           "use a fresh token: CI tokens live an hour or less, and the server's clock must agree with the issuer's",

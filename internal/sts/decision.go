@@ -22,10 +22,18 @@ type decision struct {
 	record func(declog.Record)
 	rec    declog.Record
 	now    func() time.Time
+	// simulated marks a decision of SimulateWebIdentity: logged as such,
+	// and its record goes to the simulation, not to the decision log.
+	simulated bool
 }
 
 func (s *Service) newDecision(c *awsquery.Call, action, roleARN string) *decision {
-	d := &decision{log: s.log, attrs: make([]any, 0, 16), record: s.decisions, now: s.now}
+	return s.decisionFor(c, action, roleARN, s.decisions)
+}
+
+// decisionFor is newDecision with the record handed to record.
+func (s *Service) decisionFor(c *awsquery.Call, action, roleARN string, record func(declog.Record)) *decision {
+	d := &decision{log: s.log, attrs: make([]any, 0, 16), record: record, now: s.now}
 	d.add("request_id", c.RequestID, "action", action, "role", roleARN)
 	if d.record != nil {
 		start := c.Now
@@ -58,7 +66,11 @@ func (d *decision) provider(arn string) {
 
 // write logs the decision with its verdict and the final attributes.
 func (d *decision) write(kv ...any) {
-	d.log.Info("assume decision", append(d.attrs, kv...)...)
+	msg := "assume decision"
+	if d.simulated {
+		msg = "simulated decision"
+	}
+	d.log.Info(msg, append(d.attrs, kv...)...)
 }
 
 // commit hands the record to the decision log.

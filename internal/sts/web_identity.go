@@ -11,6 +11,7 @@ import (
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/creds"
+	"github.com/keylessci/keyless/internal/directory"
 	"github.com/keylessci/keyless/internal/oidc"
 	"github.com/keylessci/keyless/internal/policy"
 	"github.com/keylessci/keyless/internal/store"
@@ -41,7 +42,28 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 		return nil, err
 	}
 	log := s.newDecision(c, "AssumeRoleWithWebIdentity", in.roleARN)
+	input, role, err := s.decideWebIdentity(ctx, log, c, in, token)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := s.issue(ctx, log, in, role, creds.Session{
+		SourceIdentity: input.SourceID, TransitiveTagKeys: input.Transitive, ProviderARN: input.ProviderARN,
+		Subject: input.Token.Subject, Audience: input.Audience, Issued: input.Now,
+	}, input.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return &WebIdentityResult{SessionResult: sr, SubjectFromWebIdentityToken: input.Token.Subject,
+		Provider: input.ProviderARN, Audience: input.Audience}, nil
+}
 
+// decideWebIdentity is the trust decision of AssumeRoleWithWebIdentity, the
+// one place it is made: it verifies token, looks up the role and evaluates
+// its trust policy for every request the token makes (WebIdentityInput).
+// A denial is logged (log.deny) and returned as the error AWS answers; an
+// error of ours (the store) is returned unlogged. SimulateWebIdentity
+// decides through here too.
+func (s *Service) decideWebIdentity(ctx context.Context, log *decision, c *awsquery.Call, in common, token string) (WebIdentityInput, *directory.Role, error) {
 	// The token first: AWS answers token problems before looking at the role.
 	// Surrounding whitespace is dropped: token files are commonly written with
 	// `echo`, and the SDKs send the trailing newline along.
@@ -56,25 +78,25 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	if err != nil {
 		step, _ := tr.Failed()
 		if step == oidc.StepIssuer && !errors.Is(err, oidc.ErrNoProvider) {
-			return nil, err // the store failed, not the token
+			return WebIdentityInput{}, nil, err // the store failed, not the token
 		}
-		return nil, log.deny(err, denyReason[step])
+		return WebIdentityInput{}, nil, log.deny(err, denyReason[step])
 	}
 	now := tr.At // the time the token was checked at decides the whole call
 	providerARN := arn.OIDCProvider(s.account, tok.Provider.URL)
 	tags, transitive, sourceID, err := TokenSessionAttributes(tok)
 	if err != nil {
-		return nil, log.deny(awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
+		return WebIdentityInput{}, nil, log.deny(awserr.New(awserr.CodeIDPRejectedClaim, http.StatusForbidden,
 			"The web identity token has an invalid session tag or source identity claim.").Wrap(err),
 			"session attributes rejected")
 	}
 
 	role, found, err := s.lookupRole(ctx, in.roleARN)
 	if err != nil {
-		return nil, err
+		return WebIdentityInput{}, nil, err
 	}
 	if !found {
-		return nil, log.deny(accessDenied(actionWebIdentity), "no such role in this account")
+		return WebIdentityInput{}, nil, log.deny(accessDenied(actionWebIdentity), "no such role in this account")
 	}
 	input := WebIdentityInput{
 		Token: tok, ProviderURL: tok.Provider.URL, ProviderARN: providerARN, Audience: tok.ClientID,
@@ -83,18 +105,10 @@ func (s *Service) AssumeRoleWithWebIdentity(ctx context.Context, c *awsquery.Cal
 	}
 	for _, req := range input.Requests() {
 		if role.Trust.Evaluate(req) != policy.Allow {
-			return nil, log.denyPolicy(accessDenied(actionWebIdentity), req.Action, role.Trust.Explain(req))
+			return WebIdentityInput{}, nil, log.denyPolicy(accessDenied(actionWebIdentity), req.Action, role.Trust.Explain(req))
 		}
 	}
-	sr, err := s.issue(ctx, log, in, role, creds.Session{
-		SourceIdentity: sourceID, TransitiveTagKeys: transitive,
-		ProviderARN: providerARN, Subject: tok.Subject, Audience: input.Audience, Issued: now,
-	}, tags)
-	if err != nil {
-		return nil, err
-	}
-	return &WebIdentityResult{SessionResult: sr, SubjectFromWebIdentityToken: tok.Subject,
-		Provider: providerARN, Audience: input.Audience}, nil
+	return input, role, nil
 }
 
 // denyReason is the decision log's reason for each failed verification step.
