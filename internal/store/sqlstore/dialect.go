@@ -130,7 +130,11 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 	rdb.SetMaxIdleConns(orDefault(cfg.MaxIdleConns, n))
 	rdb.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	s.db, s.wdb = rdb, wdb
-	pctx, cancel := context.WithTimeout(ctx, cfg.QueryTimeout)
+	// Opening is start-up, not a request: the first connection sets WAL
+	// mode and may wait for another process's lock or a slow disk, so it
+	// gets the migrations' ceiling rather than one query's.
+	limit := openTimeout(cfg.QueryTimeout)
+	pctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	werr := wdb.PingContext(pctx)
 	if werr != nil && !isReadOnly(werr) {
@@ -138,14 +142,14 @@ func (s *Store) openSQLite(ctx context.Context, cfg Config, path string) error {
 		if why := cannotOpen(path, werr); why != nil {
 			return fmt.Errorf("sqlstore: open sqlite %s: %w", path, why)
 		}
-		return s.mapErr(ctx, "open sqlite "+path, werr)
+		return s.openErr(ctx, "open sqlite "+path, werr, limit)
 	}
 	// A read-only database still opens: reads work, every write fails
 	// with ErrUnavailable saying the database is read-only.
 	if err := rdb.PingContext(pctx); err != nil {
 		if !isReadOnly(err) || werr == nil {
 			s.Close()
-			return s.mapErr(ctx, "open sqlite "+path, err)
+			return s.openErr(ctx, "open sqlite "+path, err, limit)
 		}
 		// A WAL database in a read-only directory cannot be read
 		// normally: SQLite needs to create its -shm file. Nobody can

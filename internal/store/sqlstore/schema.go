@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // migrations is the versioned schema: migrations[i] brings the database to
@@ -151,7 +150,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return nil
 		}
 	}
-	timeout := max(s.timeout, 30*time.Second) // may wait for another replica's migration
+	timeout := openTimeout(s.timeout) // may wait for another replica's migration
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	sqlTx, err := s.wdb.BeginTx(tctx, nil)

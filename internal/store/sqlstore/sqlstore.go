@@ -225,6 +225,18 @@ const (
 	classUnavailable
 )
 
+// openTimeout bounds opening the store and migrating it: at least 30 s,
+// whatever one query's bound (QueryTimeout) is.
+func openTimeout(query time.Duration) time.Duration { return max(query, 30*time.Second) }
+
+// openErr is mapErr for opening, whose bound is limit.
+func (s *Store) openErr(ctx context.Context, op string, err error, limit time.Duration) error {
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sqlstore: %s: %w: no answer within %v: %w", op, store.ErrUnavailable, limit, err)
+	}
+	return s.mapErr(ctx, op, err)
+}
+
 // mapErr turns an error from a query into the contract's terms. ctx is the
 // caller's context (not the one bounded by QueryTimeout).
 func (s *Store) mapErr(ctx context.Context, op string, err error) error {
