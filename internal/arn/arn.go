@@ -95,3 +95,7 @@ func Issuer(account, id string) string { return "arn:aws:keyless::" + account + 
 func Decision(account, id string) string {
 	return "arn:aws:keyless::" + account + ":decision/" + id
 }
+
+// Console is the ARN of the web console, the resource keyless:ConsoleLogin
+// is authorized on.
+func Console(account string) string { return "arn:aws:keyless::" + account + ":console" }

@@ -319,20 +319,10 @@ func (s *Service) serveCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) serveList(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	all, err := s.List(ctx)
+	views, err := s.Views(r.Context())
 	if err != nil {
 		s.writeError(w, err)
 		return
-	}
-	views := []IssuerView{}
-	for _, is := range all {
-		v, err := s.view(ctx, is)
-		if err != nil {
-			s.writeError(w, err)
-			return
-		}
-		views = append(views, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"issuers": views})
 }
@@ -444,4 +434,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// Views returns every hosted issuer as the admin API shows it, keys and
+// their schedule included (the console's issuers page).
+func (s *Service) Views(ctx context.Context) ([]IssuerView, error) {
+	l, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IssuerView, 0, len(l))
+	for _, is := range l {
+		v, err := s.view(ctx, is)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,38 +45,61 @@ func (a *authenticator) authenticate(r *http.Request, body []byte, service, regi
 		return nil, nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden,
 			"Credential should be scoped to a valid region. ")
 	}
-	var caller *identity.Caller
-	var secret string
-	switch {
-	case signed.AccessKeyID == a.root.AccessKeyID:
-		if signed.SecurityToken != "" {
-			return nil, nil, invalidToken()
-		}
-		secret = a.root.SecretAccessKey
-		caller = &identity.Caller{Kind: identity.Root, Account: a.account, ARN: arn.Root(a.account), UserID: a.account,
-			AccessKeyID: signed.AccessKeyID}
-	case signed.SecurityToken != "":
-		sess, sec, err := a.sealer.Open(signed.AccessKeyID, signed.SecurityToken)
-		if err != nil {
-			return nil, nil, err
-		}
-		if sess.Account != a.account {
-			return nil, nil, invalidToken()
-		}
-		secret = sec
-		if sess.RoleName == "" {
-			if err := a.checkRunner(r.Context(), sess, signed.AccessKeyID); err != nil {
-				return nil, nil, err
-			}
-		}
-		caller = sessionCaller(sess, signed.AccessKeyID)
-	default:
-		return nil, nil, invalidToken()
+	caller, secret, err := a.credentials(r.Context(), signed.AccessKeyID, signed.SecurityToken)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := signed.Verify(r, body, secret, a.now()); err != nil {
 		return nil, nil, err
 	}
 	return caller, signed, nil
+}
+
+// credentials returns the caller an access key id (and session token)
+// belongs to and its secret: root's, or a session's sealed in its token
+// (expiry and runner revocation checked). Every signed request and every
+// console login is authenticated through here.
+func (a *authenticator) credentials(ctx context.Context, accessKeyID, securityToken string) (caller *identity.Caller, secret string, err error) {
+	switch {
+	case accessKeyID == a.root.AccessKeyID:
+		if securityToken != "" {
+			return nil, "", invalidToken()
+		}
+		secret = a.root.SecretAccessKey
+		caller = &identity.Caller{Kind: identity.Root, Account: a.account, ARN: arn.Root(a.account), UserID: a.account,
+			AccessKeyID: accessKeyID}
+	case securityToken != "":
+		sess, sec, err := a.sealer.Open(accessKeyID, securityToken)
+		if err != nil {
+			return nil, "", err
+		}
+		if sess.Account != a.account {
+			return nil, "", invalidToken()
+		}
+		secret = sec
+		if sess.RoleName == "" {
+			if err := a.checkRunner(ctx, sess, accessKeyID); err != nil {
+				return nil, "", err
+			}
+		}
+		caller = sessionCaller(sess, accessKeyID)
+	default:
+		return nil, "", invalidToken()
+	}
+	return caller, secret, nil
+}
+
+// login checks a console login: the secret must be the one the access key
+// id (and session token) name, compared in constant time.
+func (a *authenticator) login(ctx context.Context, accessKeyID, secret, securityToken string) (*identity.Caller, error) {
+	caller, want, err := a.credentials(ctx, accessKeyID, securityToken)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
+		return nil, awserr.New(awserr.CodeSignatureDoesNotMatch, http.StatusForbidden, "The secret access key does not match the access key id.")
+	}
+	return caller, nil
 }
 
 // checkRunner refuses runner credentials that were revoked (one by one or

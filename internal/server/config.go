@@ -69,6 +69,8 @@ type Config struct {
 	DecisionsMaxRows   int
 	DecisionsFlush     time.Duration
 	DecisionsOff       bool
+	// ConsoleIdle ends a web console session unused this long (0: 15m).
+	ConsoleIdle time.Duration
 }
 
 // Defaults returns the configuration's defaults: the one place they live.

@@ -7,6 +7,7 @@
 //	GET  <issuer path>/.well-known/… discovery documents and JWKS of hosted issuers
 //	     /_keyless/issuers…          admin API (SigV4: root, or credentials policy allows)
 //	GET  /_keyless/decisions[/{id}]  the decision log (keyless:ListDecisions, keyless:GetDecision)
+//	     /_keyless/console/…         the web console (package console; sign-in keyless:ConsoleLogin)
 //	GET  /_keyless/health            200 when the store answers
 //	GET  /metrics                    Prometheus metrics
 //

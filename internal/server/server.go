@@ -17,6 +17,7 @@ import (
 
 	"github.com/keylessci/keyless/internal/awserr"
 	"github.com/keylessci/keyless/internal/awsquery"
+	"github.com/keylessci/keyless/internal/console"
 	"github.com/keylessci/keyless/internal/creds"
 	"github.com/keylessci/keyless/internal/decision"
 	"github.com/keylessci/keyless/internal/directory"
@@ -48,6 +49,7 @@ type Server struct {
 	metrics *metrics
 	// decisions is the decision log (nil with Config.DecisionsOff).
 	decisions *decision.Log
+	console   *console.Console
 	handler   http.Handler
 	// RootAccessKeyID is the root access key id in force.
 	RootAccessKeyID string
@@ -188,6 +190,9 @@ func (s *Server) wire(ctx context.Context) error {
 		{name: "iam", namespace: awsquery.NamespaceIAM, actions: iamSvc.Actions()},
 	}}
 	s.query = q
+	if s.console, err = s.newConsole(stsSvc); err != nil {
+		return err
+	}
 	s.admin = &adminAPI{auth: s.auth, log: s.log, account: cfg.Account, region: cfg.Region, now: cfg.Now, denied: s.recordDenied}
 	s.handler = s.routes(q)
 	return nil
@@ -226,6 +231,8 @@ func (s *Server) routes(q http.Handler) http.Handler {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	wellKnown := s.issuers.Handler()
 	admin := s.admin.handler(s.adminRoutes())
+	mux.Handle("/_keyless/console/", s.console)
+	mux.Handle("/_keyless/console", s.console)
 	mux.Handle("/_keyless/decisions", admin)
 	mux.Handle("/_keyless/decisions/", admin)
 	mux.Handle("/_keyless/issuers", admin)
