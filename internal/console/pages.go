@@ -267,38 +267,18 @@ type streamFilter struct {
 	Role, Provider, Decision, Subject, Since string
 }
 
-// filter reads the stream's filter from the query (role, provider,
-// decision, subject, since); bad values are the visitor's to fix.
+// filter reads the stream's filter from the query (decision.ParseFilter);
+// bad values are the visitor's to fix. A page holds 50 decisions.
 func (c *Console) filter(r *http.Request) (streamFilter, store.DecisionFilter, error) {
 	q := r.URL.Query()
-	sf := streamFilter{Role: strings.TrimSpace(q.Get("role")), Provider: strings.TrimSpace(q.Get("provider")),
-		Decision: q.Get("decision"), Subject: strings.TrimSpace(q.Get("subject")), Since: strings.TrimSpace(q.Get("since"))}
-	f := store.DecisionFilter{Subject: sf.Subject, Limit: 50}
-	if strings.HasPrefix(sf.Role, "arn:") {
-		f.RoleARN = sf.Role
-	} else {
-		f.RoleName = sf.Role
+	sf := streamFilter{Role: q.Get("role"), Provider: q.Get("provider"), Decision: q.Get("decision"),
+		Subject: q.Get("subject"), Since: q.Get("since")}
+	f, err := decision.ParseFilter(q, c.cfg.Account, c.cfg.Now())
+	if err != nil {
+		return sf, f, badRequest(err.Error() + ".")
 	}
-	if p := sf.Provider; p != "" {
-		if !strings.HasPrefix(p, "arn:") {
-			p = arn.OIDCProvider(c.cfg.Account, strings.TrimPrefix(p, "https://"))
-		}
-		f.Provider = p
-	}
-	switch sf.Decision {
-	case "", decision.Allow, decision.Deny:
-		f.Decision = sf.Decision
-	default:
-		return sf, f, badRequest("Decision must be allow or deny.")
-	}
-	var err error
-	if f.Since, err = decision.ParseTime(sf.Since, c.cfg.Now()); err != nil {
-		return sf, f, badRequest("Since: " + err.Error() + ".")
-	}
-	if cur := q.Get("cursor"); cur != "" {
-		if f.After, err = decision.ParseCursor(cur); err != nil {
-			return sf, f, badRequest("That page link is not one this console made.")
-		}
+	if f.Limit == 0 {
+		f.Limit = 50
 	}
 	return sf, f, nil
 }

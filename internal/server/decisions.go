@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -196,55 +195,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decisionFilter reads the query parameters role, provider, decision,
-// since, until, subject, limit and cursor.
+// decisionFilter reads the query parameters (decision.ParseFilter); the
+// admin API lists 100 decisions when no limit is given.
 func (s *Server) decisionFilter(r *http.Request) (store.DecisionFilter, error) {
-	q := r.URL.Query()
-	for k := range q {
-		switch k {
-		case "role", "provider", "decision", "since", "until", "subject", "limit", "cursor":
-		default:
-			return store.DecisionFilter{}, errors.New("unknown parameter " + strconv.Quote(k) +
-				": use role, provider, decision, since, until, subject, limit or cursor")
-		}
+	f, err := decision.ParseFilter(r.URL.Query(), s.cfg.Account, s.cfg.Now())
+	if f.Limit == 0 {
+		f.Limit = 100
 	}
-	f := store.DecisionFilter{Subject: q.Get("subject"), Limit: 100}
-	if role := q.Get("role"); strings.HasPrefix(role, "arn:") {
-		f.RoleARN = role
-	} else {
-		f.RoleName = role
-	}
-	if p := q.Get("provider"); p != "" {
-		if !strings.HasPrefix(p, "arn:") {
-			p = arn.OIDCProvider(s.cfg.Account, strings.TrimPrefix(p, "https://"))
-		}
-		f.Provider = p
-	}
-	switch d := q.Get("decision"); d {
-	case "", decision.Allow, decision.Deny:
-		f.Decision = d
-	default:
-		return f, errors.New("decision must be allow or deny")
-	}
-	now := s.cfg.Now()
-	var err error
-	if f.Since, err = decision.ParseTime(q.Get("since"), now); err != nil {
-		return f, errors.New("since: " + err.Error())
-	}
-	if f.Until, err = decision.ParseTime(q.Get("until"), now); err != nil {
-		return f, errors.New("until: " + err.Error())
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return f, errors.New("limit must be a number from 1 to 1000")
-		}
-		f.Limit = n
-	}
-	if c := q.Get("cursor"); c != "" {
-		if f.After, err = decision.ParseCursor(c); err != nil {
-			return f, errors.New("cursor: not one this server returned")
-		}
-	}
-	return f, nil
+	return f, err
 }

@@ -331,8 +331,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("keyless serving", "addr", scheme+"://"+ln.Addr().String(), "account", s.cfg.Account,
-		"root_access_key_id", redactKey(s.RootAccessKeyID))
+	addr := scheme + "://" + ln.Addr().String()
+	s.log.Info("keyless serving", "addr", addr, "account", s.cfg.Account,
+		"root_access_key_id", redactKey(s.RootAccessKeyID), "console", addr+console.Prefix)
 	select {
 	case err := <-errc:
 		return err
