@@ -506,3 +506,31 @@ func TestReadablePolicy(t *testing.T) {
 		t.Error("a broken document laid out")
 	}
 }
+
+func TestMinuteStats(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 30, 30, 0, time.UTC)
+	rec := func(ago time.Duration, verdict string) decision.Record {
+		return decision.Record{Time: now.Add(-ago), Decision: verdict}
+	}
+	st := minuteStats([]decision.Record{rec(0, decision.Allow), rec(10*time.Second, decision.Deny), rec(10*time.Second, decision.Allow),
+		rec(59*time.Minute, decision.Deny), rec(61*time.Minute, decision.Allow)}, now)
+	last, first := st.Minutes[59], st.Minutes[0]
+	if st.Total != 5 || st.Denied != 2 || last.Allow != 2 || last.Deny != 1 || first.Deny != 1 || st.Max != 3 {
+		t.Fatalf("stats = total %d denied %d, last minute %+v, first %+v, max %d", st.Total, st.Denied, last, first, st.Max)
+	}
+	if last.Y != 60-56 || last.DenyY != 60-56/3 || st.Minutes[30].Y != 60 {
+		t.Errorf("bars: last %+v, an empty minute %+v", last, st.Minutes[30])
+	}
+}
+
+func TestPlaygroundNeedsARole(t *testing.T) {
+	h := newHarness(t)
+	sc, csrf := h.login("AKIAROOT", "")
+	res := h.do("POST", Prefix+"playground", url.Values{"csrf": {csrf}, "role": {""}, "token": {"a.b.c"}}, sc)
+	if body := bodyOf(res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Pick the role") {
+		t.Errorf("status %d: %s", res.StatusCode, body)
+	}
+	if len(h.data.simulated) != 0 {
+		t.Error("simulated without a role")
+	}
+}

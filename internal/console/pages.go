@@ -69,6 +69,9 @@ type overviewPage struct {
 
 type decisionStats struct {
 	Total, Denied int
+	// Capped is true when the hour held more decisions than were read:
+	// the counts are then lower bounds.
+	Capped bool
 	// Minutes are the last 60 minutes' decisions, oldest first.
 	Minutes []minute
 	Recent  []decision.Record
@@ -110,16 +113,20 @@ func overview(c *Console, w http.ResponseWriter, r *http.Request, v *visit) erro
 	}
 	if c.may(r, v, "keyless:ListDecisions", arn.Decision(c.cfg.Account, "*")) {
 		now := c.cfg.Now()
-		ds, err := c.cfg.Data.Decisions(ctx, store.DecisionFilter{Since: now.Add(-time.Hour), Limit: 1000})
+		ds, err := c.cfg.Data.Decisions(ctx, store.DecisionFilter{Since: now.Add(-time.Hour), Limit: overviewLimit})
 		if err != nil {
 			return err
 		}
 		p.Decisions = minuteStats(ds, now)
+		p.Decisions.Capped = len(ds) == overviewLimit
 	}
 	v.Nav = "overview"
 	c.render(w, r, http.StatusOK, "overview", v, p)
 	return nil
 }
+
+// overviewLimit is how many of the last hour's decisions the overview reads.
+const overviewLimit = 1000
 
 // minuteStats counts decisions per minute over the hour before now.
 func minuteStats(ds []decision.Record, now time.Time) *decisionStats {

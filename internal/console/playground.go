@@ -88,6 +88,11 @@ func playgroundRun(c *Console, w http.ResponseWriter, r *http.Request, v *visit)
 		return err
 	}
 	v.Nav = "playground"
+	if in.Role == "" {
+		p.Error = "Pick the role to decide for."
+		c.render(w, r, http.StatusBadRequest, "playground", v, p)
+		return nil
+	}
 	roleARN, err := playgroundResource(c, r)
 	if err != nil {
 		return err
