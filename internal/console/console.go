@@ -28,9 +28,10 @@ const ActionLogin = "keyless:ConsoleLogin"
 
 // Auth is the server's authenticator and authorizer, as the console uses it.
 type Auth interface {
-	// Login checks the credentials typed into the login form (the session
-	// token only for temporary credentials) and returns their caller.
-	Login(ctx context.Context, accessKeyID, secret, sessionToken string) (*identity.Caller, error)
+	// Login checks the credentials typed into the login form r carried
+	// (the session token only for temporary credentials) and returns their
+	// caller; a refusal has been recorded in the decision log.
+	Login(r *http.Request, accessKeyID, secret, sessionToken string) (*identity.Caller, error)
 	// Resume returns the caller of a session's credentials again; it fails
 	// once they expired or were revoked.
 	Resume(ctx context.Context, accessKeyID, sessionToken string) (*identity.Caller, error)

@@ -47,7 +47,7 @@ func (a *fakeAuth) caller(id, token string) (*identity.Caller, error) {
 	return nil, awserr.New(awserr.CodeInvalidClientTokenID, http.StatusForbidden, "The security token included in the request is invalid.")
 }
 
-func (a *fakeAuth) Login(_ context.Context, id, secret, token string) (*identity.Caller, error) {
+func (a *fakeAuth) Login(_ *http.Request, id, secret, token string) (*identity.Caller, error) {
 	c, err := a.caller(id, token)
 	if err != nil || secret != "secret" {
 		return nil, errors.Join(err, errors.New("bad secret"))

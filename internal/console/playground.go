@@ -110,7 +110,7 @@ func playgroundRun(c *Console, w http.ResponseWriter, r *http.Request, v *visit)
 			return err
 		}
 	}
-	rec, err := c.cfg.Data.Simulate(r.Context(), sts.SimulateInput{RoleARN: roleARN, Token: token, SessionName: in.SessionName,
+	rec, err := c.cfg.Data.Simulate(r.Context(), sts.SimulateInput{RoleARN: roleARN, Token: token, SessionName: in.SessionName, Caller: v.caller.ARN,
 		SourceIP: clientIP(r), UserAgent: r.UserAgent(), Secure: r.TLS != nil})
 	if err != nil {
 		if msg, ok := senderMessage(err); ok {

@@ -236,7 +236,7 @@ func login(c *Console, w http.ResponseWriter, r *http.Request, _ *visit) error {
 	akid, secret, token := strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")),
 		strings.TrimSpace(f.Get("session_token"))
 	next := safeNext(f.Get("next"))
-	caller, err := c.cfg.Auth.Login(r.Context(), akid, secret, token)
+	caller, err := c.cfg.Auth.Login(r, akid, secret, token)
 	if err == nil {
 		err = c.cfg.Auth.Authorize(r, caller, ActionLogin, arn.Console(c.cfg.Account))
 	}

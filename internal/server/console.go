@@ -26,8 +26,13 @@ func (s *Server) newConsole(stsSvc *sts.Service) (*console.Console, error) {
 // consoleAuth is the authenticator as the console uses it.
 type consoleAuth struct{ s *Server }
 
-func (a consoleAuth) Login(ctx context.Context, accessKeyID, secret, sessionToken string) (*identity.Caller, error) {
-	return a.s.auth.login(ctx, accessKeyID, secret, sessionToken)
+func (a consoleAuth) Login(r *http.Request, accessKeyID, secret, sessionToken string) (*identity.Caller, error) {
+	start := a.s.cfg.Now()
+	caller, err := a.s.auth.login(r.Context(), accessKeyID, secret, sessionToken)
+	if err != nil {
+		a.s.recordDenied(adminCall(r, start, nil), console.ActionLogin, err)
+	}
+	return caller, err
 }
 
 func (a consoleAuth) Resume(ctx context.Context, accessKeyID, sessionToken string) (*identity.Caller, error) {
@@ -116,6 +121,7 @@ func (d consoleData) Decision(ctx context.Context, id string) (decision.Record, 
 }
 
 func (d consoleData) Simulate(ctx context.Context, in sts.SimulateInput) (decision.Record, error) {
+	in.RequestID = requestID(ctx)
 	return d.sts.SimulateWebIdentity(ctx, in)
 }
 

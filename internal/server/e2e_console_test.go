@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
+	"github.com/keylessci/keyless/internal/decision"
 )
 
 // chromium returns the system browser, or skips saying why there is none.
@@ -193,6 +194,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := b.text("#login-error"); !strings.Contains(got, "Sign-in failed") {
 			t.Errorf("error = %q", got)
 		}
+		awaitLogged(t, f.srv.URL, "the refused sign-in", func(d decision.Record) bool {
+			return d.Action == "keyless:ConsoleLogin" && d.Decision == "deny" && d.Reason == "bad signature"
+		})
 	})
 
 	t.Run("root signs in and sees the overview", func(t *testing.T) {
@@ -319,6 +323,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		if !simulated {
 			t.Error("the server's log lacks the playground's simulated decision")
 		}
+		// Asking leaves a trace too: the decision log records the
+		// simulation, as root's, under its own action.
+		awaitLogged(t, f.srv.URL, "the playground's simulation", func(d decision.Record) bool {
+			return d.Action == "keyless:SimulateWebIdentity" && d.Principal == "arn:aws:iam::123456789012:root" &&
+				strings.Contains(d.Subject, "cccccccc-0000-4000-8000-00000000000c")
+		})
 	})
 
 	t.Run("CSRF: a POST without the session's token is refused", func(t *testing.T) {

@@ -56,16 +56,23 @@ func listDecisions(t *testing.T, endpoint, query string, cr aws.Credentials) (in
 // by endpoint, and returns it.
 func awaitDecision(t *testing.T, endpoint, rid string) decision.Record {
 	t.Helper()
+	return awaitLogged(t, endpoint, "a decision of request "+rid, func(d decision.Record) bool { return d.RequestID == rid })
+}
+
+// awaitLogged waits (bounded) until the decision log listed by endpoint
+// holds a record match accepts, and returns it.
+func awaitLogged(t *testing.T, endpoint, what string, match func(decision.Record) bool) decision.Record {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		_, out, _ := listDecisions(t, endpoint, "limit=1000", rootCreds)
 		for _, d := range out.Decisions {
-			if d.RequestID == rid {
+			if match(d) {
 				return d
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no decision for request %s in the log", rid)
+			t.Fatalf("the decision log lacks %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -12,17 +12,26 @@ type SimulateInput struct {
 	RoleARN     string
 	Token       string
 	SessionName string // default "keyless-playground"
-	RequestID   string
-	SourceIP    string
-	UserAgent   string
-	Secure      bool
+	// Caller is the ARN of who asked (the console's signed-in identity).
+	Caller    string
+	RequestID string
+	SourceIP  string
+	UserAgent string
+	Secure    bool
 }
+
+// ActionSimulate is the action a simulated decision is recorded as in the
+// decision log, so it is never mistaken for an exchange (tighten reads only
+// sts:AssumeRoleWithWebIdentity).
+const ActionSimulate = "keyless:SimulateWebIdentity"
 
 // SimulateWebIdentity decides in as AssumeRoleWithWebIdentity would, through
 // the same decideWebIdentity (verifier, role lookup, trust evaluation), and
-// returns the decision record the log would hold, fix included. It issues no
-// credentials and records nothing in the decision log. Bad input is a
-// ValidationError; an error of ours (the store) is returned as is.
+// returns its record, fix included. It issues no credentials. The record goes
+// to the decision log as ActionSimulate with in.Caller as its principal:
+// asking whether a token would be accepted leaves a trace, as using it does.
+// Bad input is a ValidationError; an error of ours (the store) is returned
+// as is.
 func (s *Service) SimulateWebIdentity(ctx context.Context, in SimulateInput) (declog.Record, error) {
 	if in.SessionName == "" {
 		in.SessionName = "keyless-playground"
@@ -55,5 +64,9 @@ func (s *Service) SimulateWebIdentity(ctx context.Context, in SimulateInput) (de
 		return declog.Record{}, err // not a decision: a failure of ours
 	}
 	rec.Fix = declog.SuggestFix(&rec)
+	rec.Action, rec.Principal = ActionSimulate, in.Caller
+	if s.decisions != nil {
+		s.decisions(rec)
+	}
 	return rec, nil
 }

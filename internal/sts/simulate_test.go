@@ -14,8 +14,8 @@ import (
 )
 
 // The playground decides through the action's own code: the verdicts, the
-// reasons and the traces are those of AssumeRoleWithWebIdentity, and no
-// credentials are minted.
+// reasons and the traces are those of AssumeRoleWithWebIdentity, no
+// credentials are minted, and the log records a simulation, not an exchange.
 func TestSimulateWebIdentity(t *testing.T) {
 	roleARN := arn.Role(testAccount, "/", "deploy")
 	claims := func(mod func(map[string]any)) string {
@@ -51,13 +51,14 @@ func TestSimulateWebIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logged int
+			var logged []declog.Record
 			dir := &fakeDir{
 				roles:     map[string]*directory.Role{"deploy": testRole(t, "deploy", webTrust)},
 				providers: map[string]*store.Provider{testProvider: {URL: testProvider, ClientIDs: []string{"o"}}},
 			}
 			h := newHarness(t, dir)
-			h.svc.decisions = func(declog.Record) { logged++ }
+			h.svc.decisions = func(r declog.Record) { logged = append(logged, r) }
+			tc.in.Caller = "arn:aws:iam::123456789012:root"
 			rec, err := h.svc.SimulateWebIdentity(context.Background(), tc.in)
 			if tc.wantErr != "" {
 				wantErr(t, err, tc.wantErr, "")
@@ -66,8 +67,8 @@ func TestSimulateWebIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SimulateWebIdentity: %v", err)
 			}
-			if logged != 0 {
-				t.Errorf("the simulation wrote %d records to the decision log", logged)
+			if len(logged) != 1 || logged[0].Action != ActionSimulate || logged[0].Principal != tc.in.Caller || logged[0].Decision != rec.Decision {
+				t.Errorf("decision log got %+v, want one %s record by the caller", logged, ActionSimulate)
 			}
 			if rec.Decision != tc.wantDecision || rec.Reason != tc.reason || rec.ErrorCode != tc.wantCode {
 				t.Errorf("record = decision %q reason %q code %q, want %q %q %q", rec.Decision, rec.Reason, rec.ErrorCode, tc.wantDecision, tc.reason, tc.wantCode)
