@@ -361,53 +361,48 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestSessionLifetime(t *testing.T) {
-	t.Run("idle timeout", func(t *testing.T) {
-		h := newHarness(t)
-		sc, _ := h.login("AKIAROOT", "")
-		h.clock.Advance(14 * time.Minute)
-		if res := h.do("GET", Prefix, nil, sc); res.StatusCode != http.StatusOK {
-			t.Fatalf("active session refused: %d", res.StatusCode)
-		}
-		h.clock.Advance(14 * time.Minute) // 28 min after sign-in, 14 after the last use
-		if res := h.do("GET", Prefix, nil, sc); res.StatusCode != http.StatusOK {
-			t.Fatalf("a used session expired: %d", res.StatusCode)
-		}
-		h.clock.Advance(15 * time.Minute)
-		if res := h.do("GET", Prefix, nil, sc); res.StatusCode != http.StatusSeeOther {
-			t.Errorf("idle session still open: %d", res.StatusCode)
-		}
-	})
-	t.Run("the live feed does not keep a session alive", func(t *testing.T) {
-		h := newHarness(t)
-		sc, _ := h.login("AKIAROOT", "")
-		for range 20 {
-			h.clock.Advance(time.Minute)
-			h.do("GET", Prefix+"feed", nil, sc)
-		}
-		if res := h.do("GET", Prefix+"feed", nil, sc); res.StatusCode != http.StatusUnauthorized {
-			t.Errorf("feed polling kept an idle session open: %d", res.StatusCode)
-		}
-	})
-	t.Run("maximum age", func(t *testing.T) {
-		h := newHarness(t)
-		sc, _ := h.login("AKIAROOT", "")
-		for range 12 * 6 {
-			h.clock.Advance(10 * time.Minute)
-			h.do("GET", Prefix, nil, sc)
-		}
-		if res := h.do("GET", Prefix, nil, sc); res.StatusCode != http.StatusSeeOther {
-			t.Errorf("a 12 h old session is still open: %d", res.StatusCode)
-		}
-	})
-	t.Run("revoked credentials end the session", func(t *testing.T) {
-		h := newHarness(t)
-		h.auth.allow[ActionLogin] = true
-		sc, _ := h.login("ASIASESSION", "tok")
-		h.auth.revoked = true
-		if res := h.do("GET", Prefix, nil, sc); res.StatusCode != http.StatusSeeOther {
-			t.Errorf("session of revoked credentials still open: %d", res.StatusCode)
-		}
-	})
+	tests := []struct {
+		name string
+		// visits: times requests of path, every apart; then idle, then the
+		// final request of path, which must answer want.
+		every       time.Duration
+		times       int
+		path        string
+		idle        time.Duration
+		revoke      bool
+		want        int
+		wantVisits  int // each visit's status (0: not checked)
+		sessionCred bool
+	}{
+		{name: "used within the idle timeout", every: 14 * time.Minute, times: 2, path: "", wantVisits: http.StatusOK, want: http.StatusOK},
+		{name: "idle timeout", every: 14 * time.Minute, times: 2, path: "", idle: 15 * time.Minute, want: http.StatusSeeOther},
+		{name: "the live feed does not keep a session alive", every: time.Minute, times: 20, path: "feed", want: http.StatusUnauthorized},
+		{name: "maximum age", every: 10 * time.Minute, times: 12 * 6, path: "", want: http.StatusSeeOther},
+		{name: "revoked credentials end the session", sessionCred: true, revoke: true, path: "", want: http.StatusSeeOther},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			id, token := "AKIAROOT", ""
+			if tc.sessionCred {
+				h.auth.allow[ActionLogin] = true
+				id, token = "ASIASESSION", "tok"
+			}
+			sc, _ := h.login(id, token)
+			for i := range tc.times {
+				h.clock.Advance(tc.every)
+				res := h.do("GET", Prefix+tc.path, nil, sc)
+				if tc.wantVisits != 0 && res.StatusCode != tc.wantVisits {
+					t.Fatalf("visit %d: status %d, want %d", i+1, res.StatusCode, tc.wantVisits)
+				}
+			}
+			h.clock.Advance(tc.idle)
+			h.auth.revoked = tc.revoke
+			if res := h.do("GET", Prefix+tc.path, nil, sc); res.StatusCode != tc.want {
+				t.Errorf("final request: status %d, want %d", res.StatusCode, tc.want)
+			}
+		})
+	}
 	t.Run("the table is capped", func(t *testing.T) {
 		h := newHarness(t)
 		first, _ := h.login("AKIAROOT", "")
