@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/keylessci/keyless/internal/awserr"
@@ -64,23 +65,14 @@ func readablePolicy(doc string) ([]statementView, error) {
 		sv.Actions = strs(a)
 		var conds map[string]map[string]json.RawMessage
 		_ = json.Unmarshal(st["Condition"], &conds)
-		for _, op := range sortedKeys(conds) {
-			for _, k := range sortedKeys(conds[op]) {
+		for _, op := range slices.Sorted(maps.Keys(conds)) {
+			for _, k := range slices.Sorted(maps.Keys(conds[op])) {
 				sv.Conditions = append(sv.Conditions, conditionView{Operator: op, Key: k, Values: strs(conds[op][k])})
 			}
 		}
 		out = append(out, sv)
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // str is a JSON string's value ("" for anything else).
@@ -118,7 +110,7 @@ func principals(b json.RawMessage) []string {
 		return strs(b) // "*"
 	}
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		for _, v := range strs(m[k]) {
 			out = append(out, k+": "+v)
 		}
@@ -161,7 +153,7 @@ type statementTraceView struct {
 
 func newDecisionView(d decision.Record) decisionView {
 	v := decisionView{Record: d}
-	for _, k := range sortedKeys(d.Claims) {
+	for _, k := range slices.Sorted(maps.Keys(d.Claims)) {
 		var val string
 		switch x := d.Claims[k].(type) {
 		case string:

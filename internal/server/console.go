@@ -42,8 +42,7 @@ func (a consoleAuth) Resume(ctx context.Context, accessKeyID, sessionToken strin
 
 func (a consoleAuth) Authorize(r *http.Request, caller *identity.Caller, action, resource string) error {
 	start := a.s.cfg.Now()
-	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: a.s.cfg.Region, UserAgent: r.UserAgent()}
-	err := a.s.auth.authorize(r.Context(), caller, ri, action, resource)
+	err := a.authorize(r, caller, action, resource)
 	if err != nil {
 		a.s.recordDenied(adminCall(r, start, caller), action, err)
 	}
@@ -51,8 +50,14 @@ func (a consoleAuth) Authorize(r *http.Request, caller *identity.Caller, action,
 }
 
 func (a consoleAuth) Allowed(r *http.Request, caller *identity.Caller, action, resource string) bool {
+	return a.authorize(r, caller, action, resource) == nil
+}
+
+// authorize asks the server's authorizer, with the console request's
+// global condition keys.
+func (a consoleAuth) authorize(r *http.Request, caller *identity.Caller, action, resource string) error {
 	ri := sts.RequestInfo{SourceIP: sourceIP(r), Secure: r.TLS != nil, Region: a.s.cfg.Region, UserAgent: r.UserAgent()}
-	return a.s.auth.authorize(r.Context(), caller, ri, action, resource) == nil
+	return a.s.auth.authorize(r.Context(), caller, ri, action, resource)
 }
 
 // consoleData is what the console reads, from the store as written.
@@ -97,27 +102,11 @@ func (d consoleData) Role(ctx context.Context, name string) (store.Role, []strin
 }
 
 func (d consoleData) Decisions(ctx context.Context, f store.DecisionFilter) ([]decision.Record, error) {
-	ds, err := d.s.store.ListDecisions(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]decision.Record, 0, len(ds))
-	for _, x := range ds {
-		r, err := decision.FromStore(x)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return d.s.readDecisions(ctx, f)
 }
 
 func (d consoleData) Decision(ctx context.Context, id string) (decision.Record, error) {
-	x, err := d.s.store.GetDecision(ctx, id)
-	if err != nil {
-		return decision.Record{}, err
-	}
-	return decision.FromStore(x)
+	return d.s.readDecision(ctx, id)
 }
 
 func (d consoleData) Simulate(ctx context.Context, in sts.SimulateInput) (decision.Record, error) {

@@ -144,20 +144,12 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
 		awsquery.WriteJSONError(w, awserr.New(awserr.CodeValidation, http.StatusBadRequest, err.Error()))
 		return
 	}
-	ds, err := s.store.ListDecisions(r.Context(), f)
+	recs, err := s.readDecisions(r.Context(), f)
 	if err != nil {
 		s.decisionStoreError(w, r, err)
 		return
 	}
-	out := DecisionList{Decisions: make([]decision.Record, 0, len(ds))}
-	for _, d := range ds {
-		rec, err := decision.FromStore(d)
-		if err != nil {
-			s.decisionStoreError(w, r, err)
-			return
-		}
-		out.Decisions = append(out.Decisions, rec)
-	}
+	out := DecisionList{Decisions: recs}
 	if len(out.Decisions) == f.Limit {
 		out.NextCursor = decision.Cursor(out.Decisions[len(out.Decisions)-1])
 	}
@@ -167,17 +159,39 @@ func (s *Server) listDecisions(w http.ResponseWriter, r *http.Request) {
 // getDecision serves GET /_keyless/decisions/{id} for an authorized caller.
 func (s *Server) getDecision(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	d, err := s.store.GetDecision(r.Context(), id)
+	rec, err := s.readDecision(r.Context(), id)
 	if err != nil {
 		s.decisionStoreError(w, r, awsquery.FromStore(err, awsquery.StoreMessages{NotFound: "no decision " + strconv.Quote(id)}))
 		return
 	}
-	rec, err := decision.FromStore(d)
-	if err != nil {
-		s.decisionStoreError(w, r, err)
-		return
-	}
 	writeJSON(w, rec)
+}
+
+// readDecisions reads the records f selects (the admin API and the console).
+func (s *Server) readDecisions(ctx context.Context, f store.DecisionFilter) ([]decision.Record, error) {
+	ds, err := s.store.ListDecisions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]decision.Record, 0, len(ds))
+	for _, d := range ds {
+		rec, err := decision.FromStore(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// readDecision reads one record (an error wrapping store.ErrNotFound when
+// there is none).
+func (s *Server) readDecision(ctx context.Context, id string) (decision.Record, error) {
+	d, err := s.store.GetDecision(ctx, id)
+	if err != nil {
+		return decision.Record{}, err
+	}
+	return decision.FromStore(d)
 }
 
 // decisionStoreError answers a failed read of the log; a failure of ours
