@@ -403,6 +403,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := b.text("h1"); got != "Not allowed" {
 			t.Errorf("issuers page for a session without keyless:ListIssuers: %q", got)
 		}
+		awaitLogged(t, f.srv.URL, "the refused issuers page", func(d decision.Record) bool {
+			return d.Action == "keyless:ListIssuers" && d.Decision == "deny" && strings.HasPrefix(d.Principal, "arn:aws:sts::123456789012:assumed-role/circleci-deploy/")
+		})
 	})
 
 	if n := b.dialogs.Load(); n != 0 {
