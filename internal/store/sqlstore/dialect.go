@@ -47,7 +47,7 @@ var postgresDialect = dialect{
 	numbered:      true,
 	forUpdate:     " FOR UPDATE",
 	migrationLock: "SELECT pg_advisory_xact_lock(" + strconv.Itoa(migrationLockKey) + ")",
-	ddl:           strings.NewReplacer("BLOB", "BYTEA"),
+	ddl:           strings.NewReplacer("BLOB", "BYTEA", " WITHOUT ROWID", ""),
 	classify:      classifyPostgres,
 }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keylessci/keyless/internal/store"
+	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
 )
 
 // A data dir written by a binary that knew only schema version 2 (managed
@@ -56,5 +58,78 @@ func TestMigrateVersion1Policies(t *testing.T) {
 	}
 	if want = append(want, v2); got.DefaultVersion != "v2" || !cmp.Equal(got.Versions, want) {
 		t.Errorf("after a new version: default %q, versions %+v", got.DefaultVersion, got.Versions)
+	}
+}
+
+// A data dir whose decision log was written one row per decision (schema
+// version 4) opens with its decisions moved into batches: every one reads
+// back whole, in order, and the old table is gone.
+func TestMigrateVersion4Decisions(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		testMigrateVersion4Decisions(t, "sqlite://"+filepath.Join(t.TempDir(), "keyless.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a PostgreSQL cluster; skipped with -short")
+		}
+		testMigrateVersion4Decisions(t, pgtest.Start(t))
+	})
+}
+
+func testMigrateVersion4Decisions(t *testing.T, url string) {
+	all := migrations
+	migrations = all[:4]
+	old, err := Open(context.Background(), Config{URL: url})
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var want []store.Decision
+	for i := range 2*maxBatchRecords + 5 {
+		d := store.Decision{ID: fmt.Sprintf("d%05d", i), Time: base.Add(time.Duration(i) * time.Millisecond), RequestID: fmt.Sprint("req-", i),
+			Action: "sts:AssumeRoleWithWebIdentity", RoleARN: "arn:aws:iam::000000000000:role/r" + fmt.Sprint(i%3), RoleName: "r" + fmt.Sprint(i%3),
+			Subject: fmt.Sprint("sub-", i%7), Decision: "allow", Latency: time.Duration(i) * time.Microsecond}
+		if i%2 == 0 {
+			d.Decision, d.ErrorCode, d.Claims, d.Trace = "deny", "AccessDenied", []byte(`{"sub":"x"}`), []byte(`{"decision":"implicitDeny"}`)
+		}
+		if _, err := (rebound{old.d, old.wdb}).ExecContext(context.Background(), `INSERT INTO decisions (`+v4DecisionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Time.UnixMicro(), d.RequestID, d.SourceIP, d.UserAgent, d.Action, d.RoleARN, d.RoleName, d.Provider, d.Subject,
+			d.Principal, d.Decision, d.ErrorCode, d.Reason, d.ClosestMiss, d.Fix, d.Latency.Microseconds(), string(d.Claims), string(d.Trace)); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]store.Decision{d}, want...)
+	}
+	old.Close()
+
+	s := openURL(t, url, 0)
+	var got []store.Decision
+	f := store.DecisionFilter{Limit: maxDecisionPage}
+	for {
+		page, err := s.ListDecisions(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		f.After = &store.DecisionKey{Time: page[len(page)-1].Time, ID: page[len(page)-1].ID}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("migrated decisions (-want +got):\n%s", diff)
+	}
+	roleR1, err := s.ListDecisions(context.Background(), store.DecisionFilter{RoleName: "r1", Decision: "deny", Limit: maxDecisionPage})
+	wantR1 := 0
+	for _, d := range want {
+		if d.RoleName == "r1" && d.Decision == "deny" {
+			wantR1++
+		}
+	}
+	if err != nil || len(roleR1) != wantR1 {
+		t.Errorf("role r1 denials after migration: %d, %v", len(roleR1), err)
+	}
+	if _, err := s.db.Exec("SELECT 1 FROM decisions"); err == nil {
+		t.Error("the version 4 table is still there")
 	}
 }

@@ -126,6 +126,34 @@ var migrations = [][]string{
 		`CREATE INDEX decisions_at ON decisions (at, id)`,
 		`CREATE INDEX decisions_role ON decisions (role_arn, at)`,
 	},
+	// 5: the decision log in batches (decisions.go, batch.go): a row per
+	// batch, and per batch the distinct values filters look for. The rows
+	// of version 4's decisions table move into batches (migrateSteps).
+	{
+		`CREATE TABLE decision_batches (
+			id_min TEXT PRIMARY KEY,
+			id_max TEXT NOT NULL,
+			at_min BIGINT NOT NULL,
+			at_max BIGINT NOT NULL,
+			n INTEGER NOT NULL,
+			body BLOB NOT NULL
+		)`,
+		`CREATE INDEX decision_batches_at ON decision_batches (at_max, id_min)`,
+		`CREATE INDEX decision_batches_id_max ON decision_batches (id_max)`,
+		`CREATE TABLE decision_keys (
+			batch TEXT NOT NULL,
+			field TEXT NOT NULL,
+			value TEXT NOT NULL,
+			PRIMARY KEY (batch, field, value)
+		) WITHOUT ROWID`,
+		`CREATE INDEX decision_keys_value ON decision_keys (field, value, batch)`,
+	},
+}
+
+// migrateSteps run in Go after the statements of the version they are
+// keyed by, in the same transaction.
+var migrateSteps = map[int]func(context.Context, querier) error{
+	5: moveDecisionsToBatches,
 }
 
 // schemaVersion reads the applied version through the read pool.
@@ -177,6 +205,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	for i := current; i < len(migrations); i++ {
 		for _, stmt := range migrations[i] {
 			if _, err := t.ExecContext(tctx, s.d.ddl.Replace(stmt)); err != nil {
+				return s.mapErr(ctx, fmt.Sprintf("migrate to version %d", i+1), err)
+			}
+		}
+		if step := migrateSteps[i+1]; step != nil {
+			if err := step(tctx, t); err != nil {
 				return s.mapErr(ctx, fmt.Sprintf("migrate to version %d", i+1), err)
 			}
 		}

@@ -70,6 +70,7 @@ type Store struct {
 	wdb     *sql.DB // writes: one connection on SQLite, db on PostgreSQL
 	now     func() time.Time
 	timeout time.Duration
+	batches batchEncoder // the decision log's (decisions.go)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -183,6 +184,63 @@ var decisionTests = map[string]func(t *testing.T, s store.Store){
 		must(t, err)
 		if n != 0 {
 			t.Errorf("pruned %d at the cap, want 0", n)
+		}
+	},
+	"InterleavedInserts": func(t *testing.T, s store.Store) {
+		// Two writers (replicas) whose inserts overlap in time and whose
+		// ids are not in time order: every read still sees one log in
+		// (time, id) order, and pruning counts across both.
+		var a, b []store.Decision
+		for i := range 8 {
+			d := decisionAt(fmt.Sprintf("%c%d", "zm"[i%2], i), time.Duration(i)*time.Second)
+			if i%2 == 0 {
+				a = append(a, d)
+			} else {
+				b = append(b, d)
+			}
+		}
+		must(t, s.InsertDecisions(ctx(t), a))
+		must(t, s.InsertDecisions(ctx(t), b))
+		var got []string
+		f := store.DecisionFilter{Limit: 3}
+		for range 10 {
+			page, err := s.ListDecisions(ctx(t), f)
+			must(t, err)
+			got = append(got, ids(page)...)
+			if len(page) < f.Limit {
+				break
+			}
+			last := page[len(page)-1]
+			f.After = &store.DecisionKey{Time: last.Time, ID: last.ID}
+		}
+		diff(t, "pages", []string{"m7", "z6", "m5", "z4", "m3", "z2", "m1", "z0"}, got)
+		for _, d := range append(a, b...) {
+			g, err := s.GetDecision(ctx(t), d.ID)
+			must(t, err)
+			diff(t, "GetDecision "+d.ID, d, g)
+		}
+		_, err := s.GetDecision(ctx(t), "n")
+		wantErr(t, "GetDecision between ranges", err, store.ErrNotFound)
+		page, err := s.ListDecisions(ctx(t), store.DecisionFilter{Since: base.Add(3 * time.Second), Until: base.Add(6 * time.Second)})
+		must(t, err)
+		diff(t, "since/until across inserts", []string{"m5", "z4", "m3"}, ids(page))
+		n, err := s.PruneDecisions(ctx(t), base.Add(2*time.Second), 0)
+		must(t, err)
+		if n != 2 {
+			t.Errorf("pruned %d by age, want 2", n)
+		}
+		n, err = s.PruneDecisions(ctx(t), time.Time{}, 5)
+		must(t, err)
+		if n != 1 {
+			t.Errorf("pruned %d by cap, want 1", n)
+		}
+		page, err = s.ListDecisions(ctx(t), store.DecisionFilter{})
+		must(t, err)
+		if len(page) != 5 {
+			t.Errorf("%d decisions after the cap of 5: %v", len(page), ids(page))
+		}
+		if _, err := s.GetDecision(ctx(t), "m1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetDecision m1 after pruning by age: %v", err)
 		}
 	},
 	"EmptyInsert": func(t *testing.T, s store.Store) {
