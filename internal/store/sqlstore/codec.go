@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -109,5 +108,3 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
