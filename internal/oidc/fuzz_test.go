@@ -3,6 +3,7 @@ package oidc
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -44,8 +45,19 @@ func FuzzParse(f *testing.F) {
 		d := json.NewDecoder(bytes.NewReader(payload))
 		d.UseNumber()
 		var again map[string]any
-		if err := d.Decode(&again); err != nil || len(again) != len(tok.Claims) {
+		if err := d.Decode(&again); err != nil || !reflect.DeepEqual(again, tok.Claims()) {
 			t.Fatalf("claims re-decode differently: %v", err)
+		}
+		// The registered claims read from the index are what the standard
+		// decoder reads.
+		if iss, _ := again["iss"].(string); iss != tok.Issuer {
+			t.Fatalf("iss %q, standard decoder %q", tok.Issuer, iss)
+		}
+		if sub, _ := again["sub"].(string); sub != tok.Subject {
+			t.Fatalf("sub %q, standard decoder %q", tok.Subject, sub)
+		}
+		if exp, err := again["exp"].(json.Number).Int64(); err != nil || exp != tok.Expiry {
+			t.Fatalf("exp %d, standard decoder %d (%v)", tok.Expiry, exp, err)
 		}
 		_ = tok.verify(keys) // must not panic
 		_ = tok.checkTime(testNow, 0)

@@ -41,6 +41,15 @@ type jsonScanner struct {
 	data []byte
 	pos  int
 	keys [][]byte // member names of the objects being scanned, a stack
+	// top, when collecting, receives the members of the outermost object.
+	collecting bool
+	top        []member
+}
+
+// member is one member of a JSON object: its name, unescaped, and its
+// value exactly as written.
+type member struct {
+	name, value []byte
 }
 
 func (s *jsonScanner) ws() {
@@ -119,8 +128,13 @@ func (s *jsonScanner) object(depth int) error {
 			return fmt.Errorf("%w: expected ':'", errJSONSyntax)
 		}
 		s.pos++
+		s.ws()
+		start := s.pos
 		if err := s.value(depth); err != nil {
 			return err
+		}
+		if s.collecting && depth == 1 {
+			s.top = append(s.top, member{name: key, value: s.data[start:s.pos]})
 		}
 		s.ws()
 		if s.pos >= len(s.data) {

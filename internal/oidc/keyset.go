@@ -46,7 +46,7 @@ func ParseKeySet(data []byte) (*jose.JSONWebKeySet, error) {
 	set := &jose.JSONWebKeySet{}
 	for _, m := range raws {
 		var kty string
-		if err := stringMember(m, "kty", &kty); err != nil {
+		if v, ok := m["kty"]; ok && (len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &kty) != nil) {
 			continue
 		}
 		if kty == "oct" {

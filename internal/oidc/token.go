@@ -19,11 +19,11 @@ type Token struct {
 	Expiry, NotBefore, IssuedAt int64
 	HasNotBefore, HasIssuedAt   bool
 
-	// Claims holds every claim; numbers are json.Number.
-	Claims map[string]any
 	// ClaimsJSON is the decoded payload: every claim exactly as the token
-	// carried it (a valid JSON object with no duplicate member).
+	// carried it (a valid JSON object with no duplicate member). Claim and
+	// Claims decode it.
 	ClaimsJSON []byte
+	members    []member // the members of ClaimsJSON, indexed by Parse
 
 	// Provider is the provider the token was verified against and ClientID
 	// the client id its aud or azp matched; both are set by Verifier.Verify.

@@ -206,7 +206,7 @@ func TestParseFields(t *testing.T) {
 	if tok.Expiry != testNow.Unix()+3600 || !tok.HasIssuedAt || tok.IssuedAt != testNow.Unix()-10 || tok.HasNotBefore {
 		t.Fatalf("times = exp %d iat %d/%v nbf %v", tok.Expiry, tok.IssuedAt, tok.HasIssuedAt, tok.HasNotBefore)
 	}
-	if n := tok.Claims["nested"].(map[string]any)["n"]; fmt.Sprint(n) != "12" || fmt.Sprintf("%T", n) != "json.Number" {
+	if n := tok.Claims()["nested"].(map[string]any)["n"]; fmt.Sprint(n) != "12" || fmt.Sprintf("%T", n) != "json.Number" {
 		t.Fatalf("nested number = %v (%T), want json.Number 12", n, n)
 	}
 	if tok.Raw != raw {
