@@ -50,7 +50,10 @@ func TestContextMatchesSTS(t *testing.T) {
 			url := strings.TrimPrefix(claims["iss"].(string), "https://")
 			aud, _ := claims["aud"].(string)
 			sub, _ := claims["sub"].(string)
-			tok := &oidc.Token{Issuer: claims["iss"].(string), Subject: sub, Audience: []string{aud}, Claims: claims}
+			tok := &oidc.Token{Issuer: claims["iss"].(string), Subject: sub, Audience: []string{aud}}
+			if err := tok.SetClaims(raw); err != nil {
+				t.Fatal(err)
+			}
 			want := sts.WebIdentityContext(sts.WebIdentityInput{Token: tok, ProviderURL: url, ProviderARN: fd.ProviderARN,
 				Audience: aud, RoleARN: res.ARN, SessionName: "keyless-audit", Now: time.Unix(0, 0)})
 			got := audit.Context(url, fd.ProviderARN, claims)

@@ -24,13 +24,19 @@ func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z
 // WriteResult writes <ActionResponse><ActionResult>result</ActionResult>
 // <ResponseMetadata/></ActionResponse>. A nil result writes no Result
 // element (actions without an output shape). result is encoded with
-// encoding/xml, so its fields carry xml tags.
+// encoding/xml, so its fields carry xml tags, unless it is an XMLAppender.
 func WriteResult(w http.ResponseWriter, namespace, action, requestID string, result any) {
 	x := xmlBufs.Get().(*xmlBuf)
 	defer x.release()
 	buf := &x.buf
 	buf.WriteString(`<` + action + `Response xmlns="` + namespace + `">`)
-	if result != nil {
+	if a, ok := result.(XMLAppender); ok {
+		b := buf.AvailableBuffer()
+		b = append(b, `<`+action+`Result>`...)
+		b = a.AppendXML(b)
+		b = append(b, `</`+action+`Result>`...)
+		buf.Write(b)
+	} else if result != nil {
 		enc := xml.NewEncoder(x.bw) // uses x.bw as is: no 4 KiB buffer per response
 		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			WriteError(w, namespace, requestID, err)

@@ -3,6 +3,7 @@ package sts
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -57,7 +58,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	if caller == nil {
 		return nil, awserr.New(awserr.CodeMissingAuth, http.StatusForbidden, "Request is missing Authentication Token")
 	}
-	log.add("caller", caller.ARN)
+	log.add(slog.String("caller", caller.ARN))
 	if caller.Is(identity.Root) {
 		return nil, log.deny(awserr.New(awserr.CodeAccessDenied, http.StatusForbidden,
 			"Roles may not be assumed by root accounts."), "root caller")

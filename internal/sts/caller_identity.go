@@ -15,6 +15,13 @@ type CallerIdentityResult struct {
 	Arn     string `xml:"Arn"`
 }
 
+// AppendXML implements awsquery.XMLAppender.
+func (r *CallerIdentityResult) AppendXML(b []byte) []byte {
+	b = awsquery.AppendElement(b, "UserId", r.UserID)
+	b = awsquery.AppendElement(b, "Account", r.Account)
+	return awsquery.AppendElement(b, "Arn", r.Arn)
+}
+
 // GetCallerIdentity returns who signed the request. Like AWS, it needs no
 // permission: not even an explicit Deny blocks it.
 func (s *Service) GetCallerIdentity(_ context.Context, c *awsquery.Call) (any, error) {

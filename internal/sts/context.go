@@ -82,13 +82,13 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 			c.Set(p+"oaud", t.Audience...)
 		}
 	}
-	if v, ok := t.Claims["amr"]; ok {
+	if v, ok := t.Claim("amr"); ok {
 		if vals := claimStrings(v); len(vals) > 0 {
 			c.Set(p+"amr", vals...)
 		}
 	}
 	for _, k := range ciclaims.ProviderClaimKeys(in.ProviderURL) {
-		if v, ok := t.Claims[k]; ok {
+		if v, ok := t.Claim(k); ok {
 			if vals := claimStrings(v); len(vals) > 0 {
 				c.Set(p+k, vals...)
 			}
@@ -159,7 +159,7 @@ func claimStrings(v any) []string {
 // 0..256 characters, single-valued, keys unique case-insensitively, and a
 // source identity of 2..64 characters of [\w+=,.@-] not starting with aws:.
 func TokenSessionAttributes(t *oidc.Token) (tags []SessionTag, transitive []string, sourceID string, err error) {
-	if raw, ok := t.Claims[claimTags]; ok {
+	if raw, ok := t.Claim(claimTags); ok {
 		obj, ok := raw.(map[string]any)
 		if !ok {
 			return nil, nil, "", fmt.Errorf("claim %s is not an object", claimTags)
@@ -194,7 +194,7 @@ func TokenSessionAttributes(t *oidc.Token) (tags []SessionTag, transitive []stri
 		}
 		sortTags(tags)
 	}
-	if raw, ok := t.Claims[claimSourceIdentity]; ok {
+	if raw, ok := t.Claim(claimSourceIdentity); ok {
 		s, ok := raw.(string)
 		if !ok || len(s) < 2 || len(s) > 64 || !sourceIdentityRE.MatchString(s) || strings.HasPrefix(strings.ToLower(s), "aws:") {
 			return nil, nil, "", fmt.Errorf("invalid source identity claim")

@@ -13,9 +13,16 @@ import (
 )
 
 func token(claims map[string]any) *oidc.Token {
-	t := &oidc.Token{Issuer: "https://oidc.circleci.com/org/o", Subject: "org/o/project/p/user/u", Audience: []string{"o"}, Claims: claims}
-	if t.Claims == nil {
-		t.Claims = map[string]any{}
+	t := &oidc.Token{Issuer: "https://oidc.circleci.com/org/o", Subject: "org/o/project/p/user/u", Audience: []string{"o"}}
+	if claims == nil {
+		claims = map[string]any{}
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(err)
+	}
+	if err := t.SetClaims(payload); err != nil {
+		panic(err)
 	}
 	return t
 }

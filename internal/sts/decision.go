@@ -1,6 +1,7 @@
 package sts
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // an exchange's CPU.)
 type decision struct {
 	log    *slog.Logger
-	attrs  []any
+	attrs  []slog.Attr
 	record func(declog.Record)
 	rec    declog.Record
 	now    func() time.Time
@@ -33,8 +34,8 @@ func (s *Service) newDecision(c *awsquery.Call, action, roleARN string) *decisio
 
 // decisionFor is newDecision with the record handed to record.
 func (s *Service) decisionFor(c *awsquery.Call, action, roleARN string, record func(declog.Record)) *decision {
-	d := &decision{log: s.log, attrs: make([]any, 0, 16), record: record, now: s.now}
-	d.add("request_id", c.RequestID, "action", action, "role", roleARN)
+	d := &decision{log: s.log, attrs: make([]slog.Attr, 0, 12), record: record, now: s.now}
+	d.add(slog.String("request_id", c.RequestID), slog.String("action", action), slog.String("role", roleARN))
 	if d.record != nil {
 		start := c.Now
 		if start.IsZero() {
@@ -49,28 +50,29 @@ func (s *Service) decisionFor(c *awsquery.Call, action, roleARN string, record f
 	return d
 }
 
-// add records attributes for the decision line.
-func (d *decision) add(kv ...any) { d.attrs = append(d.attrs, kv...) }
+// add records attributes for the decision line. They are slog.Attrs, not
+// key-value pairs: a string in an any costs an allocation.
+func (d *decision) add(attrs ...slog.Attr) { d.attrs = append(d.attrs, attrs...) }
 
 // token records the presented token's decoded claims (never the token).
 func (d *decision) token(t *oidc.Token) {
-	d.add("issuer", t.Issuer, "sub", t.Subject)
-	d.rec.Subject, d.rec.Claims, d.rec.ClaimsJSON = t.Subject, t.Claims, t.ClaimsJSON
+	d.add(slog.String("issuer", t.Issuer), slog.String("sub", t.Subject))
+	d.rec.Subject, d.rec.ClaimsJSON = t.Subject, t.ClaimsJSON
 }
 
 // provider records the provider the token's issuer is registered as.
 func (d *decision) provider(arn string) {
-	d.add("provider", arn)
+	d.add(slog.String("provider", arn))
 	d.rec.Provider = arn
 }
 
 // write logs the decision with its verdict and the final attributes.
-func (d *decision) write(kv ...any) {
+func (d *decision) write(attrs ...slog.Attr) {
 	msg := "assume decision"
 	if d.simulated {
 		msg = "simulated decision"
 	}
-	d.log.Info(msg, append(d.attrs, kv...)...)
+	d.log.LogAttrs(context.Background(), slog.LevelInfo, msg, append(d.attrs, attrs...)...)
 }
 
 // commit hands the record to the decision log.
@@ -90,15 +92,15 @@ func (d *decision) commit(verdict string, err error, reason string, tr *policy.T
 }
 
 // allow logs and records an allowed exchange.
-func (d *decision) allow(kv ...any) {
-	d.write(append([]any{"verdict", "allow"}, kv...)...)
+func (d *decision) allow(attrs ...slog.Attr) {
+	d.write(append([]slog.Attr{slog.String("verdict", "allow")}, attrs...)...)
 	d.commit(declog.Allow, nil, "", nil)
 }
 
 // deny logs a rejected exchange with its internal reason and returns err,
 // whose public message says only what AWS says.
 func (d *decision) deny(err error, reason string) error {
-	d.write("verdict", "deny", "reason", reason, "error", err.Error())
+	d.write(slog.String("verdict", "deny"), slog.String("reason", reason), slog.String("error", err.Error()))
 	d.commit(declog.Deny, err, reason, nil)
 	return err
 }
@@ -106,7 +108,8 @@ func (d *decision) deny(err error, reason string) error {
 // denyPolicy logs and records a policy denial of action with its trace,
 // and returns err (which says nothing of the trace).
 func (d *decision) denyPolicy(err error, action string, tr *policy.Trace) error {
-	d.write("verdict", "deny", "denied_action", action, "closest_miss", tr.ClosestMiss, "trace", tr.Text())
+	d.write(slog.String("verdict", "deny"), slog.String("denied_action", action), slog.String("closest_miss", tr.ClosestMiss),
+		slog.String("trace", tr.Text()))
 	d.commit(declog.Deny, err, "policy denied "+action, tr)
 	return err
 }

@@ -286,7 +286,7 @@ func (s *Service) issue(ctx context.Context, log *decision, in common, role *dir
 	if err != nil {
 		return SessionResult{}, err
 	}
-	log.allow("access_key_id", cr.AccessKeyID, "expiration", cr.Expiration)
+	log.allow(slog.String("access_key_id", cr.AccessKeyID), slog.Time("expiration", cr.Expiration))
 	if s.assumed != nil {
 		s.assumed(role.Name, sess.Issued)
 	}
@@ -331,4 +331,26 @@ func tokenUsage(c creds.Credentials) (size, pct *int) {
 func credentialsXML(c creds.Credentials) CredentialsXML {
 	return CredentialsXML{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		SessionToken: c.SessionToken, Expiration: awsquery.Timestamp(c.Expiration)}
+}
+
+// appendSession appends the members SessionResult holds, in its field
+// order. It is not AppendXML: a result embedding SessionResult must not
+// get an appender that leaves out its own members.
+func (r *SessionResult) appendSession(b []byte) []byte {
+	b = append(b, "<Credentials>"...)
+	b = awsquery.AppendElement(b, "AccessKeyId", r.Credentials.AccessKeyID)
+	b = awsquery.AppendElement(b, "SecretAccessKey", r.Credentials.SecretAccessKey)
+	b = awsquery.AppendElement(b, "SessionToken", r.Credentials.SessionToken)
+	b = awsquery.AppendElement(b, "Expiration", r.Credentials.Expiration)
+	b = append(b, "</Credentials><AssumedRoleUser>"...)
+	b = awsquery.AppendElement(b, "AssumedRoleId", r.AssumedRoleUser.AssumedRoleID)
+	b = awsquery.AppendElement(b, "Arn", r.AssumedRoleUser.Arn)
+	b = append(b, "</AssumedRoleUser>"...)
+	b = awsquery.AppendIntElement(b, "PackedPolicySize", r.PackedPolicySize)
+	b = awsquery.AppendIntElement(b, "SessionTokenSize", r.SessionTokenSize)
+	b = awsquery.AppendIntElement(b, "SessionTokenUtilization", r.SessionTokenUtilization)
+	if r.SourceIdentity != "" {
+		b = awsquery.AppendElement(b, "SourceIdentity", r.SourceIdentity)
+	}
+	return b
 }

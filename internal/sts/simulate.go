@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+
 	"github.com/keylessci/keyless/internal/awsquery"
 	declog "github.com/keylessci/keyless/internal/decision"
 )

@@ -25,6 +25,15 @@ type WebIdentityResult struct {
 	Audience                    string `xml:"Audience"`
 }
 
+// AppendXML implements awsquery.XMLAppender: every exchange's response is
+// written without reflection.
+func (r *WebIdentityResult) AppendXML(b []byte) []byte {
+	b = r.appendSession(b)
+	b = awsquery.AppendElement(b, "SubjectFromWebIdentityToken", r.SubjectFromWebIdentityToken)
+	b = awsquery.AppendElement(b, "Provider", r.Provider)
+	return awsquery.AppendElement(b, "Audience", r.Audience)
+}
+
 const actionWebIdentity = "sts:AssumeRoleWithWebIdentity"
 
 // AssumeRoleWithWebIdentity exchanges a verified OIDC token for credentials.
