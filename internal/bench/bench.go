@@ -66,6 +66,14 @@ type Config struct {
 
 	// Moto is the moto_server executable; empty skips moto.
 	Moto string
+	// Keyless is the keyless executable the CI-step scenario runs as a
+	// client (keyless assume); AWSCLI is the aws CLI it runs beside it.
+	// Empty skips that client, with a note.
+	Keyless, AWSCLI string
+	// StepRuns is how many processes each client of the CI-step scenario
+	// starts (default 20, Quick: 3); the aws CLI, ten times slower, runs a
+	// quarter of them.
+	StepRuns int
 	// Usage reports a process's CPU and RSS (pid); nil reports none.
 	Usage func(pid int) (Usage, error)
 	// Machine describes the machine in the report.
@@ -105,6 +113,7 @@ func (c *Config) setDefaults() {
 	pick(&c.JWKSKeys, 100, 100)
 	pick(&c.ColdStarts, 5, 1)
 	pick(&c.Rounds, 5, 1)
+	pick(&c.StepRuns, 20, 3)
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
@@ -187,6 +196,11 @@ type Report struct {
 	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
 	ColdStartMs       []float64          `json:"cold_start_ms"`
 	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
+	// ColdStartScaleMs are the same on the data dir of the scale run, with
+	// ColdStartScaleRoles roles (in-process SQLite runs only).
+	ColdStartScaleMs       []float64 `json:"cold_start_scale_ms,omitempty"`
+	ColdStartScaleMedianMs float64   `json:"cold_start_scale_median_ms,omitempty"`
+	ColdStartScaleRoles    int       `json:"cold_start_scale_roles,omitempty"`
 	SetupSeconds      map[string]float64 `json:"setup_seconds"`
 	Checks            []TargetCheck      `json:"checks"`
 }
@@ -200,6 +214,8 @@ type runner struct {
 	// direct writes a provider to the store of an in-process server,
 	// past IAM's quota; nil for an external server.
 	direct func(context.Context, store.Provider) error
+	// dataDir is the in-process server's data dir (one server on SQLite).
+	dataDir string
 }
 
 // Run runs every scenario and returns the report. A failure to set up a
@@ -240,6 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := r.core(ctx, w, endpoints, pid); err != nil {
 		return nil, err
 	}
+	r.ciStep(ctx, w, endpoints[0])
 	if err := r.remote(ctx, w, endpoints, pid); err != nil {
 		return nil, err
 	}
@@ -414,7 +431,7 @@ func (r *runner) scale(ctx context.Context, w *World, eps []string, pid int) err
 			eps: eps, req: webIdentity([]string{w.RS.RoleARN}, w.RS.Tokens), check: ok, pid: pid},
 		arm{target: "keyless", scenario: world + ": cycling all roles",
 			eps: eps, req: webIdentity(arns, w.RS.Tokens), check: ok, pid: pid})
-	return nil
+	return r.coldStartsAtScale(ctx, len(arns))
 }
 
 func (r *runner) usage(pid int) (Usage, bool) {

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,9 +25,20 @@ func TestQuickRun(t *testing.T) {
 		t.Logf("moto_server not installed: the moto scenario is skipped (%v)", err)
 		moto = ""
 	}
+	awsCLI, err := exec.LookPath("aws")
+	if err != nil {
+		t.Logf("aws CLI not installed: the CI-step scenario runs keyless assume alone (%v)", err)
+		awsCLI = ""
+	}
+	// The CI-step scenario runs keyless as a client process.
+	keyless := filepath.Join(t.TempDir(), "keyless")
+	if out, err := exec.Command("go", "build", "-o", keyless, "github.com/keylessci/keyless/cmd/keyless").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
 	var progress bytes.Buffer
 	rep, err := Run(context.Background(), Config{Quick: true, Concurrency: 4, Duration: 200 * time.Millisecond,
-		Roles: 30, Providers: 110, JWKSKeys: 20, Rounds: 2, Moto: moto, Machine: "test", Progress: &progress,
+		Roles: 30, Providers: 110, JWKSKeys: 20, Rounds: 2, Moto: moto, Keyless: keyless, AWSCLI: awsCLI, StepRuns: 4,
+		Machine: "test", Progress: &progress,
 		Usage: func(int) (Usage, error) { return Usage{CPU: time.Second, RSS: 1 << 20}, nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +60,15 @@ func TestQuickRun(t *testing.T) {
 	if moto != "" {
 		want["AssumeRoleWithWebIdentity RS256/moto"] = true
 	}
+	want[ScenarioCIStep+"/keyless assume"] = true
+	if awsCLI != "" {
+		want[ScenarioCIStep+"/aws CLI"] = true
+	}
 	for _, r := range rep.Results {
 		key := r.Scenario + "/" + r.Target
+		if awsCLI == "" && key == ScenarioCIStep+"/aws CLI" {
+			continue // recorded as not run
+		}
 		t.Run(key, func(t *testing.T) {
 			if !want[key] {
 				t.Errorf("unexpected result %s", key)

@@ -116,6 +116,9 @@ func (r *runner) keyless(ctx context.Context) ([]string, int, func(), error) {
 		eps = append(eps, s.url)
 	}
 	r.direct = servers[0].srv.Store().CreateProvider
+	if r.cfg.StoreURL == "" && r.cfg.Replicas == 1 {
+		r.dataDir = dir
+	}
 	return eps, r.selfPID, stop, nil
 }
 
@@ -141,5 +144,31 @@ func (r *runner) coldStarts(ctx context.Context) error {
 	sorted := slices.Clone(r.report.ColdStartMs)
 	slices.Sort(sorted)
 	r.report.ColdStartMedianMs = sorted[len(sorted)/2]
+	return nil
+}
+
+// coldStartsAtScale measures server.New + listen + health 200 on the data
+// dir of the running in-process server once it holds the scale run's
+// roles: a restart of a populated server (a second server opening the same
+// SQLite file, which the store allows).
+func (r *runner) coldStartsAtScale(ctx context.Context, roles int) error {
+	if r.dataDir == "" {
+		return nil
+	}
+	r.report.ColdStartScaleRoles = roles
+	for i := range r.cfg.ColdStarts {
+		r.status("cold start with %d roles %d/%d", roles, i+1, r.cfg.ColdStarts)
+		t0 := time.Now()
+		s, err := startServer(ctx, r.dataDir, "", r.cfg.DecisionsOff)
+		d := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("cold start at scale: %w", err)
+		}
+		s.stop()
+		r.report.ColdStartScaleMs = append(r.report.ColdStartScaleMs, ms(d))
+	}
+	sorted := slices.Clone(r.report.ColdStartScaleMs)
+	slices.Sort(sorted)
+	r.report.ColdStartScaleMedianMs = sorted[len(sorted)/2]
 	return nil
 }

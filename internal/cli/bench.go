@@ -93,6 +93,16 @@ missed, after the table and files are written (--fail-on-miss=false: always 0).`
 					fmt.Fprintln(env.Stderr, "keyless bench: moto_server not found on PATH; skipping moto")
 				}
 			}
+			// The CI-step scenario runs this binary as the client, beside
+			// the aws CLI when it is installed.
+			if exe, err := os.Executable(); err == nil {
+				cfg.Keyless = exe
+			}
+			if p, err := exec.LookPath("aws"); err == nil {
+				cfg.AWSCLI = p
+			} else {
+				fmt.Fprintln(env.Stderr, "keyless bench: aws not found on PATH; the CI-step scenario runs keyless assume alone")
+			}
 			cfg.Usage = procUsage
 			cfg.Machine = machine()
 			cfg.Progress = env.Stderr
