@@ -194,15 +194,15 @@ type Report struct {
 	Note        string   `json:"note"`
 	Results     []Result `json:"results"`
 	// ColdStartMs are server.New + listening + health 200 on an empty data dir.
-	ColdStartMs       []float64          `json:"cold_start_ms"`
-	ColdStartMedianMs float64            `json:"cold_start_median_ms"`
+	ColdStartMs       []float64 `json:"cold_start_ms"`
+	ColdStartMedianMs float64   `json:"cold_start_median_ms"`
 	// ColdStartScaleMs are the same on the data dir of the scale run, with
 	// ColdStartScaleRoles roles (in-process SQLite runs only).
-	ColdStartScaleMs       []float64 `json:"cold_start_scale_ms,omitempty"`
-	ColdStartScaleMedianMs float64   `json:"cold_start_scale_median_ms,omitempty"`
-	ColdStartScaleRoles    int       `json:"cold_start_scale_roles,omitempty"`
-	SetupSeconds      map[string]float64 `json:"setup_seconds"`
-	Checks            []TargetCheck      `json:"checks"`
+	ColdStartScaleMs       []float64          `json:"cold_start_scale_ms,omitempty"`
+	ColdStartScaleMedianMs float64            `json:"cold_start_scale_median_ms,omitempty"`
+	ColdStartScaleRoles    int                `json:"cold_start_scale_roles,omitempty"`
+	SetupSeconds           map[string]float64 `json:"setup_seconds"`
+	Checks                 []TargetCheck      `json:"checks"`
 }
 
 type runner struct {
