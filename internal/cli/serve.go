@@ -65,6 +65,10 @@ func runServe(ctx context.Context, env Env, sc serveConfig) error {
 	if sc.DecisionsRetention <= 0 || sc.DecisionsMaxRows < 1 {
 		return fmt.Errorf("--decisions-retention %s and --decisions-max-rows %d must be positive", &sc.DecisionsRetention, sc.DecisionsMaxRows)
 	}
+	memLimit, err := parseMemoryLimit(sc.MemoryLimit)
+	if err != nil {
+		return err
+	}
 	cfg, err := sc.serverConfig(env)
 	if err != nil {
 		return err
@@ -86,6 +90,7 @@ func runServe(ctx context.Context, env Env, sc serveConfig) error {
 		return serveError(err)
 	}
 	defer srv.Close()
+	memLimit.apply(ctx, env.Getenv)
 	return srv.Run(ctx, ln)
 }
 

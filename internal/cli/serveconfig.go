@@ -41,6 +41,8 @@ type serveConfig struct {
 	// The decision log's retention: by age (30d, 720h) and by row count.
 	DecisionsRetention duration `json:"decisions-retention"`
 	DecisionsMaxRows   int      `json:"decisions-max-rows"`
+	// MemoryLimit is Go's soft memory limit: auto, off or a size.
+	MemoryLimit string `json:"memory-limit"`
 }
 
 // serveEnv names the environment variable of each flag that has one.
@@ -80,6 +82,8 @@ func bindServeFlags(fs *pflag.FlagSet, c *serveConfig) {
 	c.DecisionsRetention = duration(d.DecisionsRetention)
 	fs.Var(&c.DecisionsRetention, "decisions-retention", "how long the decision log keeps a decision (e.g. 7d, 36h)")
 	fs.IntVar(&c.DecisionsMaxRows, "decisions-max-rows", d.DecisionsMaxRows, "most decisions the log keeps; the oldest beyond it are pruned")
+	fs.StringVar(&c.MemoryLimit, "memory-limit", "auto",
+		"Go's soft memory limit: auto (1.5x the live heap, at least 64MiB; GOMEMLIMIT in the environment wins), off, or a size such as 512MiB")
 }
 
 // loadServeConfig layers serve's configuration: the defaults, then the
