@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keylessci/keyless/internal/awsquery"
 	"github.com/keylessci/keyless/internal/policy"
@@ -27,9 +28,9 @@ var (
 	patDocument  = `[\u0009\u000A\u000D\u0020-\u00FF]+`
 	reMarker     = regexp.MustCompile(`^[\x{20}-\x{FF}]+$`)
 	patMarker    = `[\u0020-\u00FF]+`
-	reTagKey     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	reTagKey     = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 	patTagKey    = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
-	reTagValue   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	reTagValue   = lazyRegexp(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 	patTagValue  = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
 	reVersionID  = regexp.MustCompile(`^v[1-9][0-9]*(\.[A-Za-z0-9-]*)?$`)
 	patVersionID = `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?`
@@ -110,10 +111,10 @@ func parseTags(v *awsquery.Validator, c *awsquery.Call, requiredList bool) ([]st
 		key, hasKey := m["Key"]
 		val, hasVal := m["Value"]
 		if v.Required(member+"key", hasKey) && v.Length(member+"key", key, 1, 128) {
-			v.Pattern(member+"key", key, reTagKey, patTagKey)
+			v.Pattern(member+"key", key, reTagKey(), patTagKey)
 		}
 		if v.Required(member+"value", hasVal) && v.Length(member+"value", val, 0, 256) {
-			v.Pattern(member+"value", val, reTagValue, patTagValue)
+			v.Pattern(member+"value", val, reTagValue(), patTagValue)
 		}
 		tags = append(tags, store.Tag{Key: key, Value: val})
 	}
@@ -138,7 +139,7 @@ func parseTagKeys(v *awsquery.Validator, c *awsquery.Call) ([]string, error) {
 		v.ListLength("TagKeys", maxTags)
 	}
 	for _, k := range keys {
-		if len(k) == 0 || len(k) > 128 || !reTagKey.MatchString(k) {
+		if len(k) == 0 || len(k) > 128 || !reTagKey().MatchString(k) {
 			v.ListMembers("TagKeys", keys, "Member must have length less than or equal to 128",
 				"Member must have length greater than or equal to 1", "Member must satisfy regular expression pattern: "+patTagKey)
 			break
@@ -166,4 +167,11 @@ func checkTrustPolicy(doc string) error {
 		return err
 	}
 	return p.CheckSharedProviders()
+}
+
+// lazyRegexp compiles expr on first use. The Unicode classes of the tag
+// patterns take about a millisecond to compile, which every command of the
+// binary (keyless assume in a CI step) would otherwise pay at start.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/keylessci/keyless/internal/awsquery"
@@ -60,5 +62,31 @@ func TestAppendXMLMatchesEncodingXML(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkWriteWebIdentityResult writes an exchange's response through
+// awsquery.WriteResult, as the server does: appended by hand (the server's
+// path) and through encoding/xml's reflection (what it replaced).
+func BenchmarkWriteWebIdentityResult(b *testing.B) {
+	r := &WebIdentityResult{SubjectFromWebIdentityToken: "org/0b3e0a5c-5c7e-4f6d-9a53-3f3b1d0c2a11/project/4f1c2d3e/user/u",
+		Provider: "oidc.circleci.com/org/0b3e0a5c-5c7e-4f6d-9a53-3f3b1d0c2a11", Audience: "0b3e0a5c-5c7e-4f6d-9a53-3f3b1d0c2a11"}
+	r.Credentials = CredentialsXML{AccessKeyID: "ASIAEXAMPLEEXAMPLE01", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		SessionToken: strings.Repeat("IQoJb3JpZ2luX2VjE", 35), Expiration: "2026-03-01T13:00:00Z"}
+	r.AssumedRoleUser = AssumedRoleUserXML{AssumedRoleID: "AROAEXAMPLEEXAMPLE001:CircleCI", Arn: "arn:aws:sts::123456789012:assumed-role/deploy/CircleCI"}
+	size, pct := 595, 30
+	r.SessionTokenSize, r.SessionTokenUtilization = &size, &pct
+	type plain WebIdentityResult // the same fields without AppendXML: encoding/xml
+	for _, c := range []struct {
+		name   string
+		result any
+	}{{"appended", r}, {"reflection", (*plain)(r)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				awsquery.WriteResult(w, awsquery.NamespaceSTS, "AssumeRoleWithWebIdentity", "req-1", c.result)
+			}
+		})
 	}
 }

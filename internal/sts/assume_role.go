@@ -42,7 +42,7 @@ func (s *Service) AssumeRole(ctx context.Context, c *awsquery.Call) (any, error)
 	var tags []SessionTag
 	for _, m := range c.Structs("Tags", "Key", "Value") {
 		if v.Length("Tags.member.key", m["Key"], 1, 128) && v.Length("Tags.member.value", m["Value"], 0, 256) &&
-			v.Pattern("Tags.member.key", m["Key"], tagKeyRE, tagKeyPattern) && v.Pattern("Tags.member.value", m["Value"], tagValueRE, tagValuePattern) {
+			v.Pattern("Tags.member.key", m["Key"], tagKeyRE(), tagKeyPattern) && v.Pattern("Tags.member.value", m["Value"], tagValueRE(), tagValuePattern) {
 			tags = append(tags, SessionTag{Key: m["Key"], Value: m["Value"]})
 		}
 	}

@@ -174,7 +174,7 @@ func TokenSessionAttributes(t *oidc.Token) (tags []SessionTag, transitive []stri
 			if len(k) < 1 || len(k) > 128 || len(vals[0]) > 256 {
 				return nil, nil, "", fmt.Errorf("session tag %q exceeds the key or value length limit", k)
 			}
-			if !tagKeyRE.MatchString(k) || !tagValueRE.MatchString(vals[0]) {
+			if !tagKeyRE().MatchString(k) || !tagValueRE().MatchString(vals[0]) {
 				return nil, nil, "", fmt.Errorf("session tag %q has characters outside %s", k, tagKeyPattern)
 			}
 			if seen[strings.ToLower(k)] {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keylessci/keyless/internal/arn"
@@ -120,8 +121,8 @@ var (
 	arnCharsRE       = regexp.MustCompile("^[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]+$")
 	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:\/-]*$`)
 	sourceIdentityRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
-	tagKeyRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	tagValueRE       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	tagKeyRE         = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`) })
+	tagValueRE       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`) }) // compiled on first use: a millisecond at every start otherwise
 )
 
 const (
