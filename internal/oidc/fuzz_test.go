@@ -3,6 +3,7 @@ package oidc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,5 +62,26 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = tok.verify(keys) // must not panic
 		_ = tok.checkTime(testNow, 0)
+	})
+}
+
+// FuzzIndexObject holds the one-pass scanner to encoding/json: what it
+// accepts is valid JSON, and valid JSON objects it refuses have a
+// duplicate member name or are nested too deeply.
+func FuzzIndexObject(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":[1,2.5e-3,true,null,{"b":"\u00e9"}]}`, `{"a":1,"a":2}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`,
+		`{"a":tru}`, `{"a":1}x`, `[1]`, `{"a":"\q"}`, `{"a":1e+}`, ` {"a" : -0.0E-0 } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := indexObject(data)
+		valid := json.Valid(data)
+		if err == nil && !valid {
+			t.Fatalf("indexObject accepted invalid JSON %q", data)
+		}
+		if err != nil && valid && bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) &&
+			!errors.Is(err, errDuplicateMember) && !errors.Is(err, errJSONDepth) {
+			t.Fatalf("indexObject refused valid JSON %q: %v", data, err)
+		}
 	})
 }

@@ -212,19 +212,62 @@ func (s *jsonScanner) str() ([]byte, error) {
 	return nil, fmt.Errorf("%w: unterminated string", errJSONSyntax)
 }
 
-// literal consumes a number, true, false or null. Its exact syntax is left
-// to encoding/json, which decodes the document afterwards.
+// literal consumes a number, true, false or null, in RFC 8259's grammar.
 func (s *jsonScanner) literal() error {
-	start := s.pos
-	for s.pos < len(s.data) && isLiteralByte(s.data[s.pos]) {
-		s.pos++
+	rest := s.data[s.pos:]
+	for _, word := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(rest, []byte(word)) {
+			s.pos += len(word)
+			return nil
+		}
 	}
-	if s.pos == start {
-		return fmt.Errorf("%w: unexpected character %q", errJSONSyntax, s.data[s.pos])
+	n := numberLen(rest)
+	if n == 0 {
+		if len(rest) == 0 {
+			return fmt.Errorf("%w: unexpected end", errJSONSyntax)
+		}
+		return fmt.Errorf("%w: unexpected character %q", errJSONSyntax, rest[0])
 	}
+	s.pos += n
 	return nil
 }
 
-func isLiteralByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '-' || c == '+' || c == '.' || c == 'E'
+// numberLen is the length of the JSON number b starts with, 0 if none:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numberLen(b []byte) int {
+	i := 0
+	digits := func() int {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		digits()
+	default:
+		return 0
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0
+		}
+	}
+	return i
 }

@@ -29,6 +29,9 @@ var ErrSymmetricKeySet = errors.New("key set contains a symmetric key")
 // straight from json.Unmarshal.
 func ParseKeySet(data []byte) (*jose.JSONWebKeySet, error) {
 	if err := checkJSON(data); err != nil {
+		if errors.Is(err, errJSONSyntax) {
+			return nil, fmt.Errorf("key set: not a JSON object: %w", err)
+		}
 		return nil, fmt.Errorf("key set: %w", err)
 	}
 	var doc map[string]json.RawMessage

@@ -116,15 +116,15 @@ func (t *Token) decodeHeader(header []byte) error {
 }
 
 // indexObject checks that data is one JSON object without a duplicate
-// member name at any depth (checkJSON) in valid JSON syntax, and returns
-// its members.
+// member name at any depth (as checkJSON does), and returns its members.
 func indexObject(data []byte) ([]member, error) {
-	if !json.Valid(data) {
-		return nil, errors.New("not a JSON object: malformed JSON")
-	}
 	sc := jsonScanner{data: data, keys: make([][]byte, 0, linearKeys), collecting: true, top: make([]member, 0, 24)}
 	if err := sc.value(0); err != nil {
 		return nil, err
+	}
+	sc.ws()
+	if sc.pos != len(data) {
+		return nil, fmt.Errorf("%w: trailing data", errJSONSyntax)
 	}
 	if first := bytes.TrimLeft(data, " \t\n\r"); len(first) == 0 || first[0] != '{' {
 		return nil, errors.New("not a JSON object")
@@ -163,10 +163,10 @@ func stringMember(members []member, name string) (string, error) {
 }
 
 // decodeClaims checks the payload and reads the registered claims from it.
-// The payload is not decoded as a whole: checkJSON indexes the members of
-// the outer object (refusing duplicates), json.Valid checks the syntax
-// checkJSON leaves to encoding/json, and each claim is decoded when it is
-// asked for (Token.Claim).
+// The payload is not decoded as a whole: one pass checks its syntax,
+// refuses duplicate member names and indexes the members of the outer
+// object (indexObject), and each claim is decoded when it is asked for
+// (Token.Claim).
 func (t *Token) decodeClaims(payload []byte) error {
 	if err := t.SetClaims(payload); err != nil {
 		return fmt.Errorf("payload: %w", err)
