@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keylessci/keyless/internal/awserr"
@@ -95,11 +96,32 @@ func WriteError(w http.ResponseWriter, namespace, requestID string, err error) {
 }
 
 func writeXML(w http.ResponseWriter, status int, requestID string, body []byte) {
+	// Keys are written in their canonical form, as Header.Set would store
+	// them, without canonicalizing them again on every response.
 	h := w.Header()
-	h.Set("Content-Type", "text/xml")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-amzn-RequestId", requestID)
-	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h["Content-Type"] = []string{"text/xml"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["X-Amzn-Requestid"] = []string{requestID}
+	h["Date"] = []string{httpDate(time.Now())}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// httpDate formats now as the Date header, once per second rather than
+// once per response.
+func httpDate(now time.Time) string {
+	sec := now.Unix()
+	if d := lastDate.Load(); d != nil && d.sec == sec {
+		return d.text
+	}
+	d := &cachedDate{sec: sec, text: now.UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.text
+}
+
+type cachedDate struct {
+	sec  int64
+	text string
+}
+
+var lastDate atomic.Pointer[cachedDate]

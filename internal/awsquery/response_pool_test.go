@@ -2,10 +2,12 @@ package awsquery
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type poolResult struct {
@@ -57,4 +59,25 @@ func TestWriteResultReusesBuffersCleanly(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// The Date header is cached per second and never stale.
+func TestHTTPDate(t *testing.T) {
+	base := time.Date(2026, 12, 5, 1, 2, 3, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"first", base},
+		{"same second", base.Add(999 * time.Millisecond)},
+		{"next second", base.Add(time.Second)},
+		{"other zone", base.Add(2 * time.Second).In(time.FixedZone("x", 3600))},
+		{"back in time", base},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, want := httpDate(tc.at), tc.at.UTC().Format(http.TimeFormat); got != want {
+				t.Errorf("httpDate = %q, want %q", got, want)
+			}
+		})
+	}
 }
