@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keylessci/keyless/internal/store/sqlstore/pgtest"
 )
 
 // TestQuickRun runs the whole benchmark with tiny durations: every
@@ -122,5 +124,34 @@ func TestQuickRun(t *testing.T) {
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		_ = rep.WriteTable(os.Stdout)
+	}
+}
+
+// TestQuickRunPostgresReplicas runs the benchmark as --replicas 2 --store
+// postgres://… does: two in-process servers on one PostgreSQL database
+// (which needs the same master key on both), every scenario without error.
+func TestQuickRunPostgresReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster and two servers; skipped with -short")
+	}
+	url := pgtest.Start(t)
+	rep, err := Run(context.Background(), Config{Quick: true, Concurrency: 4, Duration: 200 * time.Millisecond,
+		Roles: 20, Providers: 10, JWKSKeys: 5, Rounds: 1, Replicas: 2, StoreURL: url, Machine: "test", StepRuns: 1,
+		Usage: func(int) (Usage, error) { return Usage{CPU: time.Second, RSS: 1 << 20}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rep.Results {
+		if r.Requests == 0 {
+			continue // the CI-step scenario, with no client executable given
+		}
+		n++
+		if r.Errors != 0 {
+			t.Errorf("%s/%s: %d errors (first: %s)", r.Scenario, r.Target, r.Errors, r.FirstErr)
+		}
+	}
+	if n < 10 || rep.Replicas != 2 {
+		t.Errorf("%d scenarios ran on %d replicas", n, rep.Replicas)
 	}
 }

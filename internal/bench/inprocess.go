@@ -20,6 +20,10 @@ import (
 // inProcessRoot are the root credentials of in-process servers.
 var inProcessRoot = aws.Credentials{AccessKeyID: "AKIAKEYLESSBENCH0001", SecretAccessKey: "keylessBenchRootSecret000000000000000000"}
 
+// benchMasterKey seals the secrets of a shared store (--store) the
+// in-process servers use; a benchmark's store is throwaway.
+var benchMasterKey = []byte("keyless-bench-master-key-32bytes")
+
 // benchAccount is the account in-process servers act as.
 const benchAccount = "123456789012"
 
@@ -42,7 +46,12 @@ func (s *running) stop() {
 // waits until /_keyless/health answers 200.
 func startServer(ctx context.Context, dataDir, storeURL string, decisionsOff bool) (*running, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	srv, err := server.New(ctx, server.Config{DataDir: dataDir, StoreURL: storeURL, Account: benchAccount,
+	var masterKey []byte
+	if storeURL != "" {
+		// A shared store needs the same master key on every replica.
+		masterKey = benchMasterKey
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: dataDir, StoreURL: storeURL, Account: benchAccount, MasterKey: masterKey,
 		RootAccessKeyID: inProcessRoot.AccessKeyID, RootSecretKey: inProcessRoot.SecretAccessKey,
 		Log:    slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Stdout: io.Discard, DecisionsOff: decisionsOff})
