@@ -42,11 +42,12 @@ with a Go load generator on loopback: AssumeRoleWithWebIdentity (RS256, ES256,
 remote issuers with 1 and 100 JWKS keys, 10,000 roles + 1,000 providers),
 GetCallerIdentity, IAM GetRole and issuer minting; the same exchange against
 moto_server when it is installed, and against a bare "floor" server doing only the
-unavoidable work. It reports req/s, p50/p99, errors, CPU and RSS, checks the
+unavoidable work; and the client as a CI step runs it (keyless assume, and the aws
+CLI when it is installed, a new process per exchange). It reports req/s, p50/p99, errors, CPU and RSS, checks the
 targets of docs/performance.md, and writes JSON (--out) and an SVG chart (--chart).
 
-Each scenario runs --duration per target (10s; about 4 minutes in all, with the
-10,000-role scale run's setup; --quick about 20 seconds). Progress goes to stderr:
+Each scenario runs --duration per target (10s; about 5 minutes in all, with the
+10,000-role scale run's setup; --quick under 30 seconds). Progress goes to stderr:
 one status line rewritten in place on a terminal, whole lines (counts every 10s)
 anywhere else, such as a CI log. The exit status is 1 when a checked target is
 missed, after the table and files are written (--fail-on-miss=false: always 0).`,

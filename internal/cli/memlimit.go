@@ -13,7 +13,7 @@ import (
 
 // The server's memory limit. Go's collector lets the heap grow to twice
 // what is live (GOGC=100) before it collects; a server holding 10,000
-// compiled roles (about 35 MiB live) then sits near 128 MiB. "auto", the
+// compiled roles (about 30 MiB of them live) then sat near 128 MiB. "auto", the
 // default, sets Go's soft memory limit to one and a half times the live
 // heap, never below autoMemFloor: a small server collects as Go always
 // does, a large one keeps half its live heap as headroom instead of all of
