@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // migrations is the versioned schema: migrations[i] brings the database to
@@ -150,6 +151,9 @@ var migrations = [][]string{
 	},
 }
 
+// migrateTimeout is the least time a migration may take.
+const migrateTimeout = 10 * time.Minute
+
 // migrateSteps run in Go after the statements of the version they are
 // keyed by, in the same transaction.
 var migrateSteps = map[int]func(context.Context, querier) error{
@@ -178,7 +182,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			return nil
 		}
 	}
-	timeout := openTimeout(s.timeout) // may wait for another replica's migration
+	// It may wait for another replica's migration, and a migration that
+	// moves data (version 5 moves the decision log) takes as long as the
+	// data takes: a start-up step, bounded generously.
+	timeout := max(openTimeout(s.timeout), migrateTimeout)
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	sqlTx, err := s.wdb.BeginTx(tctx, nil)
