@@ -42,6 +42,25 @@ func ids(ds []store.Decision) []string {
 	return out
 }
 
+// pagedIDs lists the whole log limit decisions at a time, each page after
+// the previous page's last, and returns the ids in the order read.
+func pagedIDs(t *testing.T, s store.Store, limit int) []string {
+	t.Helper()
+	var got []string
+	f := store.DecisionFilter{Limit: limit}
+	for range 100 {
+		page, err := s.ListDecisions(ctx(t), f)
+		must(t, err)
+		got = append(got, ids(page)...)
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.After = &store.DecisionKey{Time: last.Time, ID: last.ID}
+	}
+	return got
+}
+
 var decisionTests = map[string]func(t *testing.T, s store.Store){
 	"RoundTrip": func(t *testing.T, s store.Store) {
 		d := decisionAt("d1", 0)
@@ -147,18 +166,7 @@ var decisionTests = map[string]func(t *testing.T, s store.Store){
 			all = append(all, decisionAt(fmt.Sprintf("d%02d", i), time.Duration(i/3)*time.Second))
 		}
 		must(t, s.InsertDecisions(ctx(t), all))
-		var got []string
-		f := store.DecisionFilter{Limit: 3}
-		for range 10 {
-			page, err := s.ListDecisions(ctx(t), f)
-			must(t, err)
-			got = append(got, ids(page)...)
-			if len(page) < f.Limit {
-				break
-			}
-			last := page[len(page)-1]
-			f.After = &store.DecisionKey{Time: last.Time, ID: last.ID}
-		}
+		got := pagedIDs(t, s, 3)
 		diff(t, "pages", []string{"d06", "d05", "d04", "d03", "d02", "d01", "d00"}, got)
 	},
 	"PruneByAgeAndCap": func(t *testing.T, s store.Store) {
@@ -201,18 +209,7 @@ var decisionTests = map[string]func(t *testing.T, s store.Store){
 		}
 		must(t, s.InsertDecisions(ctx(t), a))
 		must(t, s.InsertDecisions(ctx(t), b))
-		var got []string
-		f := store.DecisionFilter{Limit: 3}
-		for range 10 {
-			page, err := s.ListDecisions(ctx(t), f)
-			must(t, err)
-			got = append(got, ids(page)...)
-			if len(page) < f.Limit {
-				break
-			}
-			last := page[len(page)-1]
-			f.After = &store.DecisionKey{Time: last.Time, ID: last.ID}
-		}
+		got := pagedIDs(t, s, 3)
 		diff(t, "pages", []string{"m7", "z6", "m5", "z4", "m3", "z2", "m1", "z0"}, got)
 		for _, d := range append(a, b...) {
 			g, err := s.GetDecision(ctx(t), d.ID)
