@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParse checks that Parse and Verify never panic and that whatever
@@ -66,11 +67,11 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzIndexObject holds the one-pass scanner to encoding/json: what it
-// accepts is valid JSON, and valid JSON objects it refuses have a
+// accepts is valid JSON, and valid UTF-8 JSON objects it refuses have a
 // duplicate member name or are nested too deeply.
 func FuzzIndexObject(f *testing.F) {
 	for _, s := range []string{`{"a":1}`, `{"a":[1,2.5e-3,true,null,{"b":"\u00e9"}]}`, `{"a":1,"a":2}`, `{"a":01}`, `{"a":-}`, `{"a":1.}`,
-		`{"a":tru}`, `{"a":1}x`, `[1]`, `{"a":"\q"}`, `{"a":1e+}`, ` {"a" : -0.0E-0 } `} {
+		`{"a":tru}`, `{"a":1}x`, `[1]`, `{"a":"\q"}`, `{"a":1e+}`, ` {"a" : -0.0E-0 } `, "{\"a\":\"\xff\"}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -79,7 +80,7 @@ func FuzzIndexObject(f *testing.F) {
 		if err == nil && !valid {
 			t.Fatalf("indexObject accepted invalid JSON %q", data)
 		}
-		if err != nil && valid && bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) &&
+		if err != nil && valid && utf8.Valid(data) && bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) &&
 			!errors.Is(err, errDuplicateMember) && !errors.Is(err, errJSONDepth) {
 			t.Fatalf("indexObject refused valid JSON %q: %v", data, err)
 		}

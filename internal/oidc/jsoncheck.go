@@ -27,6 +27,11 @@ var (
 // It allocates only for keys that contain escapes.
 func checkJSON(data []byte) error {
 	s := jsonScanner{data: data}
+	return s.document()
+}
+
+// document scans data as one JSON value with nothing after it.
+func (s *jsonScanner) document() error {
 	if err := s.value(0); err != nil {
 		return err
 	}

@@ -68,15 +68,9 @@ func (e *batchEncoder) encode(ds []store.Decision) []byte {
 	return e.out
 }
 
-// encodeBatch is encode with buffers of its own.
-func encodeBatch(ds []store.Decision) []byte {
-	var e batchEncoder
-	return e.encode(ds)
-}
-
 var errBadBatch = errors.New("damaged decision batch")
 
-// decodeBatch reverses encodeBatch. A body it cannot read is an error
+// decodeBatch reverses batchEncoder.encode. A body it cannot read is an error
 // (errBadBatch), never a panic.
 func decodeBatch(body []byte) ([]store.Decision, error) {
 	size, err := s2.DecodedLen(body)

@@ -12,6 +12,12 @@ import (
 	"github.com/keylessci/keyless/internal/store"
 )
 
+// encodeBatch is encode with buffers of its own.
+func encodeBatch(ds []store.Decision) []byte {
+	var e batchEncoder
+	return e.encode(ds)
+}
+
 func sampleBatch(n int) []store.Decision {
 	at := time.Date(2026, 12, 5, 1, 2, 3, 456789000, time.UTC)
 	ds := make([]store.Decision, n)

@@ -24,18 +24,20 @@ const maxDecisionPage = 1000
 // this many decisions (the writer's batches are smaller).
 const maxBatchRecords = 1024
 
-// Fields decision_keys indexes, by the letter stored in its field column.
-const (
-	keyRoleARN  = "r"
-	keyRoleName = "n"
-	keyProvider = "p"
-	keySubject  = "s"
-	keyDecision = "d"
-)
-
-func decisionKeys(d *store.Decision) [5][2]string {
-	return [5][2]string{{keyRoleARN, d.RoleARN}, {keyRoleName, d.RoleName}, {keyProvider, d.Provider},
-		{keySubject, d.Subject}, {keyDecision, d.Decision}}
+// filterFields are the fields ListDecisions filters on: what a decision
+// holds, what a filter asks for, and the letter decision_keys stores each
+// under. Insert, the key lookup and the per-record match all read this one
+// table, so a field cannot be indexed but not matched, or the reverse.
+var filterFields = [...]struct {
+	key    string
+	stored func(*store.Decision) string
+	wanted func(*store.DecisionFilter) string
+}{
+	{"r", func(d *store.Decision) string { return d.RoleARN }, func(f *store.DecisionFilter) string { return f.RoleARN }},
+	{"n", func(d *store.Decision) string { return d.RoleName }, func(f *store.DecisionFilter) string { return f.RoleName }},
+	{"p", func(d *store.Decision) string { return d.Provider }, func(f *store.DecisionFilter) string { return f.Provider }},
+	{"s", func(d *store.Decision) string { return d.Subject }, func(f *store.DecisionFilter) string { return f.Subject }},
+	{"d", func(d *store.Decision) string { return d.Decision }, func(f *store.DecisionFilter) string { return f.Decision }},
 }
 
 // InsertDecisions implements store.Store: one transaction, no Version bump
@@ -137,9 +139,9 @@ func insertBatch(ctx context.Context, q querier, enc *batchEncoder, ds []store.D
 		idMin, idMax = min(idMin, d.ID), max(idMax, d.ID)
 		at := d.Time.UnixMicro()
 		atMin, atMax = min(atMin, at), max(atMax, at)
-		for _, k := range decisionKeys(d) {
-			if k[1] != "" {
-				keys[key{k[0], k[1]}] = struct{}{}
+		for _, fld := range filterFields {
+			if v := fld.stored(d); v != "" {
+				keys[key{fld.key, v}] = struct{}{}
 			}
 		}
 	}
@@ -211,9 +213,8 @@ func newerFirst(a, b store.Decision) int {
 }
 
 func matches(d *store.Decision, f *store.DecisionFilter) bool {
-	for _, c := range [...][2]string{{f.RoleARN, d.RoleARN}, {f.RoleName, d.RoleName}, {f.Provider, d.Provider},
-		{f.Subject, d.Subject}, {f.Decision, d.Decision}} {
-		if c[0] != "" && c[0] != c[1] {
+	for _, fld := range filterFields {
+		if want := fld.wanted(f); want != "" && want != fld.stored(d) {
 			return false
 		}
 	}
@@ -233,11 +234,10 @@ func (s *Store) ListDecisions(ctx context.Context, f store.DecisionFilter) ([]st
 	f.Since, f.Until = f.Since.Truncate(time.Microsecond), f.Until.Truncate(time.Microsecond)
 	var where []string
 	var args []any
-	for _, k := range [...][2]string{{keyRoleARN, f.RoleARN}, {keyRoleName, f.RoleName}, {keyProvider, f.Provider},
-		{keySubject, f.Subject}, {keyDecision, f.Decision}} {
-		if k[1] != "" {
+	for _, fld := range filterFields {
+		if want := fld.wanted(&f); want != "" {
 			where = append(where, "EXISTS (SELECT 1 FROM decision_keys k WHERE k.batch = b.id_min AND k.field = ? AND k.value = ?)")
-			args = append(args, k[0], k[1])
+			args = append(args, fld.key, want)
 		}
 	}
 	if !f.Since.IsZero() {
