@@ -3,7 +3,6 @@ package awsquery
 import (
 	"context"
 	"errors"
-	"net/url"
 	"slices"
 	"testing"
 
@@ -62,7 +61,7 @@ func TestServe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log trace
-			c := &Call{Request: &Request{Action: "GetRole", values: url.Values{}}, Caller: &identity.Caller{Kind: identity.RoleSession}}
+			c := &Call{Request: &Request{Action: "GetRole"}, Caller: &identity.Caller{Kind: identity.RoleSession}}
 			res, err := tt.action(&log).Serve(context.Background(), c, func(_ context.Context, _ *Call, action, resource string) error {
 				log = append(log, "authorize "+action+" "+resource)
 				if tt.deny {

@@ -1,10 +1,12 @@
 package awsquery
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,6 +42,16 @@ func FuzzDecode(f *testing.F) {
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)
 		}
+		// The reference: what url.ParseQuery makes of the same request, the
+		// URL's values before the body's.
+		want, refErr := url.ParseQuery(query)
+		if body != "" && isForm(contentType) {
+			form, err := url.ParseQuery(body)
+			refErr = errors.Join(refErr, err)
+			for k, v := range form {
+				want[k] = append(want[k], v...)
+			}
+		}
 		q, err := Decode(r)
 		if err != nil {
 			e := awserr.As(err)
@@ -49,7 +61,13 @@ func FuzzDecode(f *testing.F) {
 			if e.Status < 400 || e.Status > 499 {
 				t.Fatalf("Decode error %s has status %d, want 4xx", e.Code, e.Status)
 			}
+			if e.Code == awserr.CodeMalformedQueryString && refErr == nil {
+				t.Fatalf("Decode refused a request url.ParseQuery accepts: %v", err)
+			}
 			return
+		}
+		if refErr != nil {
+			t.Fatalf("Decode accepted a request url.ParseQuery refuses: %v", refErr)
 		}
 		if q.Action == "" {
 			t.Fatal("Decode accepted a request without Action")
@@ -58,15 +76,17 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("Body is not the body as received")
 		}
 		names := []string{"Action", "Version", "L", "Tags", "DurationSeconds", "Flag", "PolicyArns"}
-		for k := range q.values {
+		for k := range want {
 			name, _, _ := strings.Cut(k, ".")
 			names = append(names, name, k)
 		}
 		for _, name := range names {
-			if q.Has(name) != (q.values[name] != nil) {
-				t.Fatalf("Has(%q) disagrees with the values", name)
+			if q.Has(name) != (want[name] != nil) {
+				t.Fatalf("Has(%q) = %v, url.ParseQuery disagrees", name, q.Has(name))
 			}
-			_ = q.Get(name)
+			if got := q.Get(name); got != want.Get(name) {
+				t.Fatalf("Get(%q) = %q, url.ParseQuery gives %q", name, got, want.Get(name))
+			}
 			if _, ok, err := q.Int(name); err != nil && (!ok || awserr.As(err) == nil) {
 				t.Fatalf("Int(%q) = %v, %v", name, ok, err)
 			}
@@ -74,11 +94,14 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("Bool(%q) = %v, %v", name, ok, err)
 			}
 			list := q.List(name)
+			if ref := referenceList(want, name); !slices.Equal(list, ref) {
+				t.Fatalf("List(%q) = %q, want %q", name, list, ref)
+			}
 			if list == nil && q.Has(name) {
 				t.Fatalf("List(%q) is nil although %q was sent", name, name)
 			}
 			for _, v := range list {
-				if !slices.ContainsFunc(allValues(q), func(x string) bool { return x == v }) {
+				if !slices.ContainsFunc(allValues(want), func(x string) bool { return x == v }) {
 					t.Fatalf("List(%q) invented %q", name, v)
 				}
 			}
@@ -93,12 +116,56 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func allValues(q *Request) []string {
+func allValues(vals url.Values) []string {
 	var out []string
-	for _, vs := range q.values {
+	for _, vs := range vals {
 		if len(vs) > 0 {
 			out = append(out, vs[0])
 		}
+	}
+	return out
+}
+
+// referenceList is List as url.Values defines it: the values of
+// name.member.N (or name.list.N), each name's first value, ordered by N
+// and then by name.
+func referenceList(vals url.Values, name string) []string {
+	type entry struct {
+		n   int
+		key string
+	}
+	var entries []entry
+	for k := range vals {
+		rest, ok := strings.CutPrefix(k, name+".")
+		if !ok {
+			continue
+		}
+		if r, ok := strings.CutPrefix(rest, "member."); ok {
+			rest = r
+		} else if r, ok := strings.CutPrefix(rest, "list."); ok {
+			rest = r
+		} else {
+			continue
+		}
+		if n, err := strconv.Atoi(rest); err == nil && n >= 1 {
+			entries = append(entries, entry{n, k})
+		}
+	}
+	if entries == nil {
+		if _, ok := vals[name]; ok {
+			return []string{}
+		}
+		return nil
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		if a.n != b.n {
+			return a.n - b.n
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, vals.Get(e.key))
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +22,7 @@ type Request struct {
 	Version string
 	// Body is the raw body as received (needed for SigV4 payload hashing).
 	Body   []byte
-	values url.Values
+	params []param // the URL's, then the body's, in the order sent
 }
 
 // Decode reads and parses r. Parameters come from the form body of a POST
@@ -43,26 +42,20 @@ func Decode(r *http.Request) (*Request, error) {
 		body = b
 	}
 	q.Body = body
-	vals, err := url.ParseQuery(r.URL.RawQuery)
+	// The URL's parameters come first, so that Get prefers them, as the
+	// url.Values merge before this did.
+	params, err := parseForm(nil, r.URL.RawQuery)
 	if err != nil {
 		return nil, awserr.New(awserr.CodeMalformedQueryString, http.StatusBadRequest, "The query string is malformed.").Wrap(err)
 	}
 	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
+		if params, err = parseForm(params, string(body)); err != nil {
 			return nil, awserr.New(awserr.CodeMalformedQueryString, http.StatusBadRequest, "The request body is not valid form encoding.").Wrap(err)
 		}
-		if len(vals) == 0 {
-			vals = form // the usual POST: nothing in the URL to merge
-		} else {
-			for k, v := range form {
-				vals[k] = append(vals[k], v...)
-			}
-		}
 	}
-	q.values = vals
-	q.Action = vals.Get("Action")
-	q.Version = vals.Get("Version")
+	q.params = params
+	q.Action = q.Get("Action")
+	q.Version = q.Get("Version")
 	if q.Action == "" {
 		return nil, awserr.New(awserr.CodeMissingAction, http.StatusBadRequest, "Missing Action")
 	}
@@ -111,10 +104,15 @@ func isForm(ct string) bool {
 }
 
 // Get returns the first value of a flat parameter, "" if absent.
-func (q *Request) Get(name string) string { return q.values.Get(name) }
+func (q *Request) Get(name string) string {
+	if i := lookup(q.params, name); i >= 0 {
+		return q.params[i].value
+	}
+	return ""
+}
 
 // Has reports whether the parameter was sent (possibly empty).
-func (q *Request) Has(name string) bool { _, ok := q.values[name]; return ok }
+func (q *Request) Has(name string) bool { return lookup(q.params, name) >= 0 }
 
 // Int parses an optional integer parameter. ok is false when absent.
 func (q *Request) Int(name string) (n int, ok bool, err error) {
@@ -149,7 +147,7 @@ func (q *Request) Bool(name string) (b, ok bool, err error) {
 // is botocore's encoding of an empty list and yields an empty, non-nil
 // slice; an absent list yields nil.
 func (q *Request) List(name string) []string {
-	idx := q.indexed(name, "")
+	idx := indexed(q.params, name, "")
 	if idx == nil {
 		if q.Has(name) {
 			return []string{}
@@ -158,7 +156,7 @@ func (q *Request) List(name string) []string {
 	}
 	out := make([]string, 0, len(idx))
 	for _, e := range idx {
-		out = append(out, q.values.Get(e.key))
+		out = append(out, e.value)
 	}
 	return out
 }
@@ -170,14 +168,14 @@ func (q *Request) Structs(name string, fields ...string) []map[string]string {
 	seen := map[int]map[string]string{}
 	var order []int
 	for _, f := range fields {
-		for _, e := range q.indexed(name, "."+f) {
+		for _, e := range indexed(q.params, name, "."+f) {
 			m, ok := seen[e.n]
 			if !ok {
 				m = map[string]string{}
 				seen[e.n] = m
 				order = append(order, e.n)
 			}
-			m[f] = q.values.Get(e.key)
+			m[f] = e.value
 		}
 	}
 	if len(order) == 0 {
@@ -191,41 +189,6 @@ func (q *Request) Structs(name string, fields ...string) []map[string]string {
 	for _, n := range order {
 		out = append(out, seen[n])
 	}
-	return out
-}
-
-type indexedKey struct {
-	n   int
-	key string
-}
-
-// indexed finds keys of the form name.member.N+suffix (or .list.N) and
-// returns them sorted by N.
-func (q *Request) indexed(name, suffix string) []indexedKey {
-	var out []indexedKey
-	for k := range q.values {
-		rest, ok := strings.CutPrefix(k, name+".")
-		if !ok {
-			continue
-		}
-		if r, ok := strings.CutPrefix(rest, "member."); ok {
-			rest = r
-		} else if r, ok := strings.CutPrefix(rest, "list."); ok {
-			rest = r
-		} else {
-			continue
-		}
-		num, ok := strings.CutSuffix(rest, suffix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 1 {
-			continue
-		}
-		out = append(out, indexedKey{n: n, key: k})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].n < out[j].n })
 	return out
 }
 

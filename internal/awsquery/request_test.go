@@ -31,6 +31,9 @@ func TestLists(t *testing.T) {
 		{"empty list sent by botocore", "Action=X&L=", []string{}},
 		{"absent", "Action=X", nil},
 		{"garbage index ignored", "Action=X&L.member.x=a&L.member.0=b&L.member.1=c", []string{"c"}},
+		{"a name sent twice keeps its first value", "Action=X&L.member.2=b&L.member.1=a&L.member.2=z", []string{"a", "b"}},
+		{"escaped names and values", "Action=X&L%2Emember%2E1=a%20b&L.member.2=c+d", []string{"a b", "c d"}},
+		{"another parameter with the same prefix", "Action=X&LL.member.1=x&L.member.1=a", []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +45,23 @@ func TestLists(t *testing.T) {
 				t.Errorf("nil-ness differs: want nil=%v", tt.want == nil)
 			}
 		})
+	}
+}
+
+func TestGetPrefersTheURL(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/?Action=FromURL&Only=u", strings.NewReader("Action=FromBody&Version=v&Empty="))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	q, err := Decode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"Action": "FromURL", "Only": "u", "Version": "v", "Empty": "", "Absent": ""} {
+		if got := q.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if !q.Has("Empty") || q.Has("Absent") {
+		t.Errorf("Has(Empty) = %v, Has(Absent) = %v", q.Has("Empty"), q.Has("Absent"))
 	}
 }
 
@@ -61,6 +81,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"no action", "Version=2011-06-15", "MissingAction", 400},
 		{"too large", "Action=X&P=" + strings.Repeat("a", MaxBodyBytes), "RequestEntityTooLarge", 413},
 		{"bad encoding", "Action=X&P=%zz", "MalformedQueryString", 400},
+		{"semicolon separator", "Action=X;P=1", "MalformedQueryString", 400},
+		{"more parameters than net/url allows", "Action=X" + strings.Repeat("&P=1", maxParams), "MalformedQueryString", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
