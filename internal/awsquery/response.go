@@ -30,24 +30,41 @@ func WriteResult(w http.ResponseWriter, namespace, action, requestID string, res
 	x := xmlBufs.Get().(*xmlBuf)
 	defer x.release()
 	buf := &x.buf
-	buf.WriteString(`<` + action + `Response xmlns="` + namespace + `">`)
+	// Written piece by piece: a concatenation with the action's name
+	// would allocate a string per response.
+	b := buf.AvailableBuffer()
+	b = append(b, '<')
+	b = append(b, action...)
+	b = append(b, `Response xmlns="`...)
+	b = append(b, namespace...)
+	b = append(b, `">`...)
 	if a, ok := result.(XMLAppender); ok {
-		b := buf.AvailableBuffer()
-		b = append(b, `<`+action+`Result>`...)
+		b = append(b, '<')
+		b = append(b, action...)
+		b = append(b, `Result>`...)
 		b = a.AppendXML(b)
-		b = append(b, `</`+action+`Result>`...)
+		b = append(b, `</`...)
+		b = append(b, action...)
+		b = append(b, `Result>`...)
 		buf.Write(b)
 	} else if result != nil {
+		buf.Write(b)
 		enc := xml.NewEncoder(x.bw) // uses x.bw as is: no 4 KiB buffer per response
 		if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
 			WriteError(w, namespace, requestID, err)
 			return
 		}
 		_ = enc.Flush()
+	} else {
+		buf.Write(b)
 	}
-	buf.WriteString(`<ResponseMetadata><RequestId>`)
-	xml.EscapeText(buf, []byte(requestID))
-	buf.WriteString(`</RequestId></ResponseMetadata></` + action + `Response>`)
+	b = buf.AvailableBuffer()
+	b = append(b, `<ResponseMetadata><RequestId>`...)
+	b = appendEscaped(b, requestID)
+	b = append(b, `</RequestId></ResponseMetadata></`...)
+	b = append(b, action...)
+	b = append(b, `Response>`...)
+	buf.Write(b)
 	writeXML(w, http.StatusOK, requestID, buf.Bytes())
 }
 
@@ -99,10 +116,13 @@ func writeXML(w http.ResponseWriter, status int, requestID string, body []byte) 
 	// Keys are written in their canonical form, as Header.Set would store
 	// them, without canonicalizing them again on every response.
 	h := w.Header()
-	h["Content-Type"] = []string{"text/xml"}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	h["X-Amzn-Requestid"] = []string{requestID}
-	h["Date"] = []string{httpDate(time.Now())}
+	// One allocation for the four values instead of one each.
+	v := make([]string, 4)
+	v[0], v[1], v[2], v[3] = "text/xml", strconv.Itoa(len(body)), requestID, httpDate(time.Now())
+	h["Content-Type"] = v[0:1:1]
+	h["Content-Length"] = v[1:2:2]
+	h["X-Amzn-Requestid"] = v[2:3:3]
+	h["Date"] = v[3:4:4]
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

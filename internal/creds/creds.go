@@ -198,32 +198,49 @@ func (s *Sealer) Mint(sess Session) (Credentials, error) {
 		return Credentials{}, errors.New("creds: mint: expiration before issue time")
 	}
 
-	// One read for the key id, the secret and the nonce.
-	rnd := make([]byte, akidRandLen+secretRawLen+s.nonce)
+	// One allocation holds the random key id, secret and nonce, and the
+	// additional data; one more the sealed token; one more the three
+	// strings. Mint runs on every exchange.
+	const akidLen = len(akidPrefix) + 16
+	rndLen := akidRandLen + secretRawLen + s.nonce
+	rnd := make([]byte, rndLen, rndLen+headerLen+akidLen)
 	if _, err := io.ReadFull(s.rand, rnd); err != nil {
 		return Credentials{}, fmt.Errorf("creds: mint: random: %w", err)
 	}
-	akid := akidPrefix + akidEncoding.EncodeToString(rnd[:akidRandLen])
+	var akid [akidLen]byte
+	copy(akid[:], akidPrefix)
+	akidEncoding.Encode(akid[len(akidPrefix):], rnd[:akidRandLen])
 	secretRaw := rnd[akidRandLen : akidRandLen+secretRawLen]
 	nonce := rnd[akidRandLen+secretRawLen:]
 
-	plain := encodeSession(make([]byte, 0, 256), &sess, secretRaw)
-	out := make([]byte, headerLen, headerLen+len(nonce)+len(plain)+s.seal.aead.Overhead())
+	// The session is encoded where its ciphertext goes, after the header
+	// and nonce, and sealed in place (an exact overlap, which AEAD allows).
+	out := make([]byte, headerLen, headerLen+s.nonce+384+s.seal.aead.Overhead())
 	out[0] = version
 	copy(out[1:], s.seal.id[:])
 	out = append(out, nonce...)
-	out = s.seal.aead.Seal(out, nonce, plain, aad(out[:headerLen], akid))
+	prefix := len(out)
+	out = encodeSession(out, &sess, secretRaw)
+	out = s.seal.aead.Seal(out[:prefix], nonce, out[prefix:], appendAAD(rnd[rndLen:], out[:headerLen], akid[:]))
+
+	var stack [1536]byte // the usual token fits: text stays off the heap
+	text := append(stack[:0], akid[:]...)
+	text = base64.StdEncoding.AppendEncode(text, secretRaw)
+	text = tokenEncoding.AppendEncode(text, out)
+	all := string(text)
+	secretEnd := akidLen + base64.StdEncoding.EncodedLen(secretRawLen)
 	return Credentials{
-		AccessKeyID:     akid,
-		SecretAccessKey: base64.StdEncoding.EncodeToString(secretRaw),
-		SessionToken:    tokenEncoding.EncodeToString(out),
+		AccessKeyID:     all[:akidLen],
+		SecretAccessKey: all[akidLen:secretEnd],
+		SessionToken:    all[secretEnd:],
 		Expiration:      sess.Expiration,
 	}, nil
 }
 
-func aad(header []byte, akid string) []byte {
-	a := make([]byte, 0, len(header)+len(akid))
-	return append(append(a, header...), akid...)
+// appendAAD appends the additional data a token is sealed with: its header
+// and the access key id it was issued with.
+func appendAAD[T string | []byte](b, header []byte, akid T) []byte {
+	return append(append(b, header...), akid...)
 }
 
 // Open authenticates token for accessKeyID and returns its session and
@@ -248,7 +265,7 @@ func (s *Sealer) Open(accessKeyID, token string) (Session, string, error) {
 		return Session{}, "", errInvalid.Wrap(errors.New("session token sealed by an unknown key"))
 	}
 	nonce := raw[headerLen : headerLen+s.nonce]
-	plain, err := aead.Open(nil, nonce, raw[headerLen+s.nonce:], aad(raw[:headerLen], accessKeyID))
+	plain, err := aead.Open(nil, nonce, raw[headerLen+s.nonce:], appendAAD(make([]byte, 0, headerLen+len(accessKeyID)), raw[:headerLen], accessKeyID))
 	if err != nil {
 		return Session{}, "", errInvalid.Wrap(fmt.Errorf("session token: %w", err))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -79,6 +80,14 @@ func TestRoundTrip(t *testing.T) {
 		{"minimal session", Session{Account: "000000000000", RoleName: "r", SessionName: "s", Expiration: t0.Add(15 * time.Minute)}},
 		{"runner session", Session{Account: "000000000000", SessionName: "runner-x", SessionPolicy: "{}", IssuerID: "org-1",
 			CreatorRoleName: "deploy", CreatorRoleID: "AROAEXAMPLEEXAMPLE01", Expiration: t0.Add(time.Hour)}},
+		{"session larger than the sealing buffer and the stack buffer", func() Session {
+			s := fullSession()
+			s.SessionPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + strings.Repeat("b", 1900) + `/*"}]}`
+			for i := range 20 {
+				s.Tags = append(s.Tags, Tag{fmt.Sprintf("key-%02d", i), strings.Repeat("v", 100)})
+			}
+			return s
+		}()},
 		{"sub-second times are truncated", Session{RoleName: "r", Issued: t0.Add(500 * time.Millisecond), Expiration: t0.Add(time.Hour + 999*time.Millisecond)}},
 	}
 	for _, tt := range tests {

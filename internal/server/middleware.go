@@ -19,7 +19,7 @@ type ctxKey struct{}
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := newUUID()
-		w.Header().Set("x-amzn-RequestId", id)
+		w.Header()["X-Amzn-Requestid"] = []string{id} // Set's canonical form, not computed per request
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
 	})
 }
