@@ -20,10 +20,14 @@ type Store interface {
 
 // Defaults of Config.
 const (
-	DefaultRetention     = 30 * 24 * time.Hour
-	DefaultMaxRows       = 1_000_000
-	DefaultQueueSize     = 8192
-	DefaultBatchSize     = 256
+	DefaultRetention = 30 * 24 * time.Hour
+	DefaultMaxRows   = 1_000_000
+	DefaultQueueSize = 8192
+	// DefaultBatchSize: a transaction's fixed cost (a commit that syncs the
+	// WAL) is about 0.6 ms on SQLite, so a batch of 256 cost a record 3.4 µs
+	// of store time and one of 1,024 costs it 2.1 µs
+	// (sqlstore's BenchmarkInsertDecisions).
+	DefaultBatchSize     = 1024
 	DefaultFlushInterval = time.Second
 )
 

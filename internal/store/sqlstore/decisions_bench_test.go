@@ -1,0 +1,37 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BenchmarkInsertDecisions is the decision log writer's store cost per
+// record (ns/op is per record), by batch size: each batch is one
+// transaction, so the batch size decides how far its fixed cost spreads.
+func BenchmarkInsertDecisions(b *testing.B) {
+	for _, size := range []int{64, 256, 1024} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, Config{URL: "sqlite://" + filepath.Join(b.TempDir(), "keyless.db")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			ds := sampleBatch(size)
+			at := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+			b.ResetTimer()
+			for n := 0; n < b.N; n += size {
+				for i := range ds {
+					ds[i].ID = fmt.Sprintf("%020x", n+i)
+					ds[i].Time = at.Add(time.Duration(n+i) * time.Microsecond)
+				}
+				if err := s.InsertDecisions(ctx, ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
