@@ -251,10 +251,16 @@ func (s *Sealer) Open(accessKeyID, token string) (Session, string, error) {
 	if len(token) > MaxTokenLen {
 		return Session{}, "", errInvalid.Wrap(errors.New("session token too long"))
 	}
-	raw, err := tokenEncoding.DecodeString(token)
+	// One buffer takes the decoded token, then the record opened in place,
+	// then the additional data; the record becomes one string, which the
+	// session's fields are substrings of.
+	rawLen := tokenEncoding.DecodedLen(len(token))
+	raw := make([]byte, rawLen, rawLen+headerLen+len(accessKeyID))
+	n, err := tokenEncoding.Decode(raw, []byte(token))
 	if err != nil {
 		return Session{}, "", errInvalid.Wrap(fmt.Errorf("session token encoding: %w", err))
 	}
+	raw = raw[:n]
 	if len(raw) < headerLen+s.nonce || raw[0] != version {
 		return Session{}, "", errInvalid.Wrap(errors.New("session token header"))
 	}
@@ -264,17 +270,17 @@ func (s *Sealer) Open(accessKeyID, token string) (Session, string, error) {
 	if !ok {
 		return Session{}, "", errInvalid.Wrap(errors.New("session token sealed by an unknown key"))
 	}
-	nonce := raw[headerLen : headerLen+s.nonce]
-	plain, err := aead.Open(nil, nonce, raw[headerLen+s.nonce:], appendAAD(make([]byte, 0, headerLen+len(accessKeyID)), raw[:headerLen], accessKeyID))
+	nonce, sealed := raw[headerLen:headerLen+s.nonce], raw[headerLen+s.nonce:]
+	plain, err := aead.Open(sealed[:0], nonce, sealed, appendAAD(raw[rawLen:rawLen], raw[:headerLen], accessKeyID))
 	if err != nil {
 		return Session{}, "", errInvalid.Wrap(fmt.Errorf("session token: %w", err))
 	}
-	sess, secretRaw, err := decodeSession(plain)
+	sess, secretRaw, err := decodeSession(string(plain))
 	if err != nil {
 		return Session{}, "", errInvalid.Wrap(fmt.Errorf("session token payload: %w", err))
 	}
 	if !s.now().Before(sess.Expiration) {
 		return Session{}, "", errExpired.Wrap(fmt.Errorf("session expired at %s", sess.Expiration.Format(time.RFC3339)))
 	}
-	return sess, base64.StdEncoding.EncodeToString(secretRaw), nil
+	return sess, base64.StdEncoding.EncodeToString([]byte(secretRaw)), nil
 }

@@ -470,14 +470,14 @@ func TestRunnerTailIsOptional(t *testing.T) {
 	if !bytes.HasPrefix(full, prefix) || len(full) == len(prefix) {
 		t.Fatalf("runner fields are not a tail of the old layout")
 	}
-	got, _, err := decodeSession(prefix)
+	got, _, err := decodeSession(string(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(old, got); diff != "" {
 		t.Errorf("old layout (-want +got):\n%s", diff)
 	}
-	if _, _, err := decodeSession(full[:len(full)-1]); err == nil {
+	if _, _, err := decodeSession(string(full[:len(full)-1])); err == nil {
 		t.Error("a truncated tail decodes")
 	}
 }

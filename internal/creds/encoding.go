@@ -61,18 +61,21 @@ func encodeSession(b []byte, s *Session, secret []byte) []byte {
 
 var errCorrupt = errors.New("corrupt session record")
 
+// decoder reads a session record from the one string its fields are
+// substrings of: Open converts the opened record to a string once, not
+// once per field.
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
-func (d *decoder) bytes(n int) []byte {
-	if d.err != nil || n < 0 || n > len(d.b) {
+func (d *decoder) string(n int) string {
+	if d.err != nil || n < 0 || n > len(d.s) {
 		d.err = errCorrupt
-		return nil
+		return ""
 	}
-	v := d.b[:n]
-	d.b = d.b[n:]
+	v := d.s[:n]
+	d.s = d.s[n:]
 	return v
 }
 
@@ -80,12 +83,13 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	// The conversion does not copy: the bytes neither escape nor change.
+	v, n := binary.Uvarint([]byte(d.s[:min(len(d.s), binary.MaxVarintLen64)]))
 	if n <= 0 {
 		d.err = errCorrupt
 		return 0
 	}
-	d.b = d.b[n:]
+	d.s = d.s[n:]
 	return v
 }
 
@@ -93,26 +97,26 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := binary.Varint([]byte(d.s[:min(len(d.s), binary.MaxVarintLen64)]))
 	if n <= 0 {
 		d.err = errCorrupt
 		return 0
 	}
-	d.b = d.b[n:]
+	d.s = d.s[n:]
 	return v
 }
 
 // count reads a length that must fit in what is left.
 func (d *decoder) count() int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.s)) {
 		d.err = errCorrupt
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) string() string { return string(d.bytes(d.count())) }
+func (d *decoder) str() string { return d.string(d.count()) }
 
 func (d *decoder) strings() []string {
 	n := d.count()
@@ -121,37 +125,39 @@ func (d *decoder) strings() []string {
 	}
 	out := make([]string, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		out = append(out, d.string())
+		out = append(out, d.str())
 	}
 	return out
 }
 
-func decodeSession(b []byte) (Session, []byte, error) {
-	d := &decoder{b: b}
-	secret := d.bytes(secretRawLen)
-	flags := d.bytes(1)
+// decodeSession reads a record encodeSession wrote. The session's strings
+// and the secret are substrings of b.
+func decodeSession(b string) (Session, string, error) {
+	d := &decoder{s: b}
+	secret := d.string(secretRawLen)
+	flags := d.string(1)
 	var s Session
 	issued, expires := d.varint(), d.varint()
 	for _, f := range []*string{&s.Account, &s.RoleName, &s.RolePath, &s.RoleID, &s.SessionName,
 		&s.SourceIdentity, &s.SessionPolicy, &s.ProviderARN, &s.Subject, &s.Audience} {
-		*f = d.string()
+		*f = d.str()
 	}
 	if n := d.count(); n > 0 {
 		s.Tags = make([]Tag, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			s.Tags = append(s.Tags, Tag{Key: d.string(), Value: d.string()})
+			s.Tags = append(s.Tags, Tag{Key: d.str(), Value: d.str()})
 		}
 	}
 	s.TransitiveTagKeys = d.strings()
 	s.PolicyARNs = d.strings()
-	if d.err == nil && len(d.b) > 0 {
-		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID = d.string(), d.string(), d.string()
+	if d.err == nil && len(d.s) > 0 {
+		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID = d.str(), d.str(), d.str()
 	}
 	if d.err != nil {
-		return Session{}, nil, d.err
+		return Session{}, "", d.err
 	}
-	if len(d.b) != 0 || flags[0]&^flagChained != 0 {
-		return Session{}, nil, errCorrupt
+	if len(d.s) != 0 || flags[0]&^flagChained != 0 {
+		return Session{}, "", errCorrupt
 	}
 	s.Chained = flags[0]&flagChained != 0
 	s.Issued = time.Unix(issued, 0).UTC()
