@@ -25,8 +25,12 @@ type param struct{ key, value string }
 // parameters, and a map with a slice per value cost more than the reading.
 // Names and values that need no unescaping are substrings of s.
 func parseForm(dst []param, s string) ([]param, error) {
-	if strings.Count(s, "&")+1 > maxParams {
+	n := strings.Count(s, "&") + 1
+	if n > maxParams {
 		return dst, errTooManyParams
+	}
+	if s != "" {
+		dst = slices.Grow(dst, n)
 	}
 	var err error
 	for s != "" {

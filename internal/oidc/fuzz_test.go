@@ -61,6 +61,17 @@ func FuzzParse(f *testing.F) {
 		if exp, err := again["exp"].(json.Number).Int64(); err != nil || exp != tok.Expiry {
 			t.Fatalf("exp %d, standard decoder %d (%v)", tok.Expiry, exp, err)
 		}
+		var header map[string]any // not a struct: its field names match case-insensitively
+		h, err := b64.DecodeString(strings.Split(raw, ".")[0])
+		if err != nil || json.Unmarshal(h, &header) != nil {
+			t.Fatalf("header does not decode: %v", err)
+		}
+		if alg, _ := header["alg"].(string); alg != tok.Alg {
+			t.Fatalf("alg %q, standard decoder %q", tok.Alg, alg)
+		}
+		if kid, _ := header["kid"].(string); kid != tok.KID {
+			t.Fatalf("kid %q, standard decoder %q", tok.KID, kid)
+		}
 		_ = tok.verify(keys) // must not panic
 		_ = tok.checkTime(testNow, 0)
 	})
@@ -75,7 +86,7 @@ func FuzzIndexObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := indexObject(data)
+		_, err := indexObject(data, nil)
 		valid := json.Valid(data)
 		if err == nil && !valid {
 			t.Fatalf("indexObject accepted invalid JSON %q", data)

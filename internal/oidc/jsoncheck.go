@@ -52,9 +52,10 @@ type jsonScanner struct {
 }
 
 // member is one member of a JSON object: its name, unescaped, and its
-// value exactly as written.
+// value exactly as written, which starts at offset at of the scanned data.
 type member struct {
 	name, value []byte
+	at          int
 }
 
 func (s *jsonScanner) ws() {
@@ -139,7 +140,7 @@ func (s *jsonScanner) object(depth int) error {
 			return err
 		}
 		if s.collecting && depth == 1 {
-			s.top = append(s.top, member{name: key, value: s.data[start:s.pos]})
+			s.top = append(s.top, member{name: key, value: s.data[start:s.pos], at: start})
 		}
 		s.ws()
 		if s.pos >= len(s.data) {

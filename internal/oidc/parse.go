@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -65,41 +66,48 @@ func parseJWS(raw string) (*Token, []byte, error) {
 	if h == "" || s == "" {
 		return nil, nil, errors.New("empty header or signature")
 	}
-	header, err := b64.DecodeString(h)
+	// One buffer takes the three decoded parts, and one string the header
+	// and payload: the claims read as strings are substrings of it.
+	hn, pn := b64.DecodedLen(len(h)), b64.DecodedLen(len(p))
+	buf := make([]byte, hn+pn+b64.DecodedLen(len(s)))
+	hn, err := b64.Decode(buf, []byte(h))
 	if err != nil {
 		return nil, nil, fmt.Errorf("header: %w", err)
 	}
-	payload, err := b64.DecodeString(p)
+	pn, err = b64.Decode(buf[hn:], []byte(p))
 	if err != nil {
 		return nil, nil, fmt.Errorf("payload: %w", err)
 	}
-	sig, err := b64.DecodeString(s)
+	sn, err := b64.Decode(buf[hn+pn:], []byte(s))
 	if err != nil {
 		return nil, nil, fmt.Errorf("signature: %w", err)
 	}
-	t := &Token{Raw: raw, signingInput: raw[:len(h)+1+len(p)], sig: sig}
-	if err := t.decodeHeader(header); err != nil {
+	text := string(buf[:hn+pn])
+	t := &Token{Raw: raw, signingInput: raw[:len(h)+1+len(p)], sig: buf[hn+pn : hn+pn+sn : hn+pn+sn]}
+	if err := t.decodeHeader(buf[:hn], text[:hn]); err != nil {
 		return nil, nil, fmt.Errorf("header: %w", err)
 	}
-	return t, payload, nil
+	t.text = text[hn:] // decodeClaims indexes the payload it is the text of
+	return t, buf[hn : hn+pn : hn+pn], nil
 }
 
 func isB64URLOrDot(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
-func (t *Token) decodeHeader(header []byte) error {
-	members, err := indexObject(header)
+// decodeHeader reads the protected header; text is header as a string.
+func (t *Token) decodeHeader(header []byte, text string) error {
+	members, err := indexObject(header, make([]member, 0, 4))
 	if err != nil {
 		return err
 	}
-	if t.Alg, err = stringMember(members, "alg"); err != nil {
+	if t.Alg, err = stringMember(members, text, "alg"); err != nil {
 		return err
 	}
 	if !supportedAlg(t.Alg) {
 		return fmt.Errorf("alg %q is not allowed", t.Alg)
 	}
-	if t.KID, err = stringMember(members, "kid"); err != nil {
+	if t.KID, err = stringMember(members, text, "kid"); err != nil {
 		return err
 	}
 	if _, ok := find(members, "crit"); ok {
@@ -113,42 +121,53 @@ func (t *Token) decodeHeader(header []byte) error {
 }
 
 // indexObject checks that data is one JSON object in UTF-8 without a
-// duplicate member name at any depth (as checkJSON does), and returns its
-// members.
-func indexObject(data []byte) ([]member, error) {
+// duplicate member name at any depth (as checkJSON does), and appends its
+// members to dst.
+func indexObject(data []byte, dst []member) ([]member, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("not UTF-8")
 	}
-	sc := jsonScanner{data: data, keys: make([][]byte, 0, linearKeys), collecting: true, top: make([]member, 0, 24)}
-	if err := sc.document(); err != nil {
+	sc := scanners.Get().(*jsonScanner)
+	*sc = jsonScanner{data: data, keys: sc.keys[:0], collecting: true, top: dst}
+	err := sc.document()
+	members := sc.top
+	clear(sc.keys[:cap(sc.keys)]) // the pool keeps no piece of a token
+	*sc = jsonScanner{keys: sc.keys[:0]}
+	scanners.Put(sc)
+	if err != nil {
 		return nil, err
 	}
 	if first := bytes.TrimLeft(data, " \t\n\r"); len(first) == 0 || first[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	return sc.top, nil
+	return members, nil
 }
 
-// find returns the value of the member named name.
-func find(members []member, name string) ([]byte, bool) {
+// scanners keeps jsonScanners with their stack of member names, which
+// every token's header and payload would otherwise allocate.
+var scanners = sync.Pool{New: func() any { return &jsonScanner{keys: make([][]byte, 0, linearKeys)} }}
+
+// find returns the member named name.
+func find(members []member, name string) (member, bool) {
 	for _, m := range members {
 		if string(m.name) == name {
-			return m.value, true
+			return m, true
 		}
 	}
-	return nil, false
+	return member{}, false
 }
 
 // stringMember returns the member named name ("" when absent); its value
-// must be a JSON string.
-func stringMember(members []member, name string) (string, error) {
-	raw, ok := find(members, name)
+// must be a JSON string. text is the indexed data as a string.
+func stringMember(members []member, text, name string) (string, error) {
+	m, ok := find(members, name)
 	if !ok {
 		return "", nil
 	}
-	if s, ok := plainString(raw); ok {
+	if s, ok := plainString(m, text); ok {
 		return s, nil
 	}
+	raw := m.value
 	if raw[0] != '"' {
 		return "", fmt.Errorf("%s is not a string", name)
 	}
@@ -165,7 +184,7 @@ func stringMember(members []member, name string) (string, error) {
 // object (indexObject), and each claim is decoded when it is asked for
 // (Token.Claim).
 func (t *Token) decodeClaims(payload []byte) error {
-	if err := t.SetClaims(payload); err != nil {
+	if err := t.setClaims(payload, t.text); err != nil {
 		return fmt.Errorf("payload: %w", err)
 	}
 	var err error
@@ -201,19 +220,22 @@ func (t *Token) decodeClaims(payload []byte) error {
 }
 
 // rawClaim returns the claim's value as the token wrote it.
-func (t *Token) rawClaim(name string) ([]byte, bool) { return find(t.members, name) }
+func (t *Token) rawClaim(name string) ([]byte, bool) {
+	m, ok := find(t.members, name)
+	return m.value, ok
+}
 
 // Claim returns the claim's value decoded as encoding/json decodes into an
 // interface (numbers as json.Number), and whether the token has it.
 func (t *Token) Claim(name string) (any, bool) {
-	raw, ok := t.rawClaim(name)
+	m, ok := find(t.members, name)
 	if !ok {
 		return nil, false
 	}
-	if s, ok := plainString(raw); ok {
+	if s, ok := plainString(m, t.text); ok {
 		return s, true
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
+	d := json.NewDecoder(bytes.NewReader(m.value))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
@@ -231,17 +253,19 @@ func (t *Token) Claims() map[string]any {
 	return out
 }
 
-// plainString returns the content of a JSON string written without
-// escapes, which is the string itself.
-func plainString(raw []byte) (string, bool) {
+// plainString returns the content of a member's JSON string value written
+// without escapes, which is the string itself, as a substring of text (the
+// indexed data as a string).
+func plainString(m member, text string) (string, bool) {
+	raw := m.value
 	if len(raw) < 2 || raw[0] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
 		return "", false
 	}
-	return string(raw[1 : len(raw)-1]), true
+	return text[m.at+1 : m.at+len(raw)-1], true
 }
 
 func (t *Token) claimString(name string) (string, error) {
-	v, err := stringMember(t.members, name)
+	v, err := stringMember(t.members, t.text, name)
 	if err != nil {
 		return "", fmt.Errorf("%s claim is not a string", name)
 	}
@@ -298,10 +322,19 @@ func (t *Token) claimInt(name string) (int64, bool, error) {
 // It is for tokens built by hand (tests); nothing makes a token trusted but
 // Verifier.Verify.
 func (t *Token) SetClaims(payload []byte) error {
-	members, err := indexObject(payload)
+	return t.setClaims(payload, string(payload))
+}
+
+// setClaims is SetClaims with payload's text, which parseJWS converted
+// together with the header.
+func (t *Token) setClaims(payload []byte, text string) error {
+	if len(text) != len(payload) {
+		return errors.New("claims text is not the payload's") // a bug, never the token's fault
+	}
+	members, err := indexObject(payload, make([]member, 0, 24))
 	if err != nil {
 		return err
 	}
-	t.members, t.ClaimsJSON = members, payload
+	t.members, t.ClaimsJSON, t.text = members, payload, text
 	return nil
 }

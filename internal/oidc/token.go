@@ -24,6 +24,7 @@ type Token struct {
 	// Claims decode it.
 	ClaimsJSON []byte
 	members    []member // the members of ClaimsJSON, indexed by Parse
+	text       string   // ClaimsJSON as a string: claims read as strings are substrings of it
 
 	// Provider is the provider the token was verified against and ClientID
 	// the client id its aud or azp matched; both are set by Verifier.Verify.
