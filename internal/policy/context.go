@@ -12,9 +12,16 @@ import "strings"
 //
 // A key set with no values counts as absent: that is how AWS treats an empty
 // multivalued key for IfExists, ForAnyValue (false) and ForAllValues (true).
+//
+// A Context is used through its pointer and never copied: a copy would
+// share the first one's storage.
 type Context struct {
 	entries []ctxEntry
 	vals    []string
+	// Storage for the usual context (an exchange sets about a dozen keys),
+	// allocated with the Context rather than apart from it.
+	entryBuf [16]ctxEntry
+	valBuf   [16]string
 }
 
 type ctxEntry struct {
@@ -24,7 +31,9 @@ type ctxEntry struct {
 
 // NewContext returns an empty context.
 func NewContext() *Context {
-	return &Context{entries: make([]ctxEntry, 0, 16), vals: make([]string, 0, 16)}
+	c := &Context{}
+	c.entries, c.vals = c.entryBuf[:0], c.valBuf[:0]
+	return c
 }
 
 // Reset empties c, keeping its storage for reuse.

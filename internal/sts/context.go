@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keylessci/keyless/internal/ciclaims"
@@ -70,34 +72,30 @@ func (in WebIdentityInput) Requests() []*policy.Request {
 // session tags and source identity, and the global time and source IP keys.
 func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	c := policy.NewContext()
-	p := in.ProviderURL + ":"
+	k := keysOf(in.ProviderURL)
 	t := in.Token
-	c.Set(p+"aud", in.Audience)
+	c.Set(k.aud, in.Audience)
 	if t.Subject != "" {
-		c.Set(p+"sub", t.Subject)
+		c.Set(k.sub, t.Subject)
 	}
 	if t.AZP != "" {
-		c.Set(p+"azp", t.AZP)
+		c.Set(k.azp, t.AZP)
 		if len(t.Audience) > 0 {
-			c.Set(p+"oaud", t.Audience...)
+			c.Set(k.oaud, t.Audience...)
 		}
 	}
-	if v, ok := t.Claim("amr"); ok {
-		if vals := claimStrings(v); len(vals) > 0 {
-			c.Set(p+"amr", vals...)
-		}
-	}
-	for _, k := range ciclaims.ProviderClaimKeys(in.ProviderURL) {
-		if v, ok := t.Claim(k); ok {
+	for _, ck := range k.claims {
+		if v, ok := t.Claim(ck.claim); ok {
 			if vals := claimStrings(v); len(vals) > 0 {
-				c.Set(p+k, vals...)
+				c.Set(ck.key, vals...)
 			}
 		}
 	}
+	now := in.Now.UTC().Format(time.RFC3339)
 	c.Set("sts:RoleSessionName", in.SessionName)
 	c.Set("aws:FederatedProvider", in.ProviderARN)
-	c.Set("aws:TokenIssueTime", in.Now.UTC().Format(time.RFC3339))
-	setGlobal(c, in.Now, in.SourceIP, in.Secure)
+	c.Set("aws:TokenIssueTime", now)
+	setGlobalAt(c, in.Now, now, in.SourceIP, in.Secure)
 	setRequestTags(c, in.Tags, in.Transitive)
 	if in.SourceID != "" {
 		c.Set("sts:SourceIdentity", in.SourceID)
@@ -105,8 +103,51 @@ func WebIdentityContext(in WebIdentityInput) *policy.Context {
 	return c
 }
 
+// providerKeys are the condition keys of one provider's tokens:
+// <provider>:aud, :sub, :azp, :oaud, and the claims read into keys of
+// their own (amr, then the provider's CI claims).
+type providerKeys struct {
+	aud, sub, azp, oaud string
+	claims              []claimKey
+}
+
+type claimKey struct{ claim, key string }
+
+// keysOf returns the condition keys of a provider, built once per provider
+// rather than concatenated on every exchange. The cache holds a few strings
+// per registered provider and starts over past maxKeyCache providers.
+func keysOf(providerURL string) *providerKeys {
+	if k, ok := keyCache.Load(providerURL); ok {
+		return k.(*providerKeys)
+	}
+	p := providerURL + ":"
+	k := &providerKeys{aud: p + "aud", sub: p + "sub", azp: p + "azp", oaud: p + "oaud",
+		claims: []claimKey{{"amr", p + "amr"}}}
+	for _, c := range ciclaims.ProviderClaimKeys(providerURL) {
+		k.claims = append(k.claims, claimKey{c, p + c})
+	}
+	if keyCacheLen.Add(1) > maxKeyCache {
+		keyCache.Clear()
+		keyCacheLen.Store(1)
+	}
+	keyCache.Store(providerURL, k)
+	return k
+}
+
+const maxKeyCache = 4096
+
+var (
+	keyCache    sync.Map // provider URL -> *providerKeys
+	keyCacheLen atomic.Int64
+)
+
 func setGlobal(c *policy.Context, now time.Time, sourceIP string, secure bool) {
-	c.Set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	setGlobalAt(c, now, now.UTC().Format(time.RFC3339), sourceIP, secure)
+}
+
+// setGlobalAt is setGlobal with now already formatted.
+func setGlobalAt(c *policy.Context, now time.Time, formatted, sourceIP string, secure bool) {
+	c.Set("aws:CurrentTime", formatted)
 	c.Set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	c.Set("aws:SecureTransport", strconv.FormatBool(secure))
 	if sourceIP != "" {

@@ -26,6 +26,7 @@ type decision struct {
 	// simulated marks a decision of SimulateWebIdentity: logged as such,
 	// and its record goes to the simulation, not to the decision log.
 	simulated bool
+	attrBuf   [12]slog.Attr // the usual line's attributes, allocated with the decision
 }
 
 func (s *Service) newDecision(c *awsquery.Call, action, roleARN string) *decision {
@@ -34,7 +35,8 @@ func (s *Service) newDecision(c *awsquery.Call, action, roleARN string) *decisio
 
 // decisionFor is newDecision with the record handed to record.
 func (s *Service) decisionFor(c *awsquery.Call, action, roleARN string, record func(declog.Record)) *decision {
-	d := &decision{log: s.log, attrs: make([]slog.Attr, 0, 12), record: record, now: s.now}
+	d := &decision{log: s.log, record: record, now: s.now}
+	d.attrs = d.attrBuf[:0]
 	d.add(slog.String("request_id", c.RequestID), slog.String("action", action), slog.String("role", roleARN))
 	if d.record != nil {
 		start := c.Now
@@ -42,12 +44,24 @@ func (s *Service) decisionFor(c *awsquery.Call, action, roleARN string, record f
 			start = s.now()
 		}
 		d.rec = declog.Record{Time: start, RequestID: c.RequestID, SourceIP: c.SourceIP, UserAgent: c.UserAgent,
-			Action: "sts:" + action, RoleARN: roleARN}
+			Action: iamAction(action), RoleARN: roleARN}
 		if c.Caller != nil {
 			d.rec.Principal = c.Caller.ARN
 		}
 	}
 	return d
+}
+
+// iamAction is "sts:" + action, without a concatenation for the
+// actions that write a decision.
+func iamAction(action string) string {
+	switch action {
+	case "AssumeRoleWithWebIdentity":
+		return "sts:AssumeRoleWithWebIdentity"
+	case "AssumeRole":
+		return "sts:AssumeRole"
+	}
+	return "sts:" + action
 }
 
 // add records attributes for the decision line. They are slog.Attrs, not
@@ -93,7 +107,8 @@ func (d *decision) commit(verdict string, err error, reason string, tr *policy.T
 
 // allow logs and records an allowed exchange.
 func (d *decision) allow(attrs ...slog.Attr) {
-	d.write(append([]slog.Attr{slog.String("verdict", "allow")}, attrs...)...)
+	d.add(slog.String("verdict", "allow"))
+	d.write(attrs...)
 	d.commit(declog.Allow, nil, "", nil)
 }
 
