@@ -14,15 +14,24 @@ import (
 // one row per batch — the range of its ids, the range of its times, how many
 // decisions it holds and the compressed decisions — and decision_keys holds,
 // per batch, each distinct value of the fields ListDecisions filters on, so
-// a filter reads only the batches that can match. A batch is keyed by its
+// a filter reads only the batches that can match. A field with more than
+// maxKeysPerField distinct values in a batch (a load cycling through
+// thousands of roles, jobs of many repositories) is stored as one row with
+// the empty value, which no decision holds and which means "any value":
+// key rows are random-order B-tree inserts, and one per record cost an
+// insert nine times a batch of repeated values did. A batch is keyed by its
 // smallest id; ids are unique across the log, so batch keys are too.
 
 // maxDecisionPage caps one ListDecisions answer.
 const maxDecisionPage = 1000
 
 // maxBatchRecords splits one InsertDecisions call into batches of at most
-// this many decisions (the writer's batches are smaller).
+// this many decisions (the writer's batches are no larger).
 const maxBatchRecords = 1024
+
+// maxKeysPerField is how many distinct values of one field a batch indexes;
+// past it the field is stored as "any value" (the empty value).
+const maxKeysPerField = 32
 
 // filterFields are the fields ListDecisions filters on: what a decision
 // holds, what a filter asks for, and the letter decision_keys stores each
@@ -134,15 +143,33 @@ func insertBatch(ctx context.Context, q querier, enc *batchEncoder, ds []store.D
 	atMin, atMax := ds[0].Time.UnixMicro(), ds[0].Time.UnixMicro()
 	type key struct{ field, value string }
 	keys := make(map[key]struct{}, 8)
+	var distinct [len(filterFields)]int // -1: too many, stored as "any value"
 	for i := range ds {
 		d := &ds[i]
 		idMin, idMax = min(idMin, d.ID), max(idMax, d.ID)
 		at := d.Time.UnixMicro()
 		atMin, atMax = min(atMin, at), max(atMax, at)
-		for _, fld := range filterFields {
-			if v := fld.stored(d); v != "" {
-				keys[key{fld.key, v}] = struct{}{}
+		for j, fld := range filterFields {
+			v := fld.stored(d)
+			if v == "" || distinct[j] < 0 {
+				continue
 			}
+			k := key{fld.key, v}
+			if _, ok := keys[k]; ok {
+				continue
+			}
+			if distinct[j] == maxKeysPerField {
+				for k := range keys {
+					if k.field == fld.key {
+						delete(keys, k)
+					}
+				}
+				keys[key{fld.key, ""}] = struct{}{}
+				distinct[j] = -1
+				continue
+			}
+			keys[k] = struct{}{}
+			distinct[j]++
 		}
 	}
 	enc.mu.Lock()
@@ -236,7 +263,8 @@ func (s *Store) ListDecisions(ctx context.Context, f store.DecisionFilter) ([]st
 	var args []any
 	for _, fld := range filterFields {
 		if want := fld.wanted(&f); want != "" {
-			where = append(where, "EXISTS (SELECT 1 FROM decision_keys k WHERE k.batch = b.id_min AND k.field = ? AND k.value = ?)")
+			// '' is a batch with too many values to index this field.
+			where = append(where, "EXISTS (SELECT 1 FROM decision_keys k WHERE k.batch = b.id_min AND k.field = ? AND k.value IN (?, ''))")
 			args = append(args, fld.key, want)
 		}
 	}

@@ -159,6 +159,44 @@ var decisionTests = map[string]func(t *testing.T, s store.Store){
 			})
 		}
 	},
+	"FiltersOnManyDistinctValues": func(t *testing.T, s store.Store) {
+		// One insert of 100 decisions, each of another role and subject
+		// (more than a store may index per batch), then one of "deploy".
+		var many []store.Decision
+		for i := range 100 {
+			d := decisionAt(fmt.Sprintf("m%03d", i), time.Duration(i)*time.Millisecond)
+			d.RoleName = fmt.Sprintf("role-%02d", i)
+			d.RoleARN = "arn:aws:iam::000000000000:role/" + d.RoleName
+			d.Subject = fmt.Sprintf("repo:acme/app-%02d:ref:refs/heads/main", i)
+			if i%10 == 0 {
+				d.Decision, d.ErrorCode = "allow", ""
+			}
+			many = append(many, d)
+		}
+		must(t, s.InsertDecisions(ctx(t), many))
+		must(t, s.InsertDecisions(ctx(t), []store.Decision{decisionAt("z", time.Second)}))
+		tests := []struct {
+			name string
+			f    store.DecisionFilter
+			want []string
+		}{
+			{"role name among many", store.DecisionFilter{RoleName: "role-42"}, []string{"m042"}},
+			{"role arn among many", store.DecisionFilter{RoleARN: "arn:aws:iam::000000000000:role/role-07"}, []string{"m007"}},
+			{"subject among many", store.DecisionFilter{Subject: "repo:acme/app-99:ref:refs/heads/main"}, []string{"m099"}},
+			{"role of the other batch only", store.DecisionFilter{RoleName: "deploy"}, []string{"z"}},
+			{"combined", store.DecisionFilter{RoleName: "role-30", Decision: "allow"}, []string{"m030"}},
+			{"combined, no match", store.DecisionFilter{RoleName: "role-31", Decision: "allow"}, nil},
+			{"absent role", store.DecisionFilter{RoleName: "role-100"}, nil},
+			{"empty value is no filter", store.DecisionFilter{RoleName: "", Limit: 3}, []string{"z", "m099", "m098"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.ListDecisions(ctx(t), tc.f)
+				must(t, err)
+				diff(t, "ids", tc.want, ids(got))
+			})
+		}
+	},
 	"KeysetPagination": func(t *testing.T, s store.Store) {
 		// Ties on time are ordered by id, and no page repeats or skips one.
 		var all []store.Decision
