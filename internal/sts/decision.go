@@ -86,7 +86,16 @@ func (d *decision) write(attrs ...slog.Attr) {
 	if d.simulated {
 		msg = "simulated decision"
 	}
-	d.log.LogAttrs(context.Background(), slog.LevelInfo, msg, append(d.attrs, attrs...)...)
+	// A record built here, not through Logger.LogAttrs, which would also
+	// walk the stack for a source position no handler of ours prints.
+	ctx := context.Background()
+	if !d.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	r.AddAttrs(d.attrs...)
+	r.AddAttrs(attrs...)
+	_ = d.log.Handler().Handle(ctx, r)
 }
 
 // commit hands the record to the decision log.

@@ -69,6 +69,15 @@ func (s *Store) InsertDecisions(ctx context.Context, ds []store.Decision) error 
 // firstOfEachID returns ds without the decisions whose id came earlier in
 // ds, sorted by time then id: a batch then covers a narrow range of both.
 func firstOfEachID(ds []store.Decision) []store.Decision {
+	// The writer's batches come in order, their ids increasing with time:
+	// nothing to drop or sort, and no copy of a thousand decisions to make.
+	inOrder := true
+	for i := 1; i < len(ds) && inOrder; i++ {
+		inOrder = ds[i].ID > ds[i-1].ID && !ds[i].Time.Before(ds[i-1].Time)
+	}
+	if inOrder {
+		return ds
+	}
 	seen := make(map[string]struct{}, len(ds))
 	out := make([]store.Decision, 0, len(ds))
 	for _, d := range ds {
