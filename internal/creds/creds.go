@@ -85,11 +85,12 @@ type Config struct {
 
 // Sealer mints and opens session credentials. It is safe for concurrent use.
 type Sealer struct {
-	seal  sealKey
-	open  map[[keyIDLen]byte]cipher.AEAD
-	now   func() time.Time
-	rand  io.Reader
-	nonce int
+	seal   sealKey
+	open   map[[keyIDLen]byte]cipher.AEAD
+	now    func() time.Time
+	rand   io.Reader
+	nonce  int
+	opened openedCache
 }
 
 type sealKey struct {
@@ -246,8 +247,34 @@ func appendAAD[T string | []byte](b, header []byte, akid T) []byte {
 // Open authenticates token for accessKeyID and returns its session and
 // secret. Anything but a token sealed by one of our keys for exactly this
 // access key id is InvalidClientTokenId; a valid token past its expiration
-// is ExpiredToken.
+// is ExpiredToken. A CI job signs every call with the same token, so the
+// sessions of tokens opened lately are kept (opened.go) and a repeated
+// token is not decrypted again; its expiration is checked all the same.
 func (s *Sealer) Open(accessKeyID, token string) (Session, string, error) {
+	if sess, secret, ok := s.opened.get(accessKeyID, token); ok {
+		if err := s.checkExpiry(sess); err != nil {
+			return Session{}, "", err
+		}
+		return sess, secret, nil
+	}
+	sess, secret, err := s.openToken(accessKeyID, token)
+	if err != nil {
+		return Session{}, "", err
+	}
+	s.opened.put(accessKeyID, token, sess, secret)
+	return sess, secret, nil
+}
+
+// checkExpiry refuses a session at or past its expiration.
+func (s *Sealer) checkExpiry(sess Session) error {
+	if !s.now().Before(sess.Expiration) {
+		return errExpired.Wrap(fmt.Errorf("session expired at %s", sess.Expiration.Format(time.RFC3339)))
+	}
+	return nil
+}
+
+// openToken is Open without the cache.
+func (s *Sealer) openToken(accessKeyID, token string) (Session, string, error) {
 	if len(token) > MaxTokenLen {
 		return Session{}, "", errInvalid.Wrap(errors.New("session token too long"))
 	}
@@ -279,8 +306,8 @@ func (s *Sealer) Open(accessKeyID, token string) (Session, string, error) {
 	if err != nil {
 		return Session{}, "", errInvalid.Wrap(fmt.Errorf("session token payload: %w", err))
 	}
-	if !s.now().Before(sess.Expiration) {
-		return Session{}, "", errExpired.Wrap(fmt.Errorf("session expired at %s", sess.Expiration.Format(time.RFC3339)))
+	if err := s.checkExpiry(sess); err != nil {
+		return Session{}, "", err
 	}
 	return sess, base64.StdEncoding.EncodeToString([]byte(secretRaw)), nil
 }
