@@ -216,7 +216,7 @@ func (s *Sealer) Mint(sess Session) (Credentials, error) {
 
 	// The session is encoded where its ciphertext goes, after the header
 	// and nonce, and sealed in place (an exact overlap, which AEAD allows).
-	out := make([]byte, headerLen, headerLen+s.nonce+384+s.seal.aead.Overhead())
+	out := make([]byte, headerLen, headerLen+s.nonce+encodedSize(&sess)+s.seal.aead.Overhead())
 	out[0] = version
 	copy(out[1:], s.seal.id[:])
 	out = append(out, nonce...)

@@ -481,3 +481,16 @@ func TestRunnerTailIsOptional(t *testing.T) {
 		t.Error("a truncated tail decodes")
 	}
 }
+
+func TestEncodedSizeBoundsTheRecord(t *testing.T) {
+	big := fullSession()
+	big.Tags = append(big.Tags, Tag{strings.Repeat("k", 128), strings.Repeat("v", 256)})
+	big.IssuerID, big.CreatorRoleName, big.CreatorRoleID = "org-1", "deploy", "AROAEXAMPLEEXAMPLE01"
+	for name, s := range map[string]Session{"full": fullSession(), "minimal": {RoleName: "r"}, "large": big} {
+		t.Run(name, func(t *testing.T) {
+			if got, bound := len(encodeSession(nil, &s, make([]byte, secretRawLen))), encodedSize(&s); got > bound {
+				t.Errorf("record is %d bytes, bound %d", got, bound)
+			}
+		})
+	}
+}

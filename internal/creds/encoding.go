@@ -31,6 +31,30 @@ func appendStrings(b []byte, list []string) []byte {
 	return b
 }
 
+// encodedSize bounds what encodeSession appends for s: each string's
+// bytes and a length of at most binary.MaxVarintLen64, plus the fixed part.
+func encodedSize(s *Session) int {
+	n := secretRawLen + 1 + 2*binary.MaxVarintLen64
+	str := func(v string) { n += binary.MaxVarintLen64 + len(v) }
+	for _, f := range []string{s.Account, s.RoleName, s.RolePath, s.RoleID, s.SessionName,
+		s.SourceIdentity, s.SessionPolicy, s.ProviderARN, s.Subject, s.Audience,
+		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID} {
+		str(f)
+	}
+	n += 3 * binary.MaxVarintLen64
+	for _, t := range s.Tags {
+		str(t.Key)
+		str(t.Value)
+	}
+	for _, v := range s.TransitiveTagKeys {
+		str(v)
+	}
+	for _, v := range s.PolicyARNs {
+		str(v)
+	}
+	return n
+}
+
 func encodeSession(b []byte, s *Session, secret []byte) []byte {
 	b = append(b, secret...)
 	var flags byte

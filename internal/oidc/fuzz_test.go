@@ -86,7 +86,7 @@ func FuzzIndexObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := indexObject(data, nil)
+		_, err := indexObject(data)
 		valid := json.Valid(data)
 		if err == nil && !valid {
 			t.Fatalf("indexObject accepted invalid JSON %q", data)

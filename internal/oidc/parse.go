@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +98,7 @@ func isB64URLOrDot(c byte) bool {
 
 // decodeHeader reads the protected header; text is header as a string.
 func (t *Token) decodeHeader(header []byte, text string) error {
-	members, err := indexObject(header, make([]member, 0, 4))
+	members, err := indexObject(header)
 	if err != nil {
 		return err
 	}
@@ -121,19 +122,23 @@ func (t *Token) decodeHeader(header []byte, text string) error {
 }
 
 // indexObject checks that data is one JSON object in UTF-8 without a
-// duplicate member name at any depth (as checkJSON does), and appends its
-// members to dst.
-func indexObject(data []byte, dst []member) ([]member, error) {
+// duplicate member name at any depth (as checkJSON does), and returns its
+// members.
+func indexObject(data []byte) ([]member, error) {
 	if !utf8.Valid(data) {
 		return nil, errors.New("not UTF-8")
 	}
 	sc := scanners.Get().(*jsonScanner)
-	*sc = jsonScanner{data: data, keys: sc.keys[:0], collecting: true, top: dst}
+	*sc = jsonScanner{data: data, keys: sc.keys[:0], collecting: true, top: sc.top[:0]}
 	err := sc.document()
-	members := sc.top
-	clear(sc.keys[:cap(sc.keys)]) // the pool keeps no piece of a token
-	*sc = jsonScanner{keys: sc.keys[:0]}
-	scanners.Put(sc)
+	members := slices.Clone(sc.top) // exactly as many as there are
+	// The pool keeps no piece of a token.
+	clear(sc.keys[:cap(sc.keys)])
+	clear(sc.top[:cap(sc.top)])
+	*sc = jsonScanner{keys: sc.keys[:0], top: sc.top[:0]}
+	if cap(sc.keys) <= 4*linearKeys && cap(sc.top) <= 256 { // not a rare giant's buffers
+		scanners.Put(sc)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +148,12 @@ func indexObject(data []byte, dst []member) ([]member, error) {
 	return members, nil
 }
 
-// scanners keeps jsonScanners with their stack of member names, which
-// every token's header and payload would otherwise allocate.
-var scanners = sync.Pool{New: func() any { return &jsonScanner{keys: make([][]byte, 0, linearKeys)} }}
+// scanners keeps jsonScanners with their stack of member names and their
+// list of members, which every token's header and payload would otherwise
+// allocate and grow.
+var scanners = sync.Pool{New: func() any {
+	return &jsonScanner{keys: make([][]byte, 0, linearKeys), top: make([]member, 0, 32)}
+}}
 
 // find returns the member named name.
 func find(members []member, name string) (member, bool) {
@@ -331,7 +339,7 @@ func (t *Token) setClaims(payload []byte, text string) error {
 	if len(text) != len(payload) {
 		return errors.New("claims text is not the payload's") // a bug, never the token's fault
 	}
-	members, err := indexObject(payload, make([]member, 0, 24))
+	members, err := indexObject(payload)
 	if err != nil {
 		return err
 	}

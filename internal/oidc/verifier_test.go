@@ -2,8 +2,11 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,3 +196,14 @@ func TestNewVerifierConfig(t *testing.T) {
 type failingProviders struct{ err error }
 
 func (f failingProviders) Provider(context.Context, string) (*Provider, error) { return nil, f.err }
+
+func TestSum256(t *testing.T) {
+	for _, n := range []int{0, 1, 511, 512, 513, 1024, 5000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s := strings.Repeat("ab.c", n)[:n]
+			if got, want := sum256(s), sha256.Sum256([]byte(s)); got != want {
+				t.Errorf("sum256 = %x, want %x", got, want)
+			}
+		})
+	}
+}

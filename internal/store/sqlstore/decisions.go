@@ -78,18 +78,24 @@ func firstOfEachID(ds []store.Decision) []store.Decision {
 	if inOrder {
 		return ds
 	}
+	// Otherwise order positions, not the decisions themselves: a sort
+	// moving whole decisions about cost more than the rest of the write.
 	seen := make(map[string]struct{}, len(ds))
-	out := make([]store.Decision, 0, len(ds))
-	for _, d := range ds {
-		if _, dup := seen[d.ID]; dup {
+	keep := make([]int, 0, len(ds))
+	for i := range ds {
+		if _, dup := seen[ds[i].ID]; dup {
 			continue
 		}
-		seen[d.ID] = struct{}{}
-		out = append(out, d)
+		seen[ds[i].ID] = struct{}{}
+		keep = append(keep, i)
 	}
-	slices.SortStableFunc(out, func(a, b store.Decision) int {
-		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+	slices.SortFunc(keep, func(a, b int) int {
+		return cmp.Or(ds[a].Time.Compare(ds[b].Time), strings.Compare(ds[a].ID, ds[b].ID))
 	})
+	out := make([]store.Decision, len(keep))
+	for i, k := range keep {
+		out[i] = ds[k]
+	}
 	return out
 }
 
