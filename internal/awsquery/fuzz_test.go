@@ -1,10 +1,12 @@
 package awsquery
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,8 +129,8 @@ func allValues(vals url.Values) []string {
 }
 
 // referenceList is List as url.Values defines it: the values of
-// name.member.N (or name.list.N), each name's first value, ordered by N
-// and then by name.
+// name.member.N (or name.list.N) with N an integer ≥ 1 as strconv reads
+// it, each name's first value, ordered by N and then by name.
 func referenceList(vals url.Values, name string) []string {
 	type entry struct {
 		n   int
@@ -140,15 +142,10 @@ func referenceList(vals url.Values, name string) []string {
 		if !ok {
 			continue
 		}
-		if r, ok := strings.CutPrefix(rest, "member."); ok {
-			rest = r
-		} else if r, ok := strings.CutPrefix(rest, "list."); ok {
-			rest = r
-		} else {
-			continue
-		}
-		if n, err := strconv.Atoi(rest); err == nil && n >= 1 {
-			entries = append(entries, entry{n, k})
+		if m := indexSuffix.FindStringSubmatch(rest); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && n >= 1 {
+				entries = append(entries, entry{n, k})
+			}
 		}
 	}
 	if entries == nil {
@@ -158,10 +155,7 @@ func referenceList(vals url.Values, name string) []string {
 		return nil
 	}
 	slices.SortFunc(entries, func(a, b entry) int {
-		if a.n != b.n {
-			return a.n - b.n
-		}
-		return strings.Compare(a.key, b.key)
+		return cmp.Or(a.n-b.n, strings.Compare(a.key, b.key))
 	})
 	out := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -169,3 +163,5 @@ func referenceList(vals url.Values, name string) []string {
 	}
 	return out
 }
+
+var indexSuffix = regexp.MustCompile(`^(?:member|list)\.([+-]?[0-9]+)$`)

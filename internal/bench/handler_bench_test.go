@@ -56,6 +56,12 @@ func serveOK(b *testing.B, h http.Handler, req *http.Request, element string) {
 // lookup, trust policy, sealed session token, XML.
 func BenchmarkHandlerAssumeRoleWithWebIdentity(b *testing.B) {
 	h, w := handlerWorld(b)
+	benchExchanges(b, h, w)
+}
+
+// benchExchanges runs RS256 and ES256 exchanges through h, one
+// sub-benchmark each.
+func benchExchanges(b *testing.B, h http.Handler, w *World) {
 	for _, o := range []struct {
 		name string
 		org  Org
@@ -78,6 +84,12 @@ func BenchmarkHandlerAssumeRoleWithWebIdentity(b *testing.B) {
 // open, XML.
 func BenchmarkHandlerGetCallerIdentity(b *testing.B) {
 	h, w := handlerWorld(b)
+	benchCallerIdentity(b, h, w)
+}
+
+// benchCallerIdentity runs GetCallerIdentity, signed with the session
+// credentials of w, through h.
+func benchCallerIdentity(b *testing.B, h http.Handler, w *World) {
 	s, err := sign(context.Background(), w.Temp, http.MethodPost, w.Endpoint, "/", "sts", formType,
 		[]byte("Action=GetCallerIdentity&Version=2011-06-15"))
 	if err != nil {
@@ -224,33 +236,6 @@ func BenchmarkHandlerFloor(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = fl.Close() })
 	floor := http.HandlerFunc(fl.serve)
-	for _, o := range []struct {
-		name string
-		org  Org
-	}{{"RS256", w.RS}, {"ES256", w.ES}} {
-		b.Run(o.name, func(b *testing.B) {
-			build := webIdentity([]string{o.org.RoleARN}, o.org.Tokens)
-			loopCPU(b, func(i int) {
-				req, err := build(uint64(i), w.Endpoint)
-				if err != nil {
-					b.Fatal(err)
-				}
-				serveOK(b, floor, req, "SessionToken")
-			})
-		})
-	}
-	b.Run("GetCallerIdentity", func(b *testing.B) {
-		sr, err := sign(context.Background(), w.Temp, http.MethodPost, w.Endpoint, "/", "sts", formType,
-			[]byte("Action=GetCallerIdentity&Version=2011-06-15"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		loopCPU(b, func(int) {
-			req, err := sr.build(w.Endpoint)
-			if err != nil {
-				b.Fatal(err)
-			}
-			serveOK(b, floor, req, "Account")
-		})
-	})
+	benchExchanges(b, floor, w)
+	b.Run("GetCallerIdentity", func(b *testing.B) { benchCallerIdentity(b, floor, w) })
 }
