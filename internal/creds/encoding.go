@@ -3,6 +3,7 @@ package creds
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -31,17 +32,25 @@ func appendStrings(b []byte, list []string) []byte {
 	return b
 }
 
+// recordStrings are the session's plain strings in record order; the
+// runner fields (the last three) are written only when one is set.
+func recordStrings(s *Session) [13]string {
+	return [13]string{s.Account, s.RoleName, s.RolePath, s.RoleID, s.SessionName,
+		s.SourceIdentity, s.SessionPolicy, s.ProviderARN, s.Subject, s.Audience,
+		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID}
+}
+
+// runnerFields is how many of recordStrings form the optional tail.
+const runnerFields = 3
+
 // encodedSize bounds what encodeSession appends for s: each string's
 // bytes and a length of at most binary.MaxVarintLen64, plus the fixed part.
 func encodedSize(s *Session) int {
-	n := secretRawLen + 1 + 2*binary.MaxVarintLen64
+	n := secretRawLen + 1 + 2*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
 	str := func(v string) { n += binary.MaxVarintLen64 + len(v) }
-	for _, f := range []string{s.Account, s.RoleName, s.RolePath, s.RoleID, s.SessionName,
-		s.SourceIdentity, s.SessionPolicy, s.ProviderARN, s.Subject, s.Audience,
-		s.IssuerID, s.CreatorRoleName, s.CreatorRoleID} {
+	for _, f := range recordStrings(s) {
 		str(f)
 	}
-	n += 3 * binary.MaxVarintLen64
 	for _, t := range s.Tags {
 		str(t.Key)
 		str(t.Value)
@@ -64,8 +73,9 @@ func encodeSession(b []byte, s *Session, secret []byte) []byte {
 	b = append(b, flags)
 	b = binary.AppendVarint(b, s.Issued.Unix())
 	b = binary.AppendVarint(b, s.Expiration.Unix())
-	for _, f := range []string{s.Account, s.RoleName, s.RolePath, s.RoleID, s.SessionName,
-		s.SourceIdentity, s.SessionPolicy, s.ProviderARN, s.Subject, s.Audience} {
+	fields := recordStrings(s)
+	fixed, runner := fields[:len(fields)-runnerFields], fields[len(fields)-runnerFields:]
+	for _, f := range fixed {
 		b = appendString(b, f)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Tags)))
@@ -75,8 +85,8 @@ func encodeSession(b []byte, s *Session, secret []byte) []byte {
 	}
 	b = appendStrings(b, s.TransitiveTagKeys)
 	b = appendStrings(b, s.PolicyARNs)
-	if s.IssuerID != "" || s.CreatorRoleName != "" || s.CreatorRoleID != "" {
-		for _, f := range []string{s.IssuerID, s.CreatorRoleName, s.CreatorRoleID} {
+	if slices.ContainsFunc(runner, func(f string) bool { return f != "" }) {
+		for _, f := range runner {
 			b = appendString(b, f)
 		}
 	}
